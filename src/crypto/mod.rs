@@ -1,0 +1,35 @@
+//! Pure cryptographic plumbing shared by `hsm` and `x509`: algorithm identities, digests,
+//! public keys and JWK, signature verification, and the signer seam.
+//!
+//! No I/O, no PKCS#11, no JSON: the token layer and the X.509 engine both depend on this
+//! module and on nothing of each other.
+
+mod alg;
+mod pubkey;
+mod signer;
+
+pub use alg::{Curve, HashAlg, KeyAlgorithm, SignatureAlgorithm};
+pub use pubkey::{MAX_RSA_BITS, MIN_RSA_BITS, PublicJwk, PublicKey, ecdsa_raw_to_der};
+#[cfg(test)]
+pub use signer::testkeys;
+pub use signer::{DigestSigner, KeySigner, X509Signature};
+
+/// Errors of pure cryptographic checks. Messages are safe to show to a client: they never
+/// carry key material.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CryptoError {
+    #[error("unsupported algorithm: {0}")]
+    UnsupportedAlgorithm(String),
+    #[error("public key is malformed or not on its curve")]
+    BadPublicKey,
+    #[error("JWK member `{0}` is missing or invalid")]
+    BadJwk(&'static str),
+    #[error("signature is malformed or does not verify")]
+    BadSignature,
+    #[error("signature algorithm does not fit the key")]
+    KeyMismatch,
+    #[error("digest length does not match the hash algorithm")]
+    DigestLength,
+    #[error("the key's signature did not verify with its public key")]
+    SignatureCheckFailed,
+}

@@ -1,0 +1,6 @@
+//! hsm-pki: a PKI daemon that keeps every private key inside a PKCS#11 token.
+//!
+//! Map of the crate (dependencies point downwards only):
+//!
+//! - [`crypto`]: algorithms, digests, public keys, verification, the signer seam. Pure.
+pub mod crypto;
