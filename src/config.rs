@@ -1,0 +1,422 @@
+//! Daemon configuration: one TOML file, every key documented in `hsm-config/hsm-pki.toml`.
+//!
+//! Unknown keys are an error (a mistyped `pool_sise` must not silently fall back to a
+//! default), and [`Config::validate`] names the offending key in its message.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use zeroize::Zeroizing;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("config key `{key}`: {message}")]
+    Invalid { key: &'static str, message: String },
+}
+
+fn invalid(key: &'static str, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key,
+        message: message.into(),
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub database: DatabaseConfig,
+    pub token: TokenConfig,
+    #[serde(default)]
+    pub health: HealthConfig,
+    #[serde(default)]
+    pub logging: LoggingConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    /// Open connections at once; further ones wait in the kernel's accept queue.
+    #[serde(default = "defaults::max_connections")]
+    pub max_connections: usize,
+    /// Largest request body accepted; larger ones get 413 before they are read in full.
+    #[serde(default = "defaults::body_limit_bytes")]
+    pub body_limit_bytes: usize,
+    /// Time a client has to send the request head (slowloris guard).
+    #[serde(default = "defaults::header_timeout_secs")]
+    pub header_timeout_secs: u64,
+    /// Time a whole request (body read and handling) may take.
+    #[serde(default = "defaults::request_timeout_secs")]
+    pub request_timeout_secs: u64,
+    /// Keep-alive connections with no request for this long are closed.
+    #[serde(default = "defaults::idle_timeout_secs")]
+    pub idle_timeout_secs: u64,
+    /// On SIGTERM / Ctrl-C, in-flight requests get this long to finish.
+    #[serde(default = "defaults::shutdown_grace_secs")]
+    pub shutdown_grace_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseConfig {
+    pub path: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenConfig {
+    /// Path of the PKCS#11 module (shared library).
+    pub module: PathBuf,
+    /// The token is chosen by label or by serial number, never by slot number: SoftHSM (and
+    /// some HSMs) renumber slots as tokens come and go.
+    pub label: Option<String>,
+    pub serial: Option<String>,
+    /// Name of an environment variable holding the user PIN.
+    pub pin_env: Option<String>,
+    /// Path of a file holding the user PIN (must not be readable by group or others).
+    pub pin_file: Option<PathBuf>,
+    /// Operation sessions kept open; also the number of token calls in flight at once.
+    #[serde(default = "defaults::pool_size")]
+    pub pool_size: usize,
+    /// Longest wait for a free session before a request fails with 503.
+    #[serde(default = "defaults::pool_timeout_ms")]
+    pub pool_timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HealthConfig {
+    /// How often the token is probed; bounds how long an outage goes unnoticed.
+    #[serde(default = "defaults::probe_interval_ms")]
+    pub probe_interval_ms: u64,
+    /// Upper bound of the back-off between reconnection attempts.
+    #[serde(default = "defaults::max_backoff_ms")]
+    pub max_backoff_ms: u64,
+}
+
+impl Default for HealthConfig {
+    fn default() -> Self {
+        HealthConfig {
+            probe_interval_ms: defaults::probe_interval_ms(),
+            max_backoff_ms: defaults::max_backoff_ms(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoggingConfig {
+    /// Log as JSON lines instead of human-readable text.
+    #[serde(default)]
+    pub json: bool,
+    /// A tracing filter directive, e.g. "info" or "hsm_pki=debug". `RUST_LOG` overrides it.
+    pub filter: Option<String>,
+}
+
+mod defaults {
+    pub fn max_connections() -> usize {
+        256
+    }
+    pub fn body_limit_bytes() -> usize {
+        1024 * 1024
+    }
+    pub fn header_timeout_secs() -> u64 {
+        10
+    }
+    pub fn request_timeout_secs() -> u64 {
+        30
+    }
+    pub fn idle_timeout_secs() -> u64 {
+        60
+    }
+    pub fn shutdown_grace_secs() -> u64 {
+        10
+    }
+    pub fn pool_size() -> usize {
+        4
+    }
+    pub fn pool_timeout_ms() -> u64 {
+        5000
+    }
+    pub fn probe_interval_ms() -> u64 {
+        1000
+    }
+    pub fn max_backoff_ms() -> u64 {
+        5000
+    }
+}
+
+/// Where the PIN comes from; resolved once at start-up by [`TokenConfig::read_pin`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PinSource {
+    Env(String),
+    File(PathBuf),
+}
+
+impl Config {
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let mut config = Self::parse(&text).map_err(|message| ConfigError::Parse {
+            path: path.to_owned(),
+            message,
+        })?;
+        // Relative paths in the file are relative to the file, so a config works from any
+        // working directory.
+        if let Some(dir) = path.parent() {
+            config.resolve_relative_to(dir);
+        }
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Parse without touching the file system; the error text names unknown or mistyped
+    /// keys (toml/serde report "unknown field `x`, expected one of ...").
+    pub fn parse(text: &str) -> Result<Config, String> {
+        toml::from_str(text).map_err(|e| e.message().trim().to_owned())
+    }
+
+    fn resolve_relative_to(&mut self, dir: &Path) {
+        let fix = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = dir.join(&*p);
+            }
+        };
+        fix(&mut self.database.path);
+        if let Some(p) = self.token.pin_file.as_mut() {
+            fix(p);
+        }
+    }
+
+    /// Checks that serde cannot express: exclusive choices, ranges.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let s = &self.server;
+        if !(1..=65_536).contains(&s.max_connections) {
+            return Err(invalid("server.max_connections", "must be 1..=65536"));
+        }
+        if !(1024..=64 * 1024 * 1024).contains(&s.body_limit_bytes) {
+            return Err(invalid("server.body_limit_bytes", "must be 1 KiB..=64 MiB"));
+        }
+        for (key, v) in [
+            ("server.header_timeout_secs", s.header_timeout_secs),
+            ("server.request_timeout_secs", s.request_timeout_secs),
+            ("server.idle_timeout_secs", s.idle_timeout_secs),
+            ("server.shutdown_grace_secs", s.shutdown_grace_secs),
+        ] {
+            if !(1..=3600).contains(&v) {
+                return Err(invalid(key, "must be 1..=3600 seconds"));
+            }
+        }
+        let t = &self.token;
+        match (&t.label, &t.serial) {
+            (Some(_), Some(_)) => {
+                return Err(invalid(
+                    "token.label",
+                    "give token.label or token.serial, not both",
+                ));
+            }
+            (None, None) => {
+                return Err(invalid("token.label", "give token.label or token.serial"));
+            }
+            (Some(l), None) if l.is_empty() || l.len() > 32 => {
+                // CK_TOKEN_INFO.label is 32 bytes, blank padded (PKCS#11 v2.40 section 3.2).
+                return Err(invalid("token.label", "must be 1..=32 bytes"));
+            }
+            (None, Some(s)) if s.is_empty() || s.len() > 16 => {
+                return Err(invalid("token.serial", "must be 1..=16 bytes"));
+            }
+            _ => {}
+        }
+        self.token.pin_source()?;
+        if !(1..=64).contains(&t.pool_size) {
+            return Err(invalid("token.pool_size", "must be 1..=64"));
+        }
+        if !(1..=60_000).contains(&t.pool_timeout_ms) {
+            return Err(invalid("token.pool_timeout_ms", "must be 1..=60000"));
+        }
+        if !(100..=60_000).contains(&self.health.probe_interval_ms) {
+            return Err(invalid("health.probe_interval_ms", "must be 100..=60000"));
+        }
+        if !(100..=600_000).contains(&self.health.max_backoff_ms) {
+            return Err(invalid("health.max_backoff_ms", "must be 100..=600000"));
+        }
+        Ok(())
+    }
+}
+
+impl ServerConfig {
+    pub fn header_timeout(&self) -> Duration {
+        Duration::from_secs(self.header_timeout_secs)
+    }
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_secs(self.request_timeout_secs)
+    }
+    pub fn idle_timeout(&self) -> Duration {
+        Duration::from_secs(self.idle_timeout_secs)
+    }
+    pub fn shutdown_grace(&self) -> Duration {
+        Duration::from_secs(self.shutdown_grace_secs)
+    }
+}
+
+impl TokenConfig {
+    pub fn pin_source(&self) -> Result<PinSource, ConfigError> {
+        match (&self.pin_env, &self.pin_file) {
+            (Some(_), Some(_)) => Err(invalid(
+                "token.pin_env",
+                "give token.pin_env or token.pin_file, not both",
+            )),
+            (None, None) => Err(invalid(
+                "token.pin_env",
+                "give token.pin_env or token.pin_file",
+            )),
+            (Some(v), None) if v.is_empty() => Err(invalid("token.pin_env", "must not be empty")),
+            (Some(v), None) => Ok(PinSource::Env(v.clone())),
+            (None, Some(p)) => Ok(PinSource::File(p.clone())),
+        }
+    }
+
+    /// Read the PIN. The error never contains the PIN, only where it was looked for.
+    pub fn read_pin(&self) -> Result<Zeroizing<String>, ConfigError> {
+        let pin = match self.pin_source()? {
+            PinSource::Env(var) => Zeroizing::new(std::env::var(&var).map_err(|_| {
+                invalid(
+                    "token.pin_env",
+                    format!("environment variable {var} is not set"),
+                )
+            })?),
+            PinSource::File(path) => {
+                check_private_file(&path).map_err(|m| invalid("token.pin_file", m))?;
+                let raw = Zeroizing::new(std::fs::read_to_string(&path).map_err(|e| {
+                    invalid(
+                        "token.pin_file",
+                        format!("cannot read {}: {e}", path.display()),
+                    )
+                })?);
+                Zeroizing::new(raw.trim_end_matches(['\r', '\n']).to_owned())
+            }
+        };
+        if pin.is_empty() {
+            return Err(invalid("token.pin_env", "the PIN is empty"));
+        }
+        Ok(pin)
+    }
+}
+
+/// A secret file readable by group or others is refused rather than used: the operator
+/// learns of the leak before the PIN does any more harm.
+fn check_private_file(path: &Path) -> Result<(), String> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let meta =
+            std::fs::metadata(path).map_err(|e| format!("cannot stat {}: {e}", path.display()))?;
+        let mode = meta.permissions().mode();
+        if mode & 0o077 != 0 {
+            return Err(format!(
+                "{} has mode {:o}; it must not be readable by group or others (chmod 600)",
+                path.display(),
+                mode & 0o777
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+[server]
+listen = "127.0.0.1:8080"
+[database]
+path = "var/hsm-pki.sqlite3"
+[token]
+module = "/usr/lib/softhsm/libsofthsm2.so"
+label = "hsm-pki"
+pin_env = "HSM_PKI_PIN"
+"#;
+
+    #[test]
+    fn minimal_config_parses_with_defaults() {
+        let c = Config::parse(GOOD).unwrap();
+        c.validate().unwrap();
+        assert_eq!(c.server.body_limit_bytes, 1024 * 1024);
+        assert_eq!(c.token.pool_size, 4);
+    }
+
+    #[test]
+    fn unknown_key_is_rejected_by_name() {
+        let text = GOOD.replace("pin_env", "pool_sise = 3\npin_env");
+        let err = Config::parse(&text).unwrap_err();
+        assert!(err.contains("pool_sise"), "{err}");
+        let text = format!("{GOOD}\n[extra]\nx = 1\n");
+        let err = Config::parse(&text).unwrap_err();
+        assert!(err.contains("extra"), "{err}");
+    }
+
+    #[test]
+    fn exclusive_choices_are_enforced_with_key_names() {
+        let c =
+            Config::parse(&GOOD.replace("label = \"hsm-pki\"", "label = \"a\"\nserial = \"1\""))
+                .unwrap();
+        assert!(
+            c.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("token.label")
+        );
+        let c = Config::parse(&GOOD.replace("pin_env = \"HSM_PKI_PIN\"", "")).unwrap();
+        assert!(
+            c.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("token.pin_env")
+        );
+        let c = Config::parse(&GOOD.replace("[token]", "[token]\npool_size = 0")).unwrap();
+        assert!(
+            c.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("token.pool_size")
+        );
+    }
+
+    #[test]
+    fn pin_file_with_loose_mode_is_refused_and_pin_never_in_error() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let pin_path = dir.path().join("pin");
+        std::fs::write(&pin_path, "s3cret-pin\n").unwrap();
+        std::fs::set_permissions(&pin_path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let mut c = Config::parse(GOOD).unwrap();
+        c.token.pin_env = None;
+        c.token.pin_file = Some(pin_path.clone());
+        let err = c.token.read_pin().unwrap_err().to_string();
+        assert!(
+            err.contains("chmod 600") && !err.contains("s3cret"),
+            "{err}"
+        );
+        std::fs::set_permissions(&pin_path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert_eq!(c.token.read_pin().unwrap().as_str(), "s3cret-pin");
+    }
+
+    #[test]
+    fn the_shipped_annotated_config_is_valid() {
+        let text = include_str!("../hsm-config/hsm-pki.toml");
+        Config::parse(text).unwrap().validate().unwrap();
+    }
+}

@@ -1,0 +1,281 @@
+//! The embedded store: SQLite through rusqlite, the only module that speaks SQL.
+//!
+//! Every method blocks (disk I/O and fsync); the async layers call them from blocking
+//! threads, never from a tokio worker. One connection behind a mutex serialises writers,
+//! which SQLite does anyway; WAL lets the checkpointer run beside it.
+//!
+//! Durability: `journal_mode=WAL` with `synchronous=FULL` fsyncs the WAL at every commit, so
+//! a method that returned `Ok` has its transaction on disk (DEVELOPERS.md rule 8).
+
+mod schema;
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+pub use schema::CURRENT_VERSION;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("cannot prepare database file {path}: {source}")]
+    File {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "database schema version {found} is newer than this binary supports ({supported}); \
+         refusing to run"
+    )]
+    SchemaTooNew { found: i64, supported: i64 },
+    #[error("record already exists")]
+    Conflict,
+}
+
+/// A key as recorded in the database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyRecord {
+    pub label: String,
+    pub tenant: String,
+    pub name: String,
+    pub algorithm: String,
+    pub public_key_der: Vec<u8>,
+    pub origin: String,
+    pub created_at: String,
+}
+
+pub struct Store {
+    conn: Mutex<Connection>,
+    path: PathBuf,
+}
+
+impl Store {
+    /// Open (creating if needed, with mode 0600) and migrate the database at `path`.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        create_private_file(path)?;
+        let conn = Connection::open(path)?;
+        // WAL + FULL: a commit returns only after its WAL frames are fsynced. busy_timeout
+        // covers a concurrent `hsm-pki` CLI process holding the write lock briefly.
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        let mut store = Store {
+            conn: Mutex::new(conn),
+            path: path.to_owned(),
+        };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn migrate(&mut self) -> Result<(), StoreError> {
+        let conn = self.conn.get_mut().unwrap_or_else(|e| e.into_inner());
+        let found: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if found > CURRENT_VERSION {
+            return Err(StoreError::SchemaTooNew {
+                found,
+                supported: CURRENT_VERSION,
+            });
+        }
+        for (i, sql) in schema::MIGRATIONS.iter().enumerate().skip(found as usize) {
+            // Each migration and its version bump commit together, or not at all.
+            let tx = conn.transaction()?;
+            tx.execute_batch(sql)?;
+            tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+            tx.commit()?;
+            tracing::info!(version = i + 1, "database migrated");
+        }
+        Ok(())
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
+        // A panic while holding the lock leaves no half-applied transaction behind (rusqlite
+        // rolls back on drop), so the connection is still sound: keep using it.
+        self.conn.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Cheap liveness check for `/readyz`: the database answers a query.
+    pub fn ping(&self) -> Result<(), StoreError> {
+        let conn = self.lock();
+        let v: i64 = conn.query_row("SELECT 1", [], |r| r.get(0))?;
+        debug_assert_eq!(v, 1);
+        Ok(())
+    }
+
+    pub fn schema_version(&self) -> Result<i64, StoreError> {
+        Ok(self
+            .lock()
+            .pragma_query_value(None, "user_version", |r| r.get(0))?)
+    }
+
+    pub fn insert_key(&self, k: &KeyRecord) -> Result<(), StoreError> {
+        let conn = self.lock();
+        let r = conn.execute(
+            "INSERT INTO keys (label, tenant, name, algorithm, public_key_der, origin, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                k.label,
+                k.tenant,
+                k.name,
+                k.algorithm,
+                k.public_key_der,
+                k.origin,
+                k.created_at
+            ],
+        );
+        match r {
+            Ok(_) => Ok(()),
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::ConstraintViolation =>
+            {
+                Err(StoreError::Conflict)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub fn get_key(&self, tenant: &str, name: &str) -> Result<Option<KeyRecord>, StoreError> {
+        let conn = self.lock();
+        Ok(conn
+            .query_row(
+                "SELECT label, tenant, name, algorithm, public_key_der, origin, created_at
+                 FROM keys WHERE tenant = ?1 AND name = ?2",
+                params![tenant, name],
+                row_to_key,
+            )
+            .optional()?)
+    }
+
+    /// Labels of every recorded key, for start-up reconciliation with the token.
+    pub fn key_labels(&self) -> Result<Vec<String>, StoreError> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare("SELECT label FROM keys ORDER BY label")?;
+        let rows = stmt.query_map([], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    pub fn delete_key(&self, label: &str) -> Result<bool, StoreError> {
+        let conn = self.lock();
+        Ok(conn.execute("DELETE FROM keys WHERE label = ?1", params![label])? > 0)
+    }
+}
+
+fn row_to_key(r: &rusqlite::Row<'_>) -> rusqlite::Result<KeyRecord> {
+    Ok(KeyRecord {
+        label: r.get(0)?,
+        tenant: r.get(1)?,
+        name: r.get(2)?,
+        algorithm: r.get(3)?,
+        public_key_der: r.get(4)?,
+        origin: r.get(5)?,
+        created_at: r.get(6)?,
+    })
+}
+
+/// Create the database file with mode 0600 before SQLite opens it (SQLite would create it
+/// with the umask's mode; its -wal and -shm files copy the main file's permissions).
+fn create_private_file(path: &Path) -> Result<(), StoreError> {
+    let err = |source| StoreError::File {
+        path: path.to_owned(),
+        source,
+    };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(err)?;
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(path)
+            .map_err(err)?;
+        // An existing file keeps its mode; tighten it.
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(err)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(label: &str, name: &str) -> KeyRecord {
+        KeyRecord {
+            label: label.into(),
+            tenant: "t1".into(),
+            name: name.into(),
+            algorithm: "secp256r1".into(),
+            public_key_der: vec![1, 2, 3],
+            origin: "generated".into(),
+            created_at: "2026-11-22T00:00:00Z".into(),
+        }
+    }
+
+    #[test]
+    fn open_migrates_sets_mode_and_durability_pragmas() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub/db.sqlite3");
+        let store = Store::open(&path).unwrap();
+        assert_eq!(store.schema_version().unwrap(), CURRENT_VERSION);
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        let conn = store.lock();
+        let jm: String = conn
+            .pragma_query_value(None, "journal_mode", |r| r.get(0))
+            .unwrap();
+        let sync: i64 = conn
+            .pragma_query_value(None, "synchronous", |r| r.get(0))
+            .unwrap();
+        assert_eq!(jm, "wal");
+        assert_eq!(sync, 2, "synchronous=FULL");
+        drop(conn);
+        drop(store);
+        // Re-opening is idempotent.
+        let store = Store::open(&path).unwrap();
+        store.ping().unwrap();
+    }
+
+    #[test]
+    fn newer_schema_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.sqlite3");
+        drop(Store::open(&path).unwrap());
+        let conn = Connection::open(&path).unwrap();
+        conn.pragma_update(None, "user_version", CURRENT_VERSION + 1)
+            .unwrap();
+        drop(conn);
+        assert!(matches!(
+            Store::open(&path),
+            Err(StoreError::SchemaTooNew { .. })
+        ));
+    }
+
+    #[test]
+    fn keys_round_trip_and_duplicates_conflict() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("db")).unwrap();
+        store.insert_key(&key("l1", "k1")).unwrap();
+        assert!(matches!(
+            store.insert_key(&key("l2", "k1")),
+            Err(StoreError::Conflict)
+        ));
+        assert!(matches!(
+            store.insert_key(&key("l1", "k2")),
+            Err(StoreError::Conflict)
+        ));
+        assert_eq!(store.get_key("t1", "k1").unwrap().unwrap(), key("l1", "k1"));
+        assert_eq!(store.get_key("t2", "k1").unwrap(), None);
+        assert_eq!(store.key_labels().unwrap(), vec!["l1".to_string()]);
+        assert!(store.delete_key("l1").unwrap());
+        assert!(!store.delete_key("l1").unwrap());
+    }
+}
