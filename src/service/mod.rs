@@ -1,0 +1,180 @@
+//! Domain services: what the daemon does, independent of HTTP.
+//!
+//! `http -> service -> {hsm, store, x509, crypto}`. This layer owns the rules that need more
+//! than one of those (create a key in the token, then record it; on failure destroy it), and
+//! it is where blocking work leaves the async world: every token or SQLite call goes through
+//! [`App::blocking`], which runs it on tokio's blocking pool under a semaphore, never on a
+//! tokio worker thread (DEVELOPERS.md rule 3).
+
+mod health;
+
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use tokio::sync::Semaphore;
+
+pub use health::{TokenHealth, TokenStatus};
+
+use crate::hsm::{HsmError, Token};
+use crate::store::{Store, StoreError};
+
+/// Errors of the service layer, each mapped to a status by `http`.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error("token unavailable: {0}")]
+    TokenUnavailable(String),
+    #[error(transparent)]
+    Hsm(#[from] HsmError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("blocking task failed")]
+    Join,
+}
+
+/// Why `/readyz` says no.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotReady {
+    /// `token` or `database`.
+    pub component: &'static str,
+    pub reason: String,
+}
+
+/// The running daemon's shared state.
+pub struct App {
+    pub store: Arc<Store>,
+    /// The open token, once the probe has opened it. Replaced never; `Token` recovers
+    /// itself in place, so handlers may hold an `Arc` across an outage.
+    token: RwLock<Option<Arc<Token>>>,
+    pub health: TokenHealth,
+    /// Bounds blocking work in flight (token sessions plus database), so a burst of
+    /// requests queues here instead of growing tokio's blocking pool without limit.
+    blocking: Semaphore,
+}
+
+impl App {
+    pub fn new(store: Arc<Store>, max_blocking: usize) -> Self {
+        App {
+            store,
+            token: RwLock::new(None),
+            health: TokenHealth::default(),
+            blocking: Semaphore::new(max_blocking),
+        }
+    }
+
+    pub fn token(&self) -> Option<Arc<Token>> {
+        self.token.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub fn set_token(&self, token: Arc<Token>) {
+        *self.token.write().unwrap_or_else(|e| e.into_inner()) = Some(token);
+    }
+
+    /// The token, if it is open and the last probe found it healthy; 503 material otherwise.
+    pub fn ready_token(&self) -> Result<Arc<Token>, ServiceError> {
+        match (self.health.status(), self.token()) {
+            (TokenStatus::Ready, Some(t)) => Ok(t),
+            (TokenStatus::Down { reason }, _) => Err(ServiceError::TokenUnavailable(reason)),
+            _ => Err(ServiceError::TokenUnavailable("token not yet open".into())),
+        }
+    }
+
+    /// Run blocking work (cryptoki, SQLite) off the async workers, bounded.
+    pub async fn blocking<F, R>(&self, f: F) -> Result<R, ServiceError>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        let _permit = self.blocking.acquire().await.map_err(|_| ServiceError::Join)?;
+        tokio::task::spawn_blocking(f)
+            .await
+            .map_err(|_| ServiceError::Join)
+    }
+
+    /// Token logged in and answering (as of the last probe), database answering now.
+    pub async fn readiness(&self) -> Result<(), NotReady> {
+        match self.health.status() {
+            TokenStatus::Ready => {}
+            TokenStatus::Starting => {
+                return Err(NotReady {
+                    component: "token",
+                    reason: "token not yet opened".into(),
+                });
+            }
+            TokenStatus::Down { reason } => {
+                return Err(NotReady {
+                    component: "token",
+                    reason,
+                });
+            }
+        }
+        let store = self.store.clone();
+        let ping = self.blocking(move || store.ping());
+        match tokio::time::timeout(Duration::from_secs(2), ping).await {
+            Ok(Ok(Ok(()))) => Ok(()),
+            Ok(Ok(Err(e))) => Err(NotReady {
+                component: "database",
+                reason: e.to_string(),
+            }),
+            Ok(Err(e)) => Err(NotReady {
+                component: "database",
+                reason: e.to_string(),
+            }),
+            Err(_) => Err(NotReady {
+                component: "database",
+                reason: "database did not answer within 2 s".into(),
+            }),
+        }
+    }
+}
+
+/// What start-up reconciliation found (DEVELOPERS.md rule 4).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Reconciliation {
+    /// Recorded in the database, absent from the token: the record is unusable.
+    pub missing_in_token: Vec<String>,
+    /// Present in the token, never recorded: left by a crash between key creation and the
+    /// database commit. Reported, not destroyed: only an operator should destroy keys.
+    pub unrecorded_in_token: Vec<String>,
+}
+
+impl Reconciliation {
+    pub fn compare(mut db_labels: Vec<String>, mut token_labels: Vec<String>) -> Self {
+        db_labels.sort();
+        token_labels.sort();
+        let missing_in_token = db_labels
+            .iter()
+            .filter(|l| token_labels.binary_search(l).is_err())
+            .cloned()
+            .collect();
+        let unrecorded_in_token = token_labels
+            .iter()
+            .filter(|l| db_labels.binary_search(l).is_err())
+            .cloned()
+            .collect();
+        Reconciliation {
+            missing_in_token,
+            unrecorded_in_token,
+        }
+    }
+
+    pub fn is_clean(&self) -> bool {
+        self.missing_in_token.is_empty() && self.unrecorded_in_token.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reconciliation_reports_both_directions() {
+        let r = Reconciliation::compare(
+            vec!["a".into(), "b".into()],
+            vec!["b".into(), "c".into()],
+        );
+        assert_eq!(r.missing_in_token, vec!["a".to_string()]);
+        assert_eq!(r.unrecorded_in_token, vec!["c".to_string()]);
+        assert!(!r.is_clean());
+        assert!(Reconciliation::compare(vec!["x".into()], vec!["x".into()]).is_clean());
+    }
+}
