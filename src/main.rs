@@ -7,7 +7,11 @@ use clap::{Parser, Subcommand};
 use hsm_pki::config::Config;
 
 #[derive(Parser)]
-#[command(name = "hsm-pki", version, about = "PKI daemon whose private keys never leave a PKCS#11 token")]
+#[command(
+    name = "hsm-pki",
+    version,
+    about = "PKI daemon whose private keys never leave a PKCS#11 token"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -70,7 +74,10 @@ fn main() -> ExitCode {
                 }
             };
             init_logging(&config);
-            let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+            let rt = match tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+            {
                 Ok(rt) => rt,
                 Err(e) => {
                     eprintln!("error: cannot start the runtime: {e}");

@@ -7,6 +7,7 @@
 //! Durability: `journal_mode=WAL` with `synchronous=FULL` fsyncs the WAL at every commit, so
 //! a method that returned `Ok` has its transaction on disk (DEVELOPERS.md rule 8).
 
+pub mod audit;
 mod schema;
 
 use std::path::{Path, PathBuf};

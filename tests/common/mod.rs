@@ -1,0 +1,336 @@
+//! Shared integration-test harness: a SoftHSM2 token the test creates, the real daemon
+//! binary as a child process on 127.0.0.1:0, and the outside cross-checkers (openssl,
+//! pkilint).
+//!
+//! Every helper fails loudly when a tool is missing: a test that cannot run must not pass.
+#![allow(dead_code)] // each test binary uses a different subset
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The SoftHSM2 PKCS#11 module: `HSM_PKI_SOFTHSM_MODULE` (set by scripts/test) or Debian's
+/// usual paths.
+pub fn softhsm_module() -> PathBuf {
+    if let Ok(p) = std::env::var("HSM_PKI_SOFTHSM_MODULE") {
+        return PathBuf::from(p);
+    }
+    for p in [
+        "/usr/lib/softhsm/libsofthsm2.so",
+        "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
+        "/usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so",
+    ] {
+        if Path::new(p).exists() {
+            return PathBuf::from(p);
+        }
+    }
+    panic!("libsofthsm2.so not found: run scripts/test, which installs softhsm2");
+}
+
+/// A fresh SoftHSM2 token in a temporary directory, initialised with random PINs.
+pub struct SoftHsm {
+    pub dir: tempfile::TempDir,
+    pub conf: PathBuf,
+    pub tokendir: PathBuf,
+    pub label: String,
+    pub pin: String,
+    pub so_pin: String,
+}
+
+fn random_hex(n: usize) -> String {
+    let mut b = vec![0u8; n];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut b))
+        .expect("read /dev/urandom");
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+impl SoftHsm {
+    pub fn new(label: &str) -> SoftHsm {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let tokendir = dir.path().join("tokens");
+        std::fs::create_dir_all(&tokendir).unwrap();
+        let conf = dir.path().join("softhsm2.conf");
+        let template = include_str!("../../hsm-config/softhsm2.conf.template");
+        std::fs::write(
+            &conf,
+            template.replace("@TOKENDIR@", tokendir.to_str().unwrap()),
+        )
+        .unwrap();
+        let pin = random_hex(8);
+        let so_pin = random_hex(8);
+        let out = Command::new("softhsm2-util")
+            .env("SOFTHSM2_CONF", &conf)
+            .args(["--init-token", "--free", "--label", label])
+            .args(["--so-pin", &so_pin, "--pin", &pin])
+            .output()
+            .expect("softhsm2-util not found: run scripts/test, which installs softhsm2");
+        assert!(
+            out.status.success(),
+            "softhsm2-util --init-token failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        SoftHsm {
+            dir,
+            conf,
+            tokendir,
+            label: label.to_owned(),
+            pin,
+            so_pin,
+        }
+    }
+
+    /// Set SOFTHSM2_CONF for this process: only for tests that open the token in-process
+    /// (one such test per test binary: one PKCS#11 context per process).
+    pub fn export_env(&self) {
+        // SAFETY: called once at the start of a single-threaded test, before any thread
+        // that reads the environment is spawned.
+        unsafe { std::env::set_var("SOFTHSM2_CONF", &self.conf) };
+    }
+}
+
+/// The daemon binary running as a child process.
+pub struct Daemon {
+    pub child: Child,
+    pub addr: SocketAddr,
+    pub dir: tempfile::TempDir,
+    pub log: PathBuf,
+}
+
+pub const DAEMON_BIN: &str = env!("CARGO_BIN_EXE_hsm-pki");
+
+impl Daemon {
+    /// Write a config for `hsm` and start `hsm-pki serve` on 127.0.0.1:0.
+    pub fn start(hsm: &SoftHsm) -> Daemon {
+        Self::start_with(hsm, "")
+    }
+
+    pub fn start_with(hsm: &SoftHsm, extra_toml: &str) -> Daemon {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let pin_file = dir.path().join("user.pin");
+        std::fs::write(&pin_file, &hsm.pin).unwrap();
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&pin_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
+        let config = dir.path().join("hsm-pki.toml");
+        std::fs::write(
+            &config,
+            format!(
+                r#"
+[server]
+listen = "127.0.0.1:0"
+shutdown_grace_secs = 2
+[database]
+path = "hsm-pki.sqlite3"
+[token]
+module = "{module}"
+label = "{label}"
+pin_file = "user.pin"
+pool_size = 2
+[health]
+probe_interval_ms = 300
+max_backoff_ms = 1000
+[logging]
+filter = "debug"
+{extra_toml}
+"#,
+                module = softhsm_module().display(),
+                label = hsm.label,
+            ),
+        )
+        .unwrap();
+        let log = dir.path().join("daemon.log");
+        let mut child = Command::new(DAEMON_BIN)
+            .args(["serve", "--config"])
+            .arg(&config)
+            .env("SOFTHSM2_CONF", &hsm.conf)
+            .env_remove("RUST_LOG")
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("start hsm-pki");
+        let stdout = child.stdout.take().unwrap();
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("read daemon stdout");
+        let addr = line
+            .trim()
+            .strip_prefix("hsm-pki listening on ")
+            .unwrap_or_else(|| {
+                panic!(
+                    "daemon did not start: {line:?}\n{}",
+                    std::fs::read_to_string(&log).unwrap_or_default()
+                )
+            })
+            .parse()
+            .expect("listen address");
+        Daemon {
+            child,
+            addr,
+            dir,
+            log,
+        }
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Poll `GET path` until it returns `status`, or panic after `within`.
+    pub fn wait_status(&self, path: &str, status: u16, within: Duration) -> (u16, String) {
+        let deadline = Instant::now() + within;
+        loop {
+            let (s, body) = http(self.addr, "GET", path, None);
+            if s == status {
+                return (s, body);
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "GET {path}: expected {status} within {within:?}, last {s} {body}\n--- log ---\n{}",
+                    self.log_text()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// SIGTERM and wait; returns whether it exited within the deadline.
+    pub fn stop(&mut self) -> bool {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        false
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A minimal blocking HTTP/1.1 exchange over hyper's client, on a private runtime: returns
+/// (status, body).
+pub fn http(addr: SocketAddr, method: &str, path: &str, body: Option<&str>) -> (u16, String) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async move {
+        use http_body_util::{BodyExt, Full};
+        let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        let (mut sender, conn) =
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+                .await
+                .expect("handshake");
+        tokio::spawn(conn);
+        let mut req = hyper::Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", addr.to_string());
+        if body.is_some() {
+            req = req.header("content-type", "application/json");
+        }
+        let req = req
+            .body(Full::new(bytes::Bytes::from(body.unwrap_or("").to_owned())))
+            .unwrap();
+        let resp = tokio::time::timeout(Duration::from_secs(30), sender.send_request(req))
+            .await
+            .expect("response within 30 s")
+            .expect("response");
+        let status = resp.status().as_u16();
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        (status, String::from_utf8_lossy(&bytes).into_owned())
+    })
+}
+
+/// Run openssl with `args`; returns (success, stdout+stderr).
+pub fn openssl(args: &[&str]) -> (bool, String) {
+    let out = Command::new("openssl")
+        .args(args)
+        .output()
+        .expect("openssl not found: run scripts/test, which installs it");
+    let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
+    text.push_str(&String::from_utf8_lossy(&out.stderr));
+    (out.status.success(), text)
+}
+
+/// The pkilint command `tool` (e.g. `lint_pkix_cert`), from `HSM_PKI_PKILINT_BIN` or the
+/// venv scripts/test creates.
+pub fn pkilint_bin(tool: &str) -> PathBuf {
+    let dir = std::env::var("HSM_PKI_PKILINT_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/pkilint-venv/bin")
+        });
+    let bin = dir.join(tool);
+    assert!(
+        bin.exists(),
+        "{} not found: run scripts/test, which installs pkilint",
+        bin.display()
+    );
+    bin
+}
+
+/// A pkilint finding of severity WARNING or worse.
+#[derive(Debug, Clone)]
+pub struct Finding {
+    pub severity: String,
+    pub code: String,
+    pub message: String,
+}
+
+/// Lint files with a pkilint tool; returns findings of WARNING and above.
+pub fn pkilint(tool: &str, files: &[&Path]) -> Vec<Finding> {
+    let out = Command::new(pkilint_bin(tool))
+        .args(["lint", "-f", "JSON", "-s", "WARNING"])
+        .args(files)
+        .output()
+        .expect("run pkilint");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "pkilint {tool} output is not JSON ({e}): {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    let mut findings = Vec::new();
+    for r in v["results"].as_array().expect("results array") {
+        for f in r["finding_descriptions"].as_array().expect("findings") {
+            findings.push(Finding {
+                severity: f["severity"].as_str().unwrap_or("").to_owned(),
+                code: f["code"].as_str().unwrap_or("").to_owned(),
+                message: f["message"].as_str().unwrap_or("").to_owned(),
+            });
+        }
+    }
+    findings
+}
+
+/// Fail on any ERROR or FATAL finding, and on any WARNING not in `accepted` (each accepted
+/// code is listed, with its reason, where the test calls this).
+pub fn assert_lint_clean(tool: &str, files: &[&Path], accepted: &[&str]) {
+    let findings = pkilint(tool, files);
+    let bad: Vec<_> = findings
+        .iter()
+        .filter(|f| {
+            matches!(f.severity.as_str(), "ERROR" | "FATAL") || !accepted.contains(&f.code.as_str())
+        })
+        .collect();
+    assert!(
+        bad.is_empty(),
+        "pkilint {tool} on {files:?} reported: {bad:#?}"
+    );
+}

@@ -1,0 +1,111 @@
+//! The daemon over real HTTP with a real SoftHSM2 token: health, readiness through a token
+//! outage, the error shape, configuration errors, graceful shutdown, no secrets in logs.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Daemon, SoftHsm, http};
+
+fn json(body: &str) -> serde_json::Value {
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"))
+}
+
+fn assert_error_shape(body: &str, code: &str) -> serde_json::Value {
+    let v = json(body);
+    assert_eq!(v["code"], code, "{body}");
+    assert!(
+        v["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "{body}"
+    );
+    assert!(v["details"].is_array(), "{body}");
+    v
+}
+
+#[test]
+fn readiness_follows_the_token_and_recovers_without_restart() {
+    let hsm = SoftHsm::new("daemon-test");
+    let mut daemon = Daemon::start(&hsm);
+
+    let (s, body) = http(daemon.addr, "GET", "/healthz", None);
+    assert_eq!((s, json(&body)["status"].as_str()), (200, Some("ok")));
+    daemon.wait_status("/readyz", 200, Duration::from_secs(10));
+
+    // Unknown route and wrong method: the documented error shape.
+    let (s, body) = http(daemon.addr, "GET", "/nope", None);
+    assert_eq!(s, 404);
+    assert_error_shape(&body, "NotFound");
+    let (s, body) = http(daemon.addr, "POST", "/readyz", Some("{}"));
+    assert_eq!(s, 405);
+    assert_error_shape(&body, "MethodNotAllowed");
+
+    // Take the token away: /readyz must say 503, with a reason, within a few seconds.
+    let away = hsm.dir.path().join("tokens-away");
+    std::fs::rename(&hsm.tokendir, &away).unwrap();
+    let (_, body) = daemon.wait_status("/readyz", 503, Duration::from_secs(5));
+    let v = assert_error_shape(&body, "NotReady");
+    assert_eq!(v["details"][0]["param"], "token", "{body}");
+    assert!(
+        v["details"][0]["msg"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "{body}"
+    );
+    // /healthz stays up: the process is alive.
+    assert_eq!(http(daemon.addr, "GET", "/healthz", None).0, 200);
+
+    // Bring it back: ready again, same process.
+    std::fs::rename(&away, &hsm.tokendir).unwrap();
+    daemon.wait_status("/readyz", 200, Duration::from_secs(10));
+    assert!(
+        daemon.child.try_wait().unwrap().is_none(),
+        "daemon restarted"
+    );
+
+    // Graceful shutdown on SIGTERM.
+    assert!(daemon.stop(), "daemon did not stop on SIGTERM");
+    let log = daemon.log_text();
+    assert!(log.contains("shutdown signal received"), "{log}");
+    // The PINs never reach the log, even at debug level.
+    assert!(
+        !log.contains(&hsm.pin) && !log.contains(&hsm.so_pin),
+        "PIN in log"
+    );
+}
+
+#[test]
+fn daemon_starts_without_its_token_and_reports_why() {
+    let mut hsm = SoftHsm::new("present");
+    // Point the daemon at a label that no token has: it must still serve /healthz and
+    // answer /readyz with 503 naming the token.
+    hsm.label = "no-such-token".into();
+    let daemon = Daemon::start(&hsm);
+    assert_eq!(http(daemon.addr, "GET", "/healthz", None).0, 200);
+    let (_, body) = daemon.wait_status("/readyz", 503, Duration::from_secs(5));
+    let v = assert_error_shape(&body, "NotReady");
+    assert_eq!(v["details"][0]["param"], "token");
+}
+
+#[test]
+fn unknown_config_key_is_rejected_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("bad.toml");
+    let shipped = include_str!("../hsm-config/hsm-pki.toml");
+    std::fs::write(&cfg, shipped.replace("pool_size = 4", "pool_sise = 4")).unwrap();
+    let out = std::process::Command::new(common::DAEMON_BIN)
+        .args(["check-config", "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("pool_sise"), "{err}");
+
+    let out = std::process::Command::new(common::DAEMON_BIN)
+        .args(["serve", "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("pool_sise"));
+}
