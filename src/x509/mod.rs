@@ -9,6 +9,7 @@ mod error;
 mod ext;
 mod name;
 mod pem;
+mod profile;
 mod serial;
 mod validity;
 
@@ -20,6 +21,11 @@ pub use ext::{
 };
 pub use name::{DnFields, ISO3166_ALPHA2, StringEncoding, is_iso3166_alpha2, is_printable_string};
 pub use pem::{CERTIFICATE_LABEL, CSR_LABEL, CSR_LABEL_LEGACY, MAX_INPUT_LEN};
+pub use profile::{
+    GENERIC_DEFAULT_DAYS, Generic, GenericSpec, Issued, IssuedKind, IssuedSpec, IssuerSpec, RootCa,
+    RootCaSpec, build_generic, build_issued, build_root_ca, issuer_key_identifier, key_identifier,
+    sign_certificate,
+};
 pub use serial::{SERIAL_LEN, random_serial, serial_from_rng, serial_hex};
 pub use validity::{from_x509_time, to_x509_time, validity};
 
