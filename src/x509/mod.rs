@@ -5,6 +5,7 @@
 //! received is verified here with RustCrypto before it is trusted.
 
 mod cert;
+mod csr;
 mod error;
 mod ext;
 mod name;
@@ -14,6 +15,7 @@ mod serial;
 mod validity;
 
 pub use cert::{ParsedCertificate, public_key_of, reparse};
+pub use csr::{CsrSpec, ParsedCsr, build_csr};
 pub use error::X509Error;
 pub use ext::{
     AltNames, ExtensionView, Found, KeyUsageName, MAX_ALT_NAMES, check_dns_name, check_email,
@@ -38,3 +40,6 @@ pub fn hex(bytes: &[u8]) -> String {
     }
     s
 }
+
+#[cfg(test)]
+mod tests;

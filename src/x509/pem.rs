@@ -53,7 +53,7 @@ pub fn decode_one(input: &[u8], labels: &[&str], what: &'static str) -> Result<V
             "data after the PEM block (exactly one is expected)",
         ));
     }
-    let (label, der) = der::pem::decode_vec(text[..block_len].as_bytes())
+    let (label, der) = der::pem::decode_vec(&text.as_bytes()[..block_len])
         .map_err(|e| X509Error::malformed(what, e))?;
     if !labels.contains(&label) {
         return Err(X509Error::malformed(

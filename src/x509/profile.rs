@@ -418,7 +418,7 @@ impl Issued {
             }),
             key_usage: Some(KeyUsage(flags)),
             eku: (!eku.is_empty())
-                .then(|| (spec.extended_key_usage_critical, ExtendedKeyUsage(eku))),
+                .then_some((spec.extended_key_usage_critical, ExtendedKeyUsage(eku))),
             ski: Some(key_identifier(subject_key)?),
             aki: Some(issuer_key_identifier(issuer)?),
             san: alt_names(&spec.subject_alt_names, "subjectAlternativeNames")?.map(SubjectAltName),
@@ -491,7 +491,7 @@ impl Generic {
                 path_len_constraint: spec.path_length_constraint,
             }),
             key_usage: (!flags.is_empty()).then_some(KeyUsage(flags)),
-            eku: (!eku.is_empty()).then(|| (false, ExtendedKeyUsage(eku))),
+            eku: (!eku.is_empty()).then_some((false, ExtendedKeyUsage(eku))),
             ski: Some(key_identifier(subject_key)?),
             aki: Some(aki),
             san: alt_names(&spec.subject_alternative_names, "subjectAlternativeNames")?
