@@ -679,3 +679,137 @@ fn openssl_accepts_chain_and_csr() {
         verdict(&out)
     );
 }
+
+/// CSRs made by OpenSSL with every accepted algorithm: parsed, proof of possession verified,
+/// and rejected after a one-bit change of the signature.
+#[test]
+fn openssl_csrs_of_every_algorithm_verify() {
+    if std::process::Command::new("openssl")
+        .arg("version")
+        .output()
+        .is_err()
+    {
+        eprintln!("openssl not on PATH; skipping");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new("openssl")
+            .args(args)
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let cases: [(&str, &[&str], &[&str], SignatureAlgorithm); 5] = [
+        (
+            "p384",
+            &[
+                "genpkey",
+                "-algorithm",
+                "EC",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-384",
+            ],
+            &["-sha384"],
+            SignatureAlgorithm::EcdsaSha384,
+        ),
+        (
+            "p521",
+            &[
+                "genpkey",
+                "-algorithm",
+                "EC",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-521",
+            ],
+            &["-sha512"],
+            SignatureAlgorithm::EcdsaSha512,
+        ),
+        (
+            "rsa",
+            &[
+                "genpkey",
+                "-algorithm",
+                "RSA",
+                "-pkeyopt",
+                "rsa_keygen_bits:2048",
+            ],
+            &["-sha256"],
+            SignatureAlgorithm::RsaPkcs1Sha256,
+        ),
+        (
+            "pss",
+            &[
+                "genpkey",
+                "-algorithm",
+                "RSA",
+                "-pkeyopt",
+                "rsa_keygen_bits:2048",
+            ],
+            &[
+                "-sha256",
+                "-sigopt",
+                "rsa_padding_mode:pss",
+                "-sigopt",
+                "rsa_pss_saltlen:digest",
+            ],
+            SignatureAlgorithm::RsaPssSha256,
+        ),
+        (
+            "pss384",
+            &[
+                "genpkey",
+                "-algorithm",
+                "RSA",
+                "-pkeyopt",
+                "rsa_keygen_bits:2048",
+            ],
+            &[
+                "-sha384",
+                "-sigopt",
+                "rsa_padding_mode:pss",
+                "-sigopt",
+                "rsa_pss_saltlen:digest",
+            ],
+            SignatureAlgorithm::RsaPssSha384,
+        ),
+    ];
+    for (name, genkey, sigopts, alg) in cases {
+        let key = format!("{name}.key");
+        let csr = format!("{name}.csr");
+        let mut g = genkey.to_vec();
+        g.extend(["-out", &key]);
+        run(&g);
+        let mut r = vec![
+            "req",
+            "-new",
+            "-key",
+            &key,
+            "-subj",
+            "/C=US/ST=US-OH/CN=test",
+            "-out",
+            &csr,
+        ];
+        r.extend(sigopts);
+        run(&r);
+        let pem = std::fs::read(dir.path().join(&csr)).unwrap();
+        let parsed = ParsedCsr::parse(&pem).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(parsed.signature_algorithm, alg, "{name}");
+        assert_eq!(parsed.subject.state_or_province.as_deref(), Some("US-OH"));
+        let mut bad = parsed.der().to_vec();
+        let n = bad.len() - 3;
+        bad[n] ^= 0x01;
+        assert!(
+            matches!(
+                ParsedCsr::from_der(&bad),
+                Err(X509Error::BadSignature { .. }) | Err(X509Error::Malformed { .. })
+            ),
+            "{name}: tampered CSR accepted"
+        );
+    }
+}
