@@ -813,3 +813,40 @@ fn openssl_csrs_of_every_algorithm_verify() {
         );
     }
 }
+
+#[test]
+fn p384_issuer_defaults_to_sha384() {
+    use crate::crypto::testkeys::SoftP384Key;
+    let ca_key = SoftP384Key::new(3);
+    let root = build_root_ca(&root_spec(), &ca_key, None).unwrap();
+    assert_eq!(
+        root.signature_algorithm().unwrap(),
+        SignatureAlgorithm::EcdsaSha384
+    );
+    root.verify_signed_by(ca_key.public_key()).unwrap();
+    // A P-256 leaf under the P-384 root is signed with the issuer's algorithm.
+    let leaf_key = SoftEcKey::p256(8);
+    let leaf = build_issued(
+        &ds_spec(),
+        leaf_key.public_key(),
+        &ca_key,
+        root.certificate(),
+        None,
+    )
+    .unwrap();
+    assert_eq!(
+        leaf.signature_algorithm().unwrap(),
+        SignatureAlgorithm::EcdsaSha384
+    );
+    leaf.verify_signed_by(ca_key.public_key()).unwrap();
+    let csr = build_csr(
+        &CsrSpec {
+            subject: ds_spec().subject,
+            ..Default::default()
+        },
+        &ca_key,
+        None,
+    )
+    .unwrap();
+    assert_eq!(csr.signature_algorithm, SignatureAlgorithm::EcdsaSha384);
+}
