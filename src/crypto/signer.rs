@@ -159,6 +159,39 @@ pub mod testkeys {
         }
     }
 
+    /// A software P-384 key, for tests of the default SHA-384 pairing.
+    pub struct SoftP384Key {
+        sk: p384::ecdsa::SigningKey,
+        pk: PublicKey,
+    }
+
+    impl SoftP384Key {
+        pub fn new(seed: u8) -> Self {
+            let sk = p384::ecdsa::SigningKey::from_slice(&[seed.max(1); 48]).unwrap();
+            let point = sk.verifying_key().to_sec1_point(false);
+            let pk = PublicKey::from_ec_point(Curve::P384, point.as_bytes()).unwrap();
+            SoftP384Key { sk, pk }
+        }
+    }
+
+    impl DigestSigner for SoftP384Key {
+        type Error = CryptoError;
+        fn public_key(&self) -> &PublicKey {
+            &self.pk
+        }
+        fn sign_digest(
+            &self,
+            _alg: SignatureAlgorithm,
+            digest: &[u8],
+        ) -> Result<Vec<u8>, CryptoError> {
+            let sig: p384::ecdsa::Signature = self
+                .sk
+                .sign_prehash(digest)
+                .map_err(|_| CryptoError::BadSignature)?;
+            Ok(sig.to_bytes().to_vec())
+        }
+    }
+
     #[test]
     fn signer_verifies_its_own_output() {
         use signature::Signer;
