@@ -145,6 +145,27 @@ impl TokenKey {
     pub fn token(&self) -> &Token {
         &self.token
     }
+
+    /// Resolve this key's handles again (after a reconnect or a stale handle), and make sure
+    /// the object now carrying the label is still *this* key: a key destroyed and re-created
+    /// under the same label has another CKA_ID, and signing with it would be signing with
+    /// a key the caller never saw.
+    pub(crate) fn relocate(
+        &self,
+        live: &Live,
+        s: &Session,
+        fresh: bool,
+    ) -> Result<KeyHandles, HsmError> {
+        let h = live.lookup(s, &self.label, fresh)?;
+        let id = read_bytes(s, h.private, AttributeType::Id)?.unwrap_or_default();
+        if id != self.id {
+            return Err(HsmError::KeyNotFound {
+                label: self.label.clone(),
+            });
+        }
+        *self.handles.lock().unwrap_or_else(|p| p.into_inner()) = (live.generation, h);
+        Ok(h)
+    }
 }
 
 /// Extract the uncompressed point from CKA_EC_POINT and validate it.
@@ -425,6 +446,15 @@ fn read_public(
 }
 
 impl Token {
+    /// Drop the label -> handle cache, so the next lookups search the token. For tests.
+    #[doc(hidden)]
+    pub fn forget_cached_handles(&self) -> Result<(), HsmError> {
+        self.inner.with_live(|live| {
+            live.cache_clear();
+            Ok(())
+        })
+    }
+
     /// Generate a key pair on the token, labelled `label` (the daemon's key id). The private
     /// key is sensitive, non-extractable, non-modifiable and may only sign. Fails with
     /// [`HsmError::LabelInUse`] if a private key with that label exists (callers serialise

@@ -70,9 +70,7 @@ impl TokenKey {
                 } else {
                     // The context was rebuilt since this key was loaded: old handles mean
                     // nothing now (or, worse, another object).
-                    let h = live.lookup(&s, &self.label, false)?;
-                    *self.handles.lock().unwrap_or_else(|p| p.into_inner()) = (live.generation, h);
-                    h
+                    self.relocate(live, &s, false)?
                 }
             };
             let sig = match s.sign(&mechanism, handle.private, &data) {
@@ -80,8 +78,7 @@ impl TokenKey {
                 Err(e) if is_stale_handle(&e) => {
                     // Destroyed and re-created under the same label, or the token's storage
                     // is gone; a fresh search tells which (and probes before KeyNotFound).
-                    let h = live.lookup(&s, &self.label, true)?;
-                    *self.handles.lock().unwrap_or_else(|p| p.into_inner()) = (live.generation, h);
+                    let h = self.relocate(live, &s, true)?;
                     s.sign(&mechanism, h.private, &data)
                         .map_err(|e| s.fail(e).for_label(&self.label))?
                 }

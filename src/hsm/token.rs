@@ -135,6 +135,10 @@ impl Live {
         relock(self.cache.lock()).insert(label.to_owned(), h);
     }
 
+    pub(crate) fn cache_clear(&self) {
+        relock(self.cache.lock()).clear();
+    }
+
     pub(crate) fn cache_evict(&self, label: &str) {
         relock(self.cache.lock()).remove(label);
     }
