@@ -280,6 +280,50 @@ fn softhsm_token_end_to_end() {
         Err(HsmError::KeyNotFound { .. })
     ));
 
+    // RSA import, from a PKCS#1 key made once with `openssl genrsa 2048` (test data only).
+    let rsa_material = |swap_modulus: Option<&PublicKey>| {
+        use der::Decode;
+        let der = include_bytes!("data/rsa2048-pkcs1.der");
+        let k = pkcs1::RsaPrivateKey::<der::asn1::UintRef<'_>>::from_der(der).expect("PKCS#1");
+        let z = |u: der::asn1::UintRef<'_>| Zeroizing::new(u.as_bytes().to_vec());
+        let n = match swap_modulus {
+            Some(other) => {
+                let jwk = other.to_jwk();
+                <base64ct::Base64UrlUnpadded as base64ct::Encoding>::decode_vec(&jwk.n.expect("n"))
+                    .expect("b64")
+            }
+            None => k.modulus.as_bytes().to_vec(),
+        };
+        PrivateKeyMaterial::Rsa {
+            n,
+            e: k.public_exponent.as_bytes().to_vec(),
+            d: z(k.private_exponent),
+            p: z(k.prime1),
+            q: z(k.prime2),
+            dp: z(k.exponent1),
+            dq: z(k.exponent2),
+            qi: z(k.coefficient),
+        }
+    };
+    let imported_rsa = token
+        .import_private(rsa_material(None), "imported-rsa")
+        .expect("import RSA");
+    assert_eq!(imported_rsa.algorithm(), KeyAlgorithm::Rsa2048);
+    sign_and_verify(&imported_rsa, SignatureAlgorithm::RsaPkcs1Sha256);
+    sign_and_verify(&imported_rsa, SignatureAlgorithm::RsaPssSha384);
+    let a = token.inspect_private_key("imported-rsa").expect("inspect");
+    assert!(a.sensitive && !a.extractable && !a.modifiable && !a.value_readable);
+    let err = token
+        .import_private(rsa_material(Some(keys[3].public_key())), "mismatched-rsa")
+        .expect_err("RSA parts of two keys");
+    eprintln!("mismatched RSA import: {err}");
+    assert!(!err.is_transient(), "{err:?}");
+    assert!(matches!(
+        token.find("mismatched-rsa"),
+        Err(HsmError::KeyNotFound { .. })
+    ));
+    drop(imported_rsa);
+
     // --- concurrency: more signers than pool sessions.
     std::thread::scope(|scope| {
         for i in 0..6u8 {
@@ -345,6 +389,33 @@ fn softhsm_token_end_to_end() {
             .contains(&"imported-p256".to_string())
     );
     assert!(token.stats().reconnects >= 2);
+
+    // Only the token's own subdirectory vanishing: same symptoms; a reconnect then finds
+    // only SoftHSM's empty slot, which must read as an outage, not a config error.
+    let sub = std::fs::read_dir(&hsm.tokens)
+        .expect("tokendir")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .find(|p| p.is_dir())
+        .expect("token subdirectory");
+    let sub_away = hsm.tokens.with_extension("sub-away");
+    std::fs::rename(&sub, &sub_away).expect("move token subdir away");
+    let err = token.check().expect_err("token subdir gone");
+    assert!(err.is_transient(), "{err:?}");
+    let err = token.recover().expect_err("token not present");
+    eprintln!("recover() with token subdir gone: {err}");
+    assert!(
+        err.is_transient() && err.to_string().contains("no token"),
+        "{err:?}"
+    );
+    let err = imported
+        .sign_digest(SignatureAlgorithm::EcdsaSha256, &[1u8; 32])
+        .expect_err("disconnected");
+    assert!(err.is_transient(), "{err:?}");
+    std::fs::rename(&sub_away, &sub).expect("move token subdir back");
+    token.recover().expect("recover after subdir is back");
+    token.check().expect("healthy again");
+    sign_and_verify(&imported, SignatureAlgorithm::EcdsaSha256);
 
     // Every TokenKey holds the token; all must go before the context is finalized.
     drop(keys);

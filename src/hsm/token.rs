@@ -150,7 +150,17 @@ impl Live {
     /// Prove the token is alive and its storage readable, on `session`. Used by `check` and
     /// before reporting that a key (or every key) is absent.
     pub(crate) fn probe(&self, session: &Session) -> Result<(), HsmError> {
-        let info = self.ctx.get_token_info(self.slot).map_err(classify)?;
+        // C_GetTokenInfo is the first thing SoftHSM fails (CKR_GENERAL_ERROR) once the
+        // token's storage is gone; say so, since the bare return value reads like a bug.
+        let info = self
+            .ctx
+            .get_token_info(self.slot)
+            .map_err(|e| match classify(e) {
+                HsmError::Unavailable { reason } => {
+                    HsmError::unavailable(format!("token not answering ({reason})"))
+                }
+                e => e,
+            })?;
         if info.user_pin_locked() {
             return Err(HsmError::unusable(
                 "user PIN is locked (CKF_USER_PIN_LOCKED)",
