@@ -63,7 +63,8 @@ pub(crate) struct KeyHandles {
 }
 
 /// The token. Cheap to clone (all clones share one context); `Send + Sync`. Every method
-/// blocks on the token.
+/// blocks on the token. The context is finalized when the last clone *and* the last
+/// [`TokenKey`](super::TokenKey) (which holds a clone) are dropped.
 #[derive(Clone)]
 pub struct Token {
     pub(crate) inner: Arc<TokenInner>,
