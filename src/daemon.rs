@@ -41,7 +41,7 @@ fn token_config(t: &TokenConfig) -> Result<hsm::TokenConfig, crate::config::Conf
     let pin = t.read_pin()?;
     let mut cfg = hsm::TokenConfig::new(&t.module, selector, hsm::Pin::new(pin.as_str()));
     cfg.pool_size = t.pool_size;
-    cfg.pool_timeout = Duration::from_millis(t.pool_timeout_ms);
+    cfg.checkout_timeout = Duration::from_millis(t.pool_timeout_ms);
     Ok(cfg)
 }
 
@@ -163,7 +163,7 @@ async fn run_probe<R: Send + 'static>(
 }
 
 async fn open_token(app: &Arc<App>, cfg: Arc<hsm::TokenConfig>) -> bool {
-    match run_probe(app, move || Token::open(&cfg)).await {
+    match run_probe(app, move || Token::open((*cfg).clone())).await {
         Ok(token) => {
             let token = Arc::new(token);
             app.set_token(token.clone());

@@ -47,7 +47,7 @@ fn token_keys_make_certificates_and_csrs_that_outside_verifiers_accept() {
         TokenSelector::Label(hsm.label.clone()),
         Pin::new(hsm.pin.clone()),
     );
-    let token = Token::open(&cfg).expect("open token");
+    let token = Token::open(cfg).expect("open token");
     let dir = tempfile::tempdir().unwrap();
     let now = OffsetDateTime::now_utc();
 

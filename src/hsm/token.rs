@@ -1,0 +1,472 @@
+//! The token: one PKCS#11 context, one logged-in session, a session pool, health and
+//! recovery.
+//!
+//! # What SoftHSM 2.6.1 does when its storage disappears (measured)
+//!
+//! With a logged-in RW session open and a generated key, renaming either the whole
+//! `directories.tokendir` or only the token's own subdirectory, in-process:
+//!
+//! - C_GetSlotList still lists the token; C_GetSessionInfo still says CKS_RW_USER_FUNCTIONS;
+//!   C_OpenSession still succeeds.
+//! - C_GetTokenInfo fails with CKR_GENERAL_ERROR.
+//! - C_FindObjects *succeeds and returns nothing*, for every template.
+//! - C_GetAttributeValue and C_SignInit on a handle found earlier fail with
+//!   CKR_OBJECT_HANDLE_INVALID (not a device error).
+//! - C_CreateObject fails with CKR_GENERAL_ERROR.
+//! - Moving the directory back does **not** heal the context: the token object stays marked
+//!   invalid, every call above keeps failing the same way until C_Finalize + C_Initialize.
+//! - C_Initialize while the whole tokendir is absent fails with CKR_GENERAL_ERROR; with
+//!   only the token's subdirectory absent it succeeds but lists only the empty slot.
+//! - After C_Finalize + C_Initialize with the directory back, everything works again, with
+//!   *different* object handles (3 before, 2 after, for the same key).
+//!
+//! Consequences for the design:
+//! - An empty search result or CKR_OBJECT_HANDLE_INVALID is not evidence that a key is
+//!   gone: before reporting [`HsmError::KeyNotFound`] the layer probes the token (token info
+//!   plus the sentinel object), so an outage is reported as [`HsmError::Unavailable`] and
+//!   start-up reconciliation never mistakes an unreadable token for an empty one.
+//! - [`Token::check`] proves more than "the library answers": it reads token info, checks
+//!   the login state and finds and reads a private sentinel data object (visible only when
+//!   logged in, gone when storage is gone).
+//! - Recovery is finalize + initialize of the whole context, with the handle cache dropped
+//!   and handles held by [`TokenKey`](super::TokenKey) invalidated by a generation counter.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
+use cryptoki::error::{Error as CkError, RvError};
+use cryptoki::object::{Attribute, AttributeType, ObjectClass, ObjectHandle};
+use cryptoki::session::{Session, SessionState, UserType};
+use cryptoki::slot::Slot;
+use cryptoki::types::AuthPin;
+
+use super::error::{HsmError, classify};
+use super::pool::SessionPool;
+use super::{TokenConfig, TokenSelector};
+
+/// CKA_LABEL of the data object whose presence [`Token::check`] verifies.
+pub const SENTINEL_LABEL: &str = "hsm-pki.sentinel";
+const SENTINEL_APPLICATION: &[u8] = b"hsm-pki";
+const SENTINEL_VALUE: &[u8] = b"hsm-pki token sentinel v1";
+
+/// PKCS#11 allows one C_Initialize per process (v2.40 section 5.4: a second call returns
+/// CKR_CRYPTOKI_ALREADY_INITIALIZED), so at most one [`Token`] may be open at a time.
+static TOKEN_OPEN: AtomicBool = AtomicBool::new(false);
+
+/// Handles of one key pair, valid within one context generation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct KeyHandles {
+    pub(crate) private: ObjectHandle,
+    pub(crate) public: Option<ObjectHandle>,
+}
+
+/// The token. Cheap to clone (all clones share one context); `Send + Sync`. Every method
+/// blocks on the token. The context is finalized when the last clone *and* the last
+/// [`TokenKey`](super::TokenKey) (which holds a clone) are dropped.
+#[derive(Clone)]
+pub struct Token {
+    pub(crate) inner: Arc<TokenInner>,
+}
+
+impl std::fmt::Debug for Token {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Token")
+            .field("token", &self.inner.cfg.token)
+            .field("healthy", &self.is_healthy())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Counters for metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TokenStats {
+    pub signatures: u64,
+    pub sign_errors: u64,
+    pub reconnects: u64,
+}
+
+pub(crate) struct TokenInner {
+    pub(crate) cfg: TokenConfig,
+    /// The loaded module. Kept loaded for the life of the process: re-initialising the same
+    /// library is what recovery needs, and unloading crypto libraries (dlclose) is a
+    /// known source of crashes in their static destructors.
+    lib: Pkcs11,
+    state: RwLock<State>,
+    healthy: AtomicBool,
+    generation: AtomicU64,
+    pub(crate) signatures: AtomicU64,
+    pub(crate) sign_errors: AtomicU64,
+    reconnects: AtomicU64,
+}
+
+struct State {
+    /// Whether C_Initialize succeeded without a matching C_Finalize.
+    initialized: bool,
+    live: Option<Live>,
+}
+
+/// Everything that is only valid within one C_Initialize.
+pub(crate) struct Live {
+    pub(crate) slot: Slot,
+    pub(crate) generation: u64,
+    ctx: Pkcs11,
+    /// The session that logged in. Kept open because closing the last session of an
+    /// application logs it out (v2.40 section 5.6, C_CloseSession). Also used by `check`,
+    /// so the health probe does not compete with signing for pool sessions.
+    login: Mutex<Session>,
+    pub(crate) pool: SessionPool,
+    /// label -> handles. Handles change across C_Initialize (measured, see module docs).
+    cache: Mutex<HashMap<String, KeyHandles>>,
+}
+
+fn relock<G>(r: Result<G, std::sync::PoisonError<G>>) -> G {
+    // Every critical section here leaves its data consistent at each step; a panic elsewhere
+    // while holding a lock does not make the data wrong, so poisoning is ignored.
+    r.unwrap_or_else(|p| p.into_inner())
+}
+
+impl Live {
+    pub(crate) fn cached(&self, label: &str) -> Option<KeyHandles> {
+        relock(self.cache.lock()).get(label).copied()
+    }
+
+    pub(crate) fn cache_put(&self, label: &str, h: KeyHandles) {
+        relock(self.cache.lock()).insert(label.to_owned(), h);
+    }
+
+    pub(crate) fn cache_clear(&self) {
+        relock(self.cache.lock()).clear();
+    }
+
+    pub(crate) fn cache_evict(&self, label: &str) {
+        relock(self.cache.lock()).remove(label);
+    }
+
+    fn login_session(&self) -> MutexGuard<'_, Session> {
+        relock(self.login.lock())
+    }
+
+    /// Prove the token is alive and its storage readable, on `session`. Used by `check` and
+    /// before reporting that a key (or every key) is absent.
+    pub(crate) fn probe(&self, session: &Session) -> Result<(), HsmError> {
+        // C_GetTokenInfo is the first thing SoftHSM fails (CKR_GENERAL_ERROR) once the
+        // token's storage is gone; say so, since the bare return value reads like a bug.
+        let info = self
+            .ctx
+            .get_token_info(self.slot)
+            .map_err(|e| match classify(e) {
+                HsmError::Unavailable { reason } => {
+                    HsmError::unavailable(format!("token not answering ({reason})"))
+                }
+                e => e,
+            })?;
+        if info.user_pin_locked() {
+            return Err(HsmError::unusable(
+                "user PIN is locked (CKF_USER_PIN_LOCKED)",
+            ));
+        }
+        let found = session
+            .find_objects(&sentinel_template())
+            .map_err(classify)?;
+        let Some(&handle) = found.first() else {
+            return Err(HsmError::unavailable(
+                "sentinel object not visible: token storage gone or session not logged in",
+            ));
+        };
+        let attrs = session
+            .get_attributes(handle, &[AttributeType::Value])
+            .map_err(|e| match classify(e) {
+                HsmError::KeyNotFound { .. } => {
+                    HsmError::unavailable("sentinel object handle invalid: token storage gone")
+                }
+                e => e,
+            })?;
+        match attrs.first() {
+            Some(Attribute::Value(v)) if v == SENTINEL_VALUE => Ok(()),
+            _ => Err(HsmError::unavailable("sentinel object unreadable")),
+        }
+    }
+}
+
+fn sentinel_template() -> Vec<Attribute> {
+    vec![
+        Attribute::Class(ObjectClass::DATA),
+        Attribute::Label(SENTINEL_LABEL.as_bytes().to_vec()),
+        Attribute::Application(SENTINEL_APPLICATION.to_vec()),
+    ]
+}
+
+impl TokenInner {
+    fn read(&self) -> RwLockReadGuard<'_, State> {
+        relock(self.state.read())
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, State> {
+        relock(self.state.write())
+    }
+
+    /// Run `f` against the current context. Holds the read lock for the duration, so a
+    /// concurrent `recover` waits until in-flight operations finish. A transient failure
+    /// marks the token unhealthy for the health probe to act on.
+    pub(crate) fn with_live<T>(
+        &self,
+        f: impl FnOnce(&Live) -> Result<T, HsmError>,
+    ) -> Result<T, HsmError> {
+        let st = self.read();
+        let Some(live) = st.live.as_ref() else {
+            return Err(HsmError::unavailable(
+                "token disconnected; waiting for recovery",
+            ));
+        };
+        let result = f(live);
+        if let Err(e) = &result
+            && e.is_transient()
+            && self.healthy.swap(false, Ordering::AcqRel)
+        {
+            tracing::warn!(error = %e, "token marked unhealthy");
+        }
+        result
+    }
+
+    /// (Re)build the context: finalize whatever was initialized, initialize, find the
+    /// token, log in, make sure the sentinel exists, open the pool lazily.
+    ///
+    /// `at_startup` decides how a missing token is reported: at start-up it is a
+    /// configuration error (wrong label or serial), later it is an outage.
+    fn connect(&self, st: &mut State, at_startup: bool) -> Result<(), HsmError> {
+        // Sessions first: they must be closed while the library is still initialized.
+        st.live = None;
+        if st.initialized {
+            st.initialized = false;
+            if let Err(e) = self.lib.clone().finalize() {
+                tracing::debug!(error = %classify(e), "C_Finalize during reconnect failed");
+            }
+        }
+        // OS locking: the daemon calls in from many threads (v2.40 section 5.4,
+        // CKF_OS_LOCKING_OK lets the library use native mutexes).
+        self.lib
+            .initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))
+            .map_err(classify)?;
+        st.initialized = true;
+
+        let slot = self.find_slot(at_startup)?;
+        let login = self.lib.open_rw_session(slot).map_err(classify)?;
+        let pin = AuthPin::new(self.cfg.pin.expose().into());
+        match login.login(UserType::User, Some(&pin)) {
+            // Another application of the same process image may have logged in already;
+            // login state is shared, so that is success.
+            Ok(()) | Err(CkError::Pkcs11(RvError::UserAlreadyLoggedIn, _)) => {}
+            Err(e) => return Err(classify(e)),
+        }
+        drop(pin);
+        ensure_sentinel(&login)?;
+
+        let generation = self.generation.fetch_add(1, Ordering::AcqRel) + 1;
+        st.live = Some(Live {
+            slot,
+            generation,
+            ctx: self.lib.clone(),
+            login: Mutex::new(login),
+            pool: SessionPool::new(
+                self.lib.clone(),
+                slot,
+                self.cfg.pool_size,
+                self.cfg.checkout_timeout,
+            ),
+            cache: Mutex::new(HashMap::new()),
+        });
+        self.healthy.store(true, Ordering::Release);
+        Ok(())
+    }
+
+    fn find_slot(&self, at_startup: bool) -> Result<Slot, HsmError> {
+        let slots = self.lib.get_slots_with_token().map_err(classify)?;
+        let mut matching = Vec::new();
+        for slot in slots {
+            // A slot whose token cannot be read is simply not ours to pick.
+            let Ok(info) = self.lib.get_token_info(slot) else {
+                continue;
+            };
+            let hit = match &self.cfg.token {
+                TokenSelector::Label(l) => info.label().trim_end() == l.trim_end(),
+                TokenSelector::Serial(s) => info.serial_number().trim() == s.trim(),
+            };
+            if hit {
+                matching.push(slot);
+            }
+        }
+        match matching.as_slice() {
+            [slot] => Ok(*slot),
+            [] => {
+                let reason = format!("no token with {} is present", self.cfg.token);
+                Err(if at_startup {
+                    HsmError::unusable(reason)
+                } else {
+                    HsmError::unavailable(reason)
+                })
+            }
+            many => Err(HsmError::unusable(format!(
+                "{} tokens match {}; select by serial",
+                many.len(),
+                self.cfg.token
+            ))),
+        }
+    }
+}
+
+fn ensure_sentinel(session: &Session) -> Result<(), HsmError> {
+    if !session
+        .find_objects(&sentinel_template())
+        .map_err(classify)?
+        .is_empty()
+    {
+        return Ok(());
+    }
+    let mut template = sentinel_template();
+    template.extend([
+        Attribute::Token(true),
+        // Private: only visible to a logged-in session, so finding it proves the login.
+        Attribute::Private(true),
+        Attribute::Modifiable(false),
+        Attribute::Value(SENTINEL_VALUE.to_vec()),
+    ]);
+    session.create_object(&template).map_err(classify)?;
+    Ok(())
+}
+
+impl Drop for TokenInner {
+    fn drop(&mut self) {
+        let st = relock(self.state.get_mut());
+        st.live = None;
+        if st.initialized {
+            st.initialized = false;
+            let _ = self.lib.clone().finalize();
+        }
+        TOKEN_OPEN.store(false, Ordering::Release);
+    }
+}
+
+impl Token {
+    /// Load the module, initialize it, find the token, log in, and make sure the sentinel
+    /// object exists. Fails with [`HsmError::Unusable`] when the token is not present or
+    /// the PIN is wrong, and when another `Token` is already open in this process.
+    pub fn open(cfg: TokenConfig) -> Result<Token, HsmError> {
+        if TOKEN_OPEN
+            .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            return Err(HsmError::unusable(
+                "a token is already open in this process (one PKCS#11 context per process)",
+            ));
+        }
+        let lib = match Pkcs11::new(&cfg.module_path) {
+            Ok(lib) => lib,
+            Err(e) => {
+                TOKEN_OPEN.store(false, Ordering::Release);
+                return Err(classify(e));
+            }
+        };
+        // From here on TokenInner's Drop finalizes and releases TOKEN_OPEN.
+        let inner = TokenInner {
+            cfg,
+            lib,
+            state: RwLock::new(State {
+                initialized: false,
+                live: None,
+            }),
+            healthy: AtomicBool::new(false),
+            generation: AtomicU64::new(0),
+            signatures: AtomicU64::new(0),
+            sign_errors: AtomicU64::new(0),
+            reconnects: AtomicU64::new(0),
+        };
+        {
+            let mut st = inner.write();
+            inner.connect(&mut st, true)?;
+        }
+        tracing::info!(token = %inner.cfg.token, "PKCS#11 token opened");
+        Ok(Token {
+            inner: Arc::new(inner),
+        })
+    }
+
+    /// Whether the last operation or check succeeded (no transient failure since the last
+    /// successful `recover`/`check`). Cheap; does not touch the token.
+    pub fn is_healthy(&self) -> bool {
+        self.inner.healthy.load(Ordering::Acquire)
+    }
+
+    /// Prove that the token answers, the application is logged in, and the token's storage
+    /// is readable (the sentinel object is found and read). Fails with
+    /// [`HsmError::Unavailable`] when the token is gone (call [`recover`](Self::recover)
+    /// later), with [`HsmError::Unusable`] when the PIN got locked.
+    pub fn check(&self) -> Result<(), HsmError> {
+        let result = self.inner.with_live(|live| {
+            let session = live.login_session();
+            match session
+                .get_session_info()
+                .map_err(classify)?
+                .session_state()
+            {
+                SessionState::RwUser | SessionState::RoUser => {}
+                other => {
+                    return Err(HsmError::unavailable(format!(
+                        "application is not logged in (session state {other:?})"
+                    )));
+                }
+            }
+            live.probe(&session)
+        });
+        match result {
+            Ok(()) => {
+                self.inner.healthy.store(true, Ordering::Release);
+                Ok(())
+            }
+            Err(HsmError::Unavailable { reason }) => Err(HsmError::unavailable(format!(
+                "health check failed: {reason}"
+            ))),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Tear the context down and build it again: close all sessions, C_Finalize,
+    /// C_Initialize, find the token again, log in again. Waits for in-flight operations to
+    /// finish (it takes the state's write lock). Cached object handles are dropped and keys
+    /// obtained earlier re-resolve their handles on next use.
+    ///
+    /// Meant for a background probe with backoff after `check` failed transiently. On
+    /// failure the token stays disconnected (operations fail with `Unavailable`) until a
+    /// later call succeeds.
+    pub fn recover(&self) -> Result<(), HsmError> {
+        let mut st = self.inner.write();
+        self.inner.reconnects.fetch_add(1, Ordering::Relaxed);
+        match self.inner.connect(&mut st, false) {
+            Ok(()) => {
+                tracing::info!(token = %self.inner.cfg.token, "PKCS#11 token reconnected");
+                Ok(())
+            }
+            Err(e) => {
+                self.inner.healthy.store(false, Ordering::Release);
+                tracing::warn!(error = %e, "PKCS#11 token reconnect failed");
+                Err(e)
+            }
+        }
+    }
+
+    pub fn stats(&self) -> TokenStats {
+        TokenStats {
+            signatures: self.inner.signatures.load(Ordering::Relaxed),
+            sign_errors: self.inner.sign_errors.load(Ordering::Relaxed),
+            reconnects: self.inner.reconnects.load(Ordering::Relaxed),
+        }
+    }
+}
+
+// The async layer shares one Token across blocking threads.
+const _: () = {
+    const fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Token>();
+    assert_send_sync::<super::TokenKey>();
+};

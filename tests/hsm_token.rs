@@ -1,0 +1,432 @@
+//! Token layer against a real SoftHSM2 token.
+//!
+//! SoftHSM reads SOFTHSM2_CONF at C_Initialize and PKCS#11 allows one context per process,
+//! so everything runs in ONE test function, in this test binary's own process.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use hsm_pki::crypto::{
+    Curve, DigestSigner, HashAlg, KeyAlgorithm, KeySigner, PublicKey, SignatureAlgorithm,
+    ecdsa_raw_to_der,
+};
+use hsm_pki::hsm::{HsmError, Pin, PrivateKeyMaterial, Token, TokenConfig, TokenSelector};
+use zeroize::Zeroizing;
+
+const MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
+const LABEL: &str = "hsm-pki-test";
+const PIN: &str = "24681357";
+const SO_PIN: &str = "97531864";
+
+struct SoftHsm {
+    _dir: tempfile::TempDir,
+    tokens: PathBuf,
+}
+
+/// A fresh SoftHSM2 token in a temp dir. Panics (never skips) when SoftHSM is missing.
+fn fresh_token() -> SoftHsm {
+    assert!(
+        Path::new(MODULE).exists(),
+        "SoftHSM2 module {MODULE} is missing: install softhsm2 to run the token tests"
+    );
+    let dir = tempfile::tempdir().expect("temp dir");
+    let tokens = dir.path().join("tokens");
+    std::fs::create_dir(&tokens).expect("tokens dir");
+    let conf = dir.path().join("softhsm2.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
+            tokens.display()
+        ),
+    )
+    .expect("write softhsm2.conf");
+    // SAFETY: set before any thread of this test binary touches the environment or the
+    // module; this binary has a single test.
+    unsafe { std::env::set_var("SOFTHSM2_CONF", &conf) };
+    let out = Command::new("softhsm2-util")
+        .env("SOFTHSM2_CONF", &conf)
+        .args([
+            "--init-token",
+            "--free",
+            "--label",
+            LABEL,
+            "--so-pin",
+            SO_PIN,
+            "--pin",
+            PIN,
+        ])
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("softhsm2-util could not be run ({e}): install softhsm2 to run these tests")
+        });
+    assert!(
+        out.status.success(),
+        "softhsm2-util --init-token failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    SoftHsm { _dir: dir, tokens }
+}
+
+fn config(pin: &str, label: &str) -> TokenConfig {
+    let mut cfg = TokenConfig::new(MODULE, TokenSelector::Label(label.into()), Pin::new(pin));
+    cfg.pool_size = 3;
+    cfg
+}
+
+/// Sign `msg` through the raw DigestSigner and through KeySigner, verify both.
+fn sign_and_verify<K: DigestSigner>(key: &K, alg: SignatureAlgorithm)
+where
+    K::Error: std::fmt::Debug,
+{
+    let msg = format!("message for {}", alg.name());
+    let digest = alg.hash().digest(msg.as_bytes());
+    let raw = key.sign_digest(alg, &digest).expect("token signs");
+    let pk = key.public_key();
+    let encoded = match pk.algorithm().curve() {
+        Some(curve) => ecdsa_raw_to_der(curve, &raw).expect("r||s of the curve's size"),
+        None => raw,
+    };
+    pk.verify_digest(alg, &digest, &encoded)
+        .unwrap_or_else(|e| panic!("{} signature does not verify: {e}", alg.name()));
+
+    let signer = KeySigner::new(key, alg).expect("algorithm fits key");
+    let sig = signature::Signer::try_sign(&signer, msg.as_bytes()).expect("KeySigner signs");
+    pk.verify(alg, msg.as_bytes(), &sig.0)
+        .expect("KeySigner output verifies");
+}
+
+fn all_signature_algorithms() -> Vec<SignatureAlgorithm> {
+    [
+        "ecdsa-sha256",
+        "ecdsa-sha384",
+        "ecdsa-sha512",
+        "rsa-pkcs1-sha256",
+        "rsa-pkcs1-sha384",
+        "rsa-pkcs1-sha512",
+        "rsa-pss-sha256",
+        "rsa-pss-sha384",
+        "rsa-pss-sha512",
+    ]
+    .into_iter()
+    .map(|n| SignatureAlgorithm::from_name(n).expect("known name"))
+    .collect()
+}
+
+fn software_p256(seed: u8) -> (Zeroizing<Vec<u8>>, PublicKey) {
+    let d = Zeroizing::new(vec![seed; 32]);
+    let sk = p256::ecdsa::SigningKey::from_slice(&d).expect("valid scalar");
+    let point = sk.verifying_key().to_sec1_point(false);
+    let pk = PublicKey::from_ec_point(Curve::P256, point.as_bytes()).expect("valid point");
+    (d, pk)
+}
+
+#[test]
+fn softhsm_token_end_to_end() {
+    let hsm = fresh_token();
+
+    // --- opening: wrong PIN and unknown label are permanent errors, PIN never shown.
+    let err = Token::open(config("00000000", LABEL)).expect_err("wrong PIN");
+    assert!(matches!(err, HsmError::Unusable { .. }), "{err:?}");
+    assert!(err.to_string().contains("CKR_PIN_INCORRECT"), "{err}");
+    assert!(!err.to_string().contains("00000000") && !format!("{err:?}").contains("00000000"));
+    let err = Token::open(config(PIN, "no-such-token")).expect_err("unknown label");
+    assert!(matches!(err, HsmError::Unusable { .. }), "{err:?}");
+
+    let token = Token::open(config(PIN, LABEL)).expect("open token");
+    assert!(!format!("{token:?}").contains(PIN));
+    token.check().expect("healthy after open");
+    assert!(token.is_healthy());
+    let err = Token::open(config(PIN, LABEL)).expect_err("second context in one process");
+    assert!(matches!(err, HsmError::Unusable { .. }), "{err:?}");
+
+    // --- generation, attributes, signing for every algorithm.
+    let algs = all_signature_algorithms();
+    let mut keys = Vec::new();
+    for alg in KeyAlgorithm::ALL {
+        let label = format!("key-{}", alg.name());
+        let started = Instant::now();
+        let key = token.generate(alg, &label).expect("generate");
+        eprintln!("generated {} in {:?}", alg.name(), started.elapsed());
+        assert_eq!(key.algorithm(), alg);
+        assert_eq!(key.label(), label);
+        assert_eq!(key.id().len(), 16);
+        assert_eq!(key.public_key().algorithm(), alg);
+        let jwk = key.public_key().to_jwk();
+        assert_eq!(jwk.kty, if alg.is_ec() { "EC" } else { "RSA" });
+
+        let a = token.inspect_private_key(&label).expect("inspect");
+        assert!(a.sensitive, "{alg:?} CKA_SENSITIVE");
+        assert!(!a.extractable, "{alg:?} CKA_EXTRACTABLE");
+        assert!(!a.modifiable, "{alg:?} CKA_MODIFIABLE");
+        assert!(a.always_sensitive, "{alg:?} CKA_ALWAYS_SENSITIVE");
+        assert!(a.never_extractable, "{alg:?} CKA_NEVER_EXTRACTABLE");
+        assert!(a.token && a.private && a.sign, "{alg:?} {a:?}");
+        assert!(a.has_label && a.has_id, "{alg:?} {a:?}");
+        assert!(
+            !a.value_readable,
+            "{alg:?}: the token handed out the private value"
+        );
+
+        // ECDSA with every hash on every curve; every RSA scheme on RSA-2048 and the
+        // default one on the larger moduli (they take long to sign in SoftHSM).
+        for sig_alg in algs.iter().copied().filter(|s| s.fits_key(alg)) {
+            if alg.is_ec() || alg == KeyAlgorithm::Rsa2048 || sig_alg == alg.default_signature() {
+                sign_and_verify(&key, sig_alg);
+            }
+        }
+        // A wrong algorithm or digest length is refused before reaching the token.
+        let wrong = if alg.is_ec() { &algs[3] } else { &algs[0] };
+        assert!(key.sign_digest(*wrong, &[0u8; 32]).is_err());
+        let default = alg.default_signature();
+        assert!(key.sign_digest(default, &[0u8; 20]).is_err());
+        keys.push(key);
+    }
+    let stats = token.stats();
+    assert!(stats.signatures >= 20, "{stats:?}");
+
+    // --- labels are unique.
+    let err = token
+        .generate(KeyAlgorithm::P256, "key-secp256r1")
+        .expect_err("duplicate label");
+    assert!(matches!(err, HsmError::LabelInUse { .. }), "{err:?}");
+
+    // --- find by label, also after the handle cache is dropped.
+    let p256 = &keys[0];
+    let first = token.find("key-secp256r1").expect("find");
+    assert_eq!(first.public_key(), p256.public_key());
+    assert_eq!(first.id(), p256.id());
+    token.forget_cached_handles().expect("drop cache");
+    let found = token.find("key-secp256r1").expect("find after cache drop");
+    assert_eq!(found.public_key(), p256.public_key());
+    sign_and_verify(&found, SignatureAlgorithm::EcdsaSha256);
+    let rsa = token.find("key-rsa2048").expect("find rsa");
+    assert_eq!(rsa.public_key(), keys[3].public_key());
+
+    // --- list, destroy, idempotence, KeyNotFound.
+    let labels = token.list_labels().expect("list");
+    for alg in KeyAlgorithm::ALL {
+        assert!(
+            labels.contains(&format!("key-{}", alg.name())),
+            "{labels:?}"
+        );
+    }
+    assert!(!labels.iter().any(|l| l.contains("sentinel")), "{labels:?}");
+    token.destroy("key-secp384r1").expect("destroy");
+    let err = token.find("key-secp384r1").expect_err("destroyed");
+    assert!(matches!(err, HsmError::KeyNotFound { ref label } if label == "key-secp384r1"));
+    let err = keys[1]
+        .sign_digest(SignatureAlgorithm::EcdsaSha384, &[7u8; 48])
+        .expect_err("destroyed key cannot sign");
+    assert!(matches!(err, HsmError::KeyNotFound { .. }), "{err:?}");
+    token
+        .destroy("key-secp384r1")
+        .expect("destroy is idempotent");
+    assert!(
+        !token
+            .list_labels()
+            .unwrap()
+            .contains(&"key-secp384r1".to_string())
+    );
+
+    // A key re-created under a destroyed label is a different key: old handles must not
+    // silently sign with it.
+    token.destroy("key-secp521r1").expect("destroy p521");
+    let replacement = token
+        .generate(KeyAlgorithm::P521, "key-secp521r1")
+        .expect("re-create label");
+    let err = keys[2]
+        .sign_digest(SignatureAlgorithm::EcdsaSha512, &[9u8; 64])
+        .expect_err("old key object is gone");
+    assert!(matches!(err, HsmError::KeyNotFound { .. }), "{err:?}");
+    sign_and_verify(&replacement, SignatureAlgorithm::EcdsaSha512);
+
+    // --- import.
+    let (d, public) = software_p256(0x42);
+    let imported = token
+        .import_private(
+            PrivateKeyMaterial::Ec {
+                curve: Curve::P256,
+                d,
+                public: public.clone(),
+            },
+            "imported-p256",
+        )
+        .expect("import");
+    assert_eq!(imported.public_key(), &public);
+    sign_and_verify(&imported, SignatureAlgorithm::EcdsaSha256);
+    let a = token.inspect_private_key("imported-p256").expect("inspect");
+    eprintln!("imported key attributes: {a:?}");
+    assert!(a.sensitive && !a.extractable && !a.modifiable && a.token && a.private);
+    assert!(!a.value_readable);
+    let again = token.find("imported-p256").expect("find imported");
+    assert_eq!(again.public_key(), &public);
+
+    let (d, _) = software_p256(0x43);
+    let (_, other_public) = software_p256(0x44);
+    let material = PrivateKeyMaterial::Ec {
+        curve: Curve::P256,
+        d,
+        public: other_public,
+    };
+    assert!(!format!("{material:?}").contains("67")); // 0x43, in decimal
+    let err = token
+        .import_private(material, "mismatched")
+        .expect_err("mismatched pair");
+    assert!(matches!(err, HsmError::InvalidKey { .. }), "{err:?}");
+    assert!(matches!(
+        token.find("mismatched"),
+        Err(HsmError::KeyNotFound { .. })
+    ));
+
+    // RSA import, from a PKCS#1 key made once with `openssl genrsa 2048` (test data only).
+    let rsa_material = |swap_modulus: Option<&PublicKey>| {
+        use der::Decode;
+        let der = include_bytes!("data/rsa2048-pkcs1.der");
+        let k = pkcs1::RsaPrivateKey::<der::asn1::UintRef<'_>>::from_der(der).expect("PKCS#1");
+        let z = |u: der::asn1::UintRef<'_>| Zeroizing::new(u.as_bytes().to_vec());
+        let n = match swap_modulus {
+            Some(other) => {
+                let jwk = other.to_jwk();
+                <base64ct::Base64UrlUnpadded as base64ct::Encoding>::decode_vec(&jwk.n.expect("n"))
+                    .expect("b64")
+            }
+            None => k.modulus.as_bytes().to_vec(),
+        };
+        PrivateKeyMaterial::Rsa {
+            n,
+            e: k.public_exponent.as_bytes().to_vec(),
+            d: z(k.private_exponent),
+            p: z(k.prime1),
+            q: z(k.prime2),
+            dp: z(k.exponent1),
+            dq: z(k.exponent2),
+            qi: z(k.coefficient),
+        }
+    };
+    let imported_rsa = token
+        .import_private(rsa_material(None), "imported-rsa")
+        .expect("import RSA");
+    assert_eq!(imported_rsa.algorithm(), KeyAlgorithm::Rsa2048);
+    sign_and_verify(&imported_rsa, SignatureAlgorithm::RsaPkcs1Sha256);
+    sign_and_verify(&imported_rsa, SignatureAlgorithm::RsaPssSha384);
+    let a = token.inspect_private_key("imported-rsa").expect("inspect");
+    assert!(a.sensitive && !a.extractable && !a.modifiable && !a.value_readable);
+    let err = token
+        .import_private(rsa_material(Some(keys[3].public_key())), "mismatched-rsa")
+        .expect_err("RSA parts of two keys");
+    eprintln!("mismatched RSA import: {err}");
+    assert!(!err.is_transient(), "{err:?}");
+    assert!(matches!(
+        token.find("mismatched-rsa"),
+        Err(HsmError::KeyNotFound { .. })
+    ));
+    drop(imported_rsa);
+
+    // --- concurrency: more signers than pool sessions.
+    std::thread::scope(|scope| {
+        for i in 0..6u8 {
+            let key = &imported;
+            scope.spawn(move || {
+                for j in 0..5u8 {
+                    let digest = HashAlg::Sha256.digest(&[i, j]);
+                    key.sign_digest(SignatureAlgorithm::EcdsaSha256, &digest)
+                        .expect("concurrent sign");
+                }
+            });
+        }
+    });
+
+    // --- token loss: move the token directory away, then back.
+    let away = hsm.tokens.with_extension("away");
+    std::fs::rename(&hsm.tokens, &away).expect("move tokendir away");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let err = loop {
+        match token.check() {
+            Err(e) => break e,
+            Ok(()) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(100)),
+            Ok(()) => panic!("check() still passes 5 s after the token directory vanished"),
+        }
+    };
+    eprintln!("check() with tokendir gone: {err}");
+    assert!(err.is_transient(), "{err:?}");
+    assert!(!token.is_healthy());
+    let err = imported
+        .sign_digest(SignatureAlgorithm::EcdsaSha256, &[1u8; 32])
+        .expect_err("no signing without storage");
+    eprintln!("sign with tokendir gone: {err}");
+    assert!(
+        err.is_transient(),
+        "an outage must not look like a missing key: {err:?}"
+    );
+    let err = token
+        .find("imported-p256")
+        .expect_err("no lookup without storage");
+    assert!(err.is_transient(), "{err:?}");
+    let err = token
+        .list_labels()
+        .expect_err("no empty listing without storage");
+    assert!(err.is_transient(), "{err:?}");
+    let err = token
+        .recover()
+        .expect_err("cannot recover while the directory is gone");
+    eprintln!("recover() with tokendir gone: {err}");
+    assert!(err.is_transient(), "{err:?}");
+    assert!(token.check().is_err());
+
+    std::fs::rename(&away, &hsm.tokens).expect("move tokendir back");
+    token.recover().expect("recover once storage is back");
+    token.check().expect("healthy after recovery");
+    assert!(token.is_healthy());
+    // Keys obtained before the outage keep working (handles re-resolved).
+    sign_and_verify(&imported, SignatureAlgorithm::EcdsaSha256);
+    sign_and_verify(&keys[3], SignatureAlgorithm::RsaPssSha256);
+    assert!(
+        token
+            .list_labels()
+            .unwrap()
+            .contains(&"imported-p256".to_string())
+    );
+    assert!(token.stats().reconnects >= 2);
+
+    // Only the token's own subdirectory vanishing: same symptoms; a reconnect then finds
+    // only SoftHSM's empty slot, which must read as an outage, not a config error.
+    let sub = std::fs::read_dir(&hsm.tokens)
+        .expect("tokendir")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .find(|p| p.is_dir())
+        .expect("token subdirectory");
+    let sub_away = hsm.tokens.with_extension("sub-away");
+    std::fs::rename(&sub, &sub_away).expect("move token subdir away");
+    let err = token.check().expect_err("token subdir gone");
+    assert!(err.is_transient(), "{err:?}");
+    let err = token.recover().expect_err("token not present");
+    eprintln!("recover() with token subdir gone: {err}");
+    assert!(
+        err.is_transient() && err.to_string().contains("no token"),
+        "{err:?}"
+    );
+    let err = imported
+        .sign_digest(SignatureAlgorithm::EcdsaSha256, &[1u8; 32])
+        .expect_err("disconnected");
+    assert!(err.is_transient(), "{err:?}");
+    std::fs::rename(&sub_away, &sub).expect("move token subdir back");
+    token.recover().expect("recover after subdir is back");
+    token.check().expect("healthy again");
+    sign_and_verify(&imported, SignatureAlgorithm::EcdsaSha256);
+
+    // Every TokenKey holds the token; all must go before the context is finalized.
+    drop(keys);
+    drop(first);
+    drop(replacement);
+    drop(found);
+    drop(again);
+    drop(rsa);
+    drop(imported);
+    drop(token);
+    // The context is finalized on drop: a new one can be opened in the same process.
+    let token = Token::open(config(PIN, LABEL)).expect("reopen after drop");
+    token.check().expect("healthy after reopen");
+}
