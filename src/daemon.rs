@@ -58,10 +58,12 @@ pub async fn serve(config: Config) -> Result<(), DaemonError> {
             addr: config.server.listen,
             source,
         })?;
-    let addr = listener.local_addr().map_err(|source| DaemonError::Listen {
-        addr: config.server.listen,
-        source,
-    })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|source| DaemonError::Listen {
+            addr: config.server.listen,
+            source,
+        })?;
     // Tests and scripts read this line to learn the port when listening on :0.
     println!("hsm-pki listening on {addr}");
     tracing::info!(%addr, "listening");

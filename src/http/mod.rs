@@ -67,8 +67,8 @@ impl Listener {
     /// Serve until `shutdown` resolves, then give in-flight requests the configured grace
     /// period and return.
     pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) {
-        let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-        // Idle connections are told to close through this channel at shutdown as well.
+        // Every connection task watches this channel and starts a graceful close (finish the
+        // request in flight, then close) when it flips at shutdown.
         let (stop_tx, stop_rx) = watch::channel(false);
         tokio::pin!(shutdown);
         loop {
@@ -123,7 +123,6 @@ impl Listener {
             let conn = builder
                 .serve_connection_with_upgrades(TokioIo::new(stream), service)
                 .into_owned();
-            let conn = graceful.watch(conn);
             let idle = self.config.idle_timeout();
             let mut stop_rx = stop_rx.clone();
             tokio::spawn(async move {
@@ -144,7 +143,7 @@ impl Listener {
                                 conn.as_mut().graceful_shutdown();
                             }
                         }
-                        _ = stop_rx.changed() => {
+                        Ok(()) = stop_rx.changed() => {
                             conn.as_mut().graceful_shutdown();
                         }
                     }
@@ -153,8 +152,11 @@ impl Listener {
         }
         let _ = stop_tx.send(true);
         drop(self.listener);
+        // Each connection task holds a permit until it ends: holding them all means every
+        // connection is closed.
+        let all = self.config.max_connections as u32;
         tokio::select! {
-            _ = graceful.shutdown() => tracing::info!("all connections closed"),
+            _ = self.connections.acquire_many(all) => tracing::info!("all connections closed"),
             _ = tokio::time::sleep(self.config.shutdown_grace()) => {
                 tracing::warn!("grace period over; closing remaining connections");
             }
@@ -237,10 +239,14 @@ async fn handle(app: Arc<App>, config: &ServerConfig, req: Request<Incoming>) ->
 /// Echo the caller's `x-request-id` when it is a short printable token (so it cannot be
 /// used to inject into logs); otherwise make one.
 fn request_id(req: &Request<Incoming>) -> String {
-    if let Some(v) = req.headers().get("x-request-id").and_then(|v| v.to_str().ok())
+    if let Some(v) = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
         && !v.is_empty()
         && v.len() <= 128
-        && v.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+        && v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
     {
         return v.to_owned();
     }

@@ -10,7 +10,9 @@ pub enum TokenStatus {
     Starting,
     Ready,
     /// The last probe or operation failed; `reason` is safe to show (no PIN, no key).
-    Down { reason: String },
+    Down {
+        reason: String,
+    },
 }
 
 pub struct TokenHealth {

@@ -84,7 +84,11 @@ impl App {
         F: FnOnce() -> R + Send + 'static,
         R: Send + 'static,
     {
-        let _permit = self.blocking.acquire().await.map_err(|_| ServiceError::Join)?;
+        let _permit = self
+            .blocking
+            .acquire()
+            .await
+            .map_err(|_| ServiceError::Join)?;
         tokio::task::spawn_blocking(f)
             .await
             .map_err(|_| ServiceError::Join)
@@ -168,10 +172,7 @@ mod tests {
 
     #[test]
     fn reconciliation_reports_both_directions() {
-        let r = Reconciliation::compare(
-            vec!["a".into(), "b".into()],
-            vec!["b".into(), "c".into()],
-        );
+        let r = Reconciliation::compare(vec!["a".into(), "b".into()], vec!["b".into(), "c".into()]);
         assert_eq!(r.missing_in_token, vec!["a".to_string()]);
         assert_eq!(r.unrecorded_in_token, vec!["c".to_string()]);
         assert!(!r.is_clean());

@@ -161,6 +161,22 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// Append audit events in their own transaction (for events that accompany no state
+    /// change, such as a failed request).
+    pub fn append_events(&self, events: &[audit::AuditEvent]) -> Result<(), StoreError> {
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        audit::append(&tx, events)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Walk the audit chain: `Ok(Ok(rows))` when intact, `Ok(Err(seq))` naming the first bad
+    /// row.
+    pub fn verify_audit_chain(&self) -> Result<Result<u64, i64>, StoreError> {
+        audit::verify(&self.lock())
+    }
+
     pub fn delete_key(&self, label: &str) -> Result<bool, StoreError> {
         let conn = self.lock();
         Ok(conn.execute("DELETE FROM keys WHERE label = ?1", params![label])? > 0)
