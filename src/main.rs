@@ -5,6 +5,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use hsm_pki::config::Config;
+use hsm_pki::service::auth::{self, Role};
+use hsm_pki::service::now_rfc3339;
+use hsm_pki::store::Store;
 
 #[derive(Parser)]
 #[command(
@@ -29,6 +32,147 @@ enum Command {
         #[arg(long, default_value = "hsm-config/hsm-pki.toml")]
         config: PathBuf,
     },
+    /// Manage API tokens (works beside a running daemon).
+    ApiToken {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+    /// Audit log tools.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Create a token for a tenant (created if new); prints the token once on stdout.
+    Create {
+        #[arg(long, default_value = "hsm-config/hsm-pki.toml")]
+        config: PathBuf,
+        /// `{org}.{tenant}`, e.g. `test.tenant1`.
+        #[arg(long)]
+        tenant: String,
+        /// admin, dts-provider, holder, issuer or auditor; repeat for several.
+        #[arg(long = "role", required = true, num_args = 1..)]
+        roles: Vec<String>,
+        #[arg(long)]
+        description: Option<String>,
+    },
+    /// List tokens (ids, tenants, roles; never secrets).
+    List {
+        #[arg(long, default_value = "hsm-config/hsm-pki.toml")]
+        config: PathBuf,
+    },
+    /// Revoke a token by id.
+    Revoke {
+        #[arg(long, default_value = "hsm-config/hsm-pki.toml")]
+        config: PathBuf,
+        id: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Verify the hash chain of the audit log; exits non-zero naming the first bad row.
+    Verify {
+        #[arg(long, default_value = "hsm-config/hsm-pki.toml")]
+        config: PathBuf,
+    },
+}
+
+fn open_store(config: &std::path::Path) -> Result<Store, String> {
+    let c = Config::load(config).map_err(|e| e.to_string())?;
+    Store::open(&c.database.path).map_err(|e| e.to_string())
+}
+
+fn token_command(cmd: TokenCommand) -> Result<(), String> {
+    match cmd {
+        TokenCommand::Create {
+            config,
+            tenant,
+            roles,
+            description,
+        } => {
+            if !auth::valid_tenant_id(&tenant) {
+                return Err(format!(
+                    "--tenant {tenant:?}: must be {{org}}.{{tenant}}, lowercase letters, digits, '-'"
+                ));
+            }
+            let roles = roles
+                .iter()
+                .map(|r| Role::from_name(r).ok_or_else(|| format!("--role {r:?}: unknown role")))
+                .collect::<Result<Vec<_>, _>>()?;
+            let store = open_store(&config)?;
+            let now = now_rfc3339();
+            store
+                .ensure_tenant(&tenant, &now)
+                .map_err(|e| e.to_string())?;
+            let t = auth::new_token(&tenant, &roles, description, &now);
+            store
+                .insert_api_token(&t.record)
+                .map_err(|e| e.to_string())?;
+            eprintln!(
+                "created token {} for tenant {tenant}; it is shown only once:",
+                t.record.id
+            );
+            println!("{}", t.secret.as_str());
+            Ok(())
+        }
+        TokenCommand::List { config } => {
+            let store = open_store(&config)?;
+            for t in store.list_api_tokens().map_err(|e| e.to_string())? {
+                println!(
+                    "{}\t{}\t{}\t{}\t{}",
+                    t.id,
+                    t.tenant,
+                    t.roles,
+                    t.created_at,
+                    t.revoked_at
+                        .as_deref()
+                        .map_or("active".to_owned(), |r| format!("revoked {r}"))
+                );
+            }
+            Ok(())
+        }
+        TokenCommand::Revoke { config, id } => {
+            let store = open_store(&config)?;
+            if store
+                .revoke_api_token(&id, &now_rfc3339())
+                .map_err(|e| e.to_string())?
+            {
+                eprintln!("revoked {id}");
+                Ok(())
+            } else {
+                Err(format!("no active token with id {id}"))
+            }
+        }
+    }
+}
+
+fn audit_command(cmd: AuditCommand) -> Result<(), String> {
+    match cmd {
+        AuditCommand::Verify { config } => {
+            let store = open_store(&config)?;
+            match store.verify_audit_chain().map_err(|e| e.to_string())? {
+                Ok(n) => {
+                    println!("audit chain intact: {n} events");
+                    Ok(())
+                }
+                Err(seq) => Err(format!("audit chain broken at event seq {seq}")),
+            }
+        }
+    }
+}
+
+fn exit(r: Result<(), String>) -> ExitCode {
+    match r {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 fn init_logging(config: &Config) {
@@ -49,6 +193,8 @@ fn init_logging(config: &Config) {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::ApiToken { command } => exit(token_command(command)),
+        Command::Audit { command } => exit(audit_command(command)),
         Command::CheckConfig { config } => match Config::load(&config) {
             Ok(c) => match c.token.read_pin() {
                 Ok(_) => {

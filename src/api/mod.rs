@@ -38,3 +38,50 @@ pub struct Ready {
     pub token: &'static str,
     pub database: &'static str,
 }
+
+/// `POST /v1/keys`.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CreateKeyRequest {
+    pub key_id: Option<String>,
+    pub algorithm: String,
+}
+
+/// A key as returned by the keys API.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Key {
+    pub key_id: String,
+    /// `{org}.{tenant}.kms.{keyId}`: the walt.id-style path key descriptors accept.
+    pub key_id_path: String,
+    pub algorithm: String,
+    pub public_key_jwk: serde_json::Value,
+    pub created_at: String,
+}
+
+/// One page of a list: `nextCursor` is absent on the last page.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Page<T: Serialize> {
+    pub data: Vec<T>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+/// An audit event as returned by `GET /v1/audit-events`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditEvent {
+    pub seq: i64,
+    pub at: String,
+    pub event: String,
+    pub outcome: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub object_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<String>,
+}

@@ -7,6 +7,7 @@
 use hyper::StatusCode;
 
 use crate::api::{ErrorBody, ErrorDetail};
+use crate::service::ServiceError;
 
 #[derive(Debug, Clone)]
 pub struct ApiError {
@@ -87,6 +88,65 @@ impl ApiError {
             code: self.code.to_owned(),
             message: self.message.clone(),
             details: self.details.clone(),
+        }
+    }
+}
+
+impl ApiError {
+    /// Several validation errors as one 400 with a detail each.
+    pub fn merge(errors: Vec<ApiError>) -> Option<ApiError> {
+        let mut it = errors.into_iter();
+        let mut first = it.next()?;
+        for e in it {
+            first.details.extend(e.details);
+        }
+        Some(first)
+    }
+}
+
+/// The one mapping from service errors to statuses and codes. Internal causes are logged
+/// here and replaced by a generic message: no token or database detail reaches a client.
+impl From<ServiceError> for ApiError {
+    fn from(e: ServiceError) -> Self {
+        match e {
+            ServiceError::TokenUnavailable(reason) => {
+                tracing::warn!(%reason, "request failed: token unavailable");
+                ApiError::unavailable(
+                    "TokenUnavailable",
+                    "The key store is temporarily unavailable; retry later",
+                )
+            }
+            ServiceError::NotFound(what) => ApiError::new(
+                StatusCode::NOT_FOUND,
+                "NotFound",
+                format!("The {what} was not found"),
+            ),
+            ServiceError::Conflict { code, message } => {
+                ApiError::new(StatusCode::CONFLICT, code, message)
+            }
+            ServiceError::Invalid {
+                location,
+                param,
+                msg,
+                value,
+            } => ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "ValidationError",
+                "Request is not valid",
+            )
+            .with_detail(location, &param, msg, value),
+            ServiceError::Hsm(e) => {
+                tracing::error!(error = %e, "token error");
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "TokenError",
+                    "The key store refused the operation",
+                )
+            }
+            e @ (ServiceError::Store(_) | ServiceError::Internal(_) | ServiceError::Join) => {
+                tracing::error!(error = %e, "internal error");
+                ApiError::internal()
+            }
         }
     }
 }

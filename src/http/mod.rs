@@ -6,8 +6,12 @@
 //! - `route` maps (method, path) to a handler, one module per URL family.
 //! - Every error leaves as the documented `{code, message, details}` body ([`ApiError`]).
 
+mod audit;
 mod error;
 mod health;
+mod keys;
+mod query;
+pub mod routes;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -19,7 +23,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
-use hyper::{Method, Request, Response, StatusCode};
+use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio::net::TcpListener;
@@ -28,7 +32,9 @@ use tokio::sync::{Semaphore, watch};
 pub use error::ApiError;
 
 use crate::config::ServerConfig;
-use crate::service::App;
+use crate::service::auth::{self, Role};
+use crate::service::{App, OpContext, ServiceError};
+use routes::{Access, RouteId};
 
 pub type Body = Full<Bytes>;
 
@@ -257,23 +263,98 @@ fn request_id(req: &Request<Incoming>) -> String {
 
 async fn route(ctx: &Ctx, req: Request<Incoming>) -> Result<Response<Body>, ApiError> {
     let path = req.uri().path().to_owned();
-    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-    match segments.as_slice() {
-        ["healthz"] => match *req.method() {
-            Method::GET => health::healthz(ctx).await,
-            _ => Err(ApiError::method_not_allowed()),
-        },
-        ["readyz"] => match *req.method() {
-            Method::GET => health::readyz(ctx).await,
-            _ => Err(ApiError::method_not_allowed()),
-        },
-        _ => Err(ApiError::not_found()),
+    let method = req.method().as_str().to_owned();
+    let (def, params) = match routes::find(&method, &path) {
+        routes::Match::Found(def, params) => (def, params),
+        routes::Match::MethodNotAllowed(allowed) => {
+            let mut resp = error_response(&ApiError::method_not_allowed());
+            if let Ok(v) = HeaderValue::from_str(&allowed.join(", ")) {
+                resp.headers_mut().insert(hyper::header::ALLOW, v);
+            }
+            return Ok(resp);
+        }
+        routes::Match::NotFound => return Err(ApiError::not_found()),
+    };
+    let params: Vec<String> = params.into_iter().map(str::to_owned).collect();
+    let op = match def.access {
+        Access::Public => None,
+        Access::Roles(allowed) => Some(authorize(ctx, &req, allowed).await?),
+    };
+    let op = || op.clone().expect("authorized route has a context");
+    match def.id {
+        RouteId::Healthz => health::healthz(ctx).await,
+        RouteId::Readyz => health::readyz(ctx).await,
+        RouteId::OpenApi => Ok(openapi_response()),
+        RouteId::KeysCreate => keys::create(ctx, &op(), req).await,
+        RouteId::KeysList => keys::list(ctx, &op(), &req).await,
+        RouteId::KeyGet => keys::get(ctx, &op(), &params[0]).await,
+        RouteId::KeyDelete => keys::delete(ctx, &op(), &params[0]).await,
+        RouteId::AuditList => audit::list(ctx, &op(), &req).await,
     }
 }
 
+/// Verify the bearer token (401) and the route's roles (403).
+async fn authorize(
+    ctx: &Ctx,
+    req: &Request<Incoming>,
+    allowed: &'static [Role],
+) -> Result<OpContext, ApiError> {
+    let unauthenticated = || {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "Unauthorized",
+            "A valid API token is required",
+        )
+        .with_detail(
+            "header",
+            "authorization",
+            "missing or invalid bearer token",
+            None,
+        )
+    };
+    let token = req
+        .headers()
+        .get(hyper::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(|t| zeroize::Zeroizing::new(t.trim().to_owned()))
+        .ok_or_else(unauthenticated)?;
+    let store = ctx.app.store.clone();
+    let principal = ctx
+        .app
+        .blocking(move || auth::authenticate(&store, &token))
+        .await
+        .map_err(ApiError::from)?
+        .map_err(|e| match e {
+            auth::AuthError::Unauthenticated => unauthenticated(),
+            auth::AuthError::Store(e) => ApiError::from(ServiceError::Store(e)),
+        })?;
+    if !principal.has_any(allowed) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "Forbidden",
+            "The API token's roles do not allow this operation",
+        ));
+    }
+    Ok(OpContext {
+        principal,
+        request_id: ctx.request_id.clone(),
+    })
+}
+
+fn openapi_response() -> Response<Body> {
+    let mut resp = Response::new(Full::new(Bytes::from_static(OPENAPI.as_bytes())));
+    resp.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    resp
+}
+
+/// The OpenAPI 3.1 document, maintained by hand beside the route table; a test fails when
+/// the two disagree.
+pub const OPENAPI: &str = include_str!("openapi.json");
+
 /// Read a JSON request body: `application/json` only (415 otherwise), at most the body
 /// limit (413), decoded into `T` with unknown fields rejected by `T`'s serde attributes.
-#[allow(dead_code)] // used by the resource modules as they land
 pub async fn read_json<T: serde::de::DeserializeOwned>(
     ctx: &Ctx,
     req: Request<Incoming>,
@@ -317,19 +398,32 @@ pub async fn read_json<T: serde::de::DeserializeOwned>(
             }
         })?
         .to_bytes();
-    serde_json::from_slice(&body).map_err(|e| json_error(&e))
+    let de = &mut serde_json::Deserializer::from_slice(&body);
+    let value = serde_path_to_error::deserialize(de).map_err(|e| json_error(&e))?;
+    Ok(value)
 }
 
-/// A serde_json error as a 400 naming what it can: the message of serde_json already names
-/// unknown fields ("unknown field `notAfer`") and the line/column.
-fn json_error(e: &serde_json::Error) -> ApiError {
-    let msg = e.to_string();
-    let param = msg
+/// A JSON error as a 400 whose detail names the field: the path to where decoding failed,
+/// or the unknown/missing field itself (a mistyped `notAfer` is named, not ignored).
+fn json_error(e: &serde_path_to_error::Error<serde_json::Error>) -> ApiError {
+    let msg = e.inner().to_string();
+    let mut param = e.path().to_string();
+    if let Some(name) = msg
         .split('`')
         .nth(1)
         .filter(|_| msg.starts_with("unknown field") || msg.starts_with("missing field"))
-        .unwrap_or("body")
-        .to_owned();
+    {
+        param = if param == "." {
+            name.to_owned()
+        } else {
+            format!("{param}.{name}")
+        };
+    }
+    if param == "." || param.is_empty() {
+        param = "body".into();
+    }
+    // Strip serde's "at line X column Y" tail: positions are noise for a client.
+    let msg = msg.split(" at line ").next().unwrap_or(&msg).to_owned();
     ApiError::new(
         StatusCode::BAD_REQUEST,
         "ValidationError",

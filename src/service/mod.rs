@@ -6,7 +6,9 @@
 //! [`App::blocking`], which runs it on tokio's blocking pool under a semaphore, never on a
 //! tokio worker thread (DEVELOPERS.md rule 3).
 
+pub mod auth;
 mod health;
+pub mod keys;
 
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -16,19 +18,133 @@ use tokio::sync::Semaphore;
 pub use health::{TokenHealth, TokenStatus};
 
 use crate::hsm::{HsmError, Token};
-use crate::store::{Store, StoreError};
+use crate::store::{AuditEvent, Store, StoreError};
 
-/// Errors of the service layer, each mapped to a status by `http`.
+/// Errors of the service layer, each mapped to a status and a stable code by `http`.
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
+    /// 503: the token is away; retry later.
     #[error("token unavailable: {0}")]
     TokenUnavailable(String),
+    /// A token error that is not an outage (permanently unusable, refused operation).
     #[error(transparent)]
-    Hsm(#[from] HsmError),
+    Hsm(HsmError),
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Store(StoreError),
+    /// 404. Also for objects of another tenant: never reveal that they exist.
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// 409: a conflict or a limit reached.
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
+    /// 400 naming the offending input.
+    #[error("{msg}")]
+    Invalid {
+        location: &'static str,
+        param: String,
+        msg: String,
+        value: Option<String>,
+    },
+    #[error("internal error: {0}")]
+    Internal(String),
     #[error("blocking task failed")]
     Join,
+}
+
+impl From<StoreError> for ServiceError {
+    fn from(e: StoreError) -> Self {
+        ServiceError::Store(e)
+    }
+}
+
+impl ServiceError {
+    /// The stable code written to the audit log and sent to the client.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ServiceError::TokenUnavailable(_) => "TokenUnavailable",
+            ServiceError::Hsm(_) => "TokenError",
+            ServiceError::Store(_) | ServiceError::Internal(_) | ServiceError::Join => {
+                "InternalError"
+            }
+            ServiceError::NotFound(_) => "NotFound",
+            ServiceError::Conflict { code, .. } => code,
+            ServiceError::Invalid { .. } => "ValidationError",
+        }
+    }
+}
+
+/// Who is acting and under which request: everything an audit event needs.
+#[derive(Debug, Clone)]
+pub struct OpContext {
+    pub principal: auth::Principal,
+    pub request_id: String,
+}
+
+impl OpContext {
+    fn event(
+        &self,
+        name: String,
+        outcome: &str,
+        object_id: Option<&str>,
+        code: Option<&str>,
+    ) -> AuditEvent {
+        AuditEvent {
+            at: now_rfc3339(),
+            tenant: self.principal.tenant.clone(),
+            token_id: Some(self.principal.token_id.clone()),
+            request_id: Some(self.request_id.clone()),
+            event: name,
+            object_id: object_id.map(str::to_owned),
+            outcome: outcome.to_owned(),
+            error_code: code.map(str::to_owned),
+        }
+    }
+
+    /// `<NAME>_START` and `<NAME>_SUCCESS`, to commit with the state change.
+    pub fn events(
+        &self,
+        name: &str,
+        object_id: Option<&str>,
+        _code: Option<&str>,
+    ) -> Vec<AuditEvent> {
+        vec![
+            self.event(format!("{name}_START"), "start", object_id, None),
+            self.event(format!("{name}_SUCCESS"), "success", object_id, None),
+        ]
+    }
+
+    /// On failure, append `<NAME>_START` and `<NAME>_FAIL` with the error code. Best effort:
+    /// a failure to record is logged, and the client still gets the original error.
+    pub async fn record_failure<T>(
+        &self,
+        app: &App,
+        name: &str,
+        object_id: Option<&str>,
+        result: &Result<T, ServiceError>,
+    ) {
+        let Err(e) = result else { return };
+        let events = vec![
+            self.event(format!("{name}_START"), "start", object_id, None),
+            self.event(format!("{name}_FAIL"), "fail", object_id, Some(e.code())),
+        ];
+        let store = app.store.clone();
+        match app.blocking(move || store.append_events(&events)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(err)) => {
+                tracing::error!(error = %err, event = name, "could not record audit event")
+            }
+            Err(err) => tracing::error!(error = %err, event = name, "could not record audit event"),
+        }
+    }
+}
+
+/// Now, as RFC 3339 UTC with second precision (the format of every stored timestamp).
+pub fn now_rfc3339() -> String {
+    let now = time::OffsetDateTime::now_utc()
+        .replace_nanosecond(0)
+        .unwrap_or_else(|_| time::OffsetDateTime::now_utc());
+    now.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| now.unix_timestamp().to_string())
 }
 
 /// Why `/readyz` says no.

@@ -15,6 +15,8 @@ use std::sync::Mutex;
 
 use rusqlite::{Connection, OptionalExtension, params};
 
+pub use audit::{AuditEvent, StoredEvent};
+
 pub use schema::CURRENT_VERSION;
 
 #[derive(Debug, thiserror::Error)]
@@ -180,6 +182,274 @@ impl Store {
     pub fn delete_key(&self, label: &str) -> Result<bool, StoreError> {
         let conn = self.lock();
         Ok(conn.execute("DELETE FROM keys WHERE label = ?1", params![label])? > 0)
+    }
+
+    /// Record a key and its audit events in one transaction: both or neither.
+    pub fn insert_key_with_events(
+        &self,
+        k: &KeyRecord,
+        events: &[AuditEvent],
+    ) -> Result<(), StoreError> {
+        self.write(|tx| {
+            let r = tx.execute(
+                "INSERT INTO keys (label, tenant, name, algorithm, public_key_der, origin,
+                                   created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    k.label,
+                    k.tenant,
+                    k.name,
+                    k.algorithm,
+                    k.public_key_der,
+                    k.origin,
+                    k.created_at
+                ],
+            );
+            map_conflict(r)?;
+            audit::append(tx, events)
+        })
+    }
+
+    /// Delete a key record and append its events in one transaction. `false` when absent.
+    pub fn delete_key_with_events(
+        &self,
+        tenant: &str,
+        name: &str,
+        events: &[AuditEvent],
+    ) -> Result<bool, StoreError> {
+        self.write(|tx| {
+            let n = tx.execute(
+                "DELETE FROM keys WHERE tenant = ?1 AND name = ?2",
+                params![tenant, name],
+            )?;
+            if n == 0 {
+                return Ok(false);
+            }
+            audit::append(tx, events)?;
+            Ok(true)
+        })
+    }
+
+    /// One page of a tenant's keys in creation order, after the row `after` (exclusive).
+    /// Returns the rows with their position, which the caller turns into a cursor.
+    pub fn list_keys(
+        &self,
+        tenant: &str,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<(i64, KeyRecord)>, StoreError> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare_cached(
+            "SELECT rowid, label, tenant, name, algorithm, public_key_der, origin, created_at
+             FROM keys WHERE tenant = ?1 AND rowid > ?2 ORDER BY rowid LIMIT ?3",
+        )?;
+        let rows = stmt.query_map(params![tenant, after, limit as i64], |r| {
+            Ok((
+                r.get(0)?,
+                KeyRecord {
+                    label: r.get(1)?,
+                    tenant: r.get(2)?,
+                    name: r.get(3)?,
+                    algorithm: r.get(4)?,
+                    public_key_der: r.get(5)?,
+                    origin: r.get(6)?,
+                    created_at: r.get(7)?,
+                },
+            ))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    // --- tenants -------------------------------------------------------------------------
+
+    /// Create the tenant if it does not exist; returns whether it was created.
+    pub fn ensure_tenant(&self, id: &str, now: &str) -> Result<bool, StoreError> {
+        let conn = self.lock();
+        Ok(conn.execute(
+            "INSERT OR IGNORE INTO tenants (id, created_at) VALUES (?1, ?2)",
+            params![id, now],
+        )? > 0)
+    }
+
+    pub fn get_tenant(&self, id: &str) -> Result<Option<TenantRecord>, StoreError> {
+        let conn = self.lock();
+        Ok(conn
+            .query_row(
+                "SELECT id, domain, country, created_at FROM tenants WHERE id = ?1",
+                params![id],
+                |r| {
+                    Ok(TenantRecord {
+                        id: r.get(0)?,
+                        domain: r.get(1)?,
+                        country: r.get(2)?,
+                        created_at: r.get(3)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    // --- API tokens ----------------------------------------------------------------------
+
+    pub fn insert_api_token(&self, t: &ApiTokenRecord) -> Result<(), StoreError> {
+        let conn = self.lock();
+        map_conflict(conn.execute(
+            "INSERT INTO api_tokens (id, tenant, roles, secret_hash, description, created_at,
+                                     revoked_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                t.id,
+                t.tenant,
+                t.roles,
+                t.secret_hash,
+                t.description,
+                t.created_at,
+                t.revoked_at
+            ],
+        ))?;
+        Ok(())
+    }
+
+    pub fn get_api_token(&self, id: &str) -> Result<Option<ApiTokenRecord>, StoreError> {
+        let conn = self.lock();
+        Ok(conn
+            .query_row(
+                "SELECT id, tenant, roles, secret_hash, description, created_at, revoked_at
+                 FROM api_tokens WHERE id = ?1",
+                params![id],
+                row_to_api_token,
+            )
+            .optional()?)
+    }
+
+    pub fn list_api_tokens(&self) -> Result<Vec<ApiTokenRecord>, StoreError> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare(
+            "SELECT id, tenant, roles, secret_hash, description, created_at, revoked_at
+             FROM api_tokens ORDER BY created_at, id",
+        )?;
+        let rows = stmt.query_map([], row_to_api_token)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Mark a token revoked; `false` when there is no such (unrevoked) token.
+    pub fn revoke_api_token(&self, id: &str, now: &str) -> Result<bool, StoreError> {
+        let conn = self.lock();
+        Ok(conn.execute(
+            "UPDATE api_tokens SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
+            params![id, now],
+        )? > 0)
+    }
+
+    // --- audit ---------------------------------------------------------------------------
+
+    /// One page of a tenant's audit events after `after_seq`, optionally filtered.
+    pub fn list_events(
+        &self,
+        tenant: &str,
+        event: Option<&str>,
+        object_id: Option<&str>,
+        after_seq: i64,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare_cached(
+            "SELECT seq, at, tenant, token_id, request_id, event, object_id, outcome, error_code
+             FROM audit_events
+             WHERE tenant = ?1 AND seq > ?2
+               AND (?3 IS NULL OR event = ?3) AND (?4 IS NULL OR object_id = ?4)
+             ORDER BY seq LIMIT ?5",
+        )?;
+        let rows = stmt.query_map(
+            params![tenant, after_seq, event, object_id, limit as i64],
+            |r| {
+                Ok(StoredEvent {
+                    seq: r.get(0)?,
+                    event: AuditEvent {
+                        at: r.get(1)?,
+                        tenant: r.get(2)?,
+                        token_id: r.get(3)?,
+                        request_id: r.get(4)?,
+                        event: r.get(5)?,
+                        object_id: r.get(6)?,
+                        outcome: r.get(7)?,
+                        error_code: r.get(8)?,
+                    },
+                })
+            },
+        )?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Run `f` in a write transaction; commit on `Ok`, roll back on `Err`.
+    fn write<R>(
+        &self,
+        f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<R, StoreError>,
+    ) -> Result<R, StoreError> {
+        let mut conn = self.lock();
+        // IMMEDIATE: take the write lock up front, so a concurrent CLI writer makes us wait
+        // (busy_timeout) rather than fail half-way.
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let r = f(&tx)?;
+        tx.commit()?;
+        Ok(r)
+    }
+}
+
+/// A tenant: every key, CA, signer, certificate and event belongs to exactly one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TenantRecord {
+    pub id: String,
+    pub domain: Option<String>,
+    pub country: Option<String>,
+    pub created_at: String,
+}
+
+/// An API token as stored: never the secret, only its hash.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApiTokenRecord {
+    pub id: String,
+    pub tenant: String,
+    /// Comma-separated role names.
+    pub roles: String,
+    pub secret_hash: Vec<u8>,
+    pub description: Option<String>,
+    pub created_at: String,
+    pub revoked_at: Option<String>,
+}
+
+impl std::fmt::Debug for ApiTokenRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiTokenRecord")
+            .field("id", &self.id)
+            .field("tenant", &self.tenant)
+            .field("roles", &self.roles)
+            .field("revoked_at", &self.revoked_at)
+            .finish_non_exhaustive()
+    }
+}
+
+fn row_to_api_token(r: &rusqlite::Row<'_>) -> rusqlite::Result<ApiTokenRecord> {
+    Ok(ApiTokenRecord {
+        id: r.get(0)?,
+        tenant: r.get(1)?,
+        roles: r.get(2)?,
+        secret_hash: r.get(3)?,
+        description: r.get(4)?,
+        created_at: r.get(5)?,
+        revoked_at: r.get(6)?,
+    })
+}
+
+fn map_conflict(r: rusqlite::Result<usize>) -> Result<usize, StoreError> {
+    match r {
+        Ok(n) => Ok(n),
+        Err(rusqlite::Error::SqliteFailure(e, _))
+            if e.code == rusqlite::ErrorCode::ConstraintViolation =>
+        {
+            Err(StoreError::Conflict)
+        }
+        Err(e) => Err(e.into()),
     }
 }
 

@@ -24,8 +24,17 @@ pub const MIGRATIONS: &[&str] = &[
         UNIQUE (tenant, name)
     ) STRICT;
     "#,
-    // 2: API tokens and the hash-chained audit log.
+    // 2: tenants, API tokens and the hash-chained audit log.
     r#"
+    CREATE TABLE tenants (
+        -- `{org}.{tenant}`, the prefix of walt.id-style paths.
+        id          TEXT PRIMARY KEY,
+        -- Defaults for certificates (DTS CA common name, country), set by the operator.
+        domain      TEXT,
+        country     TEXT,
+        created_at  TEXT NOT NULL
+    ) STRICT;
+
     CREATE TABLE api_tokens (
         -- Public part of the token, shown in listings; the secret part is never stored.
         id           TEXT PRIMARY KEY,

@@ -1,0 +1,203 @@
+//! The route table: every (method, path) the daemon serves, who may call it, and which
+//! handler runs. One table drives dispatch, 404/405, role checks, metrics labels and the
+//! OpenAPI consistency test, so they cannot drift apart.
+
+use crate::service::auth::Role;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// No token needed (health, metrics, the OpenAPI document).
+    Public,
+    /// A valid token with at least one of these roles.
+    Roles(&'static [Role]),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RouteId {
+    Healthz,
+    Readyz,
+    OpenApi,
+    KeysCreate,
+    KeysList,
+    KeyGet,
+    KeyDelete,
+    AuditList,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct RouteDef {
+    pub method: &'static str,
+    /// Path template; `{name}` segments are parameters.
+    pub pattern: &'static str,
+    pub access: Access,
+    pub id: RouteId,
+}
+
+const KEYS: &[Role] = &[Role::Admin, Role::Issuer];
+const AUDIT: &[Role] = &[Role::Admin, Role::Auditor];
+
+pub const ROUTES: &[RouteDef] = &[
+    RouteDef {
+        method: "GET",
+        pattern: "/healthz",
+        access: Access::Public,
+        id: RouteId::Healthz,
+    },
+    RouteDef {
+        method: "GET",
+        pattern: "/readyz",
+        access: Access::Public,
+        id: RouteId::Readyz,
+    },
+    RouteDef {
+        method: "GET",
+        pattern: "/openapi.json",
+        access: Access::Public,
+        id: RouteId::OpenApi,
+    },
+    RouteDef {
+        method: "POST",
+        pattern: "/v1/keys",
+        access: Access::Roles(KEYS),
+        id: RouteId::KeysCreate,
+    },
+    RouteDef {
+        method: "GET",
+        pattern: "/v1/keys",
+        access: Access::Roles(KEYS),
+        id: RouteId::KeysList,
+    },
+    RouteDef {
+        method: "GET",
+        pattern: "/v1/keys/{keyId}",
+        access: Access::Roles(KEYS),
+        id: RouteId::KeyGet,
+    },
+    RouteDef {
+        method: "DELETE",
+        pattern: "/v1/keys/{keyId}",
+        access: Access::Roles(KEYS),
+        id: RouteId::KeyDelete,
+    },
+    RouteDef {
+        method: "GET",
+        pattern: "/v1/audit-events",
+        access: Access::Roles(AUDIT),
+        id: RouteId::AuditList,
+    },
+];
+
+/// Longest path we try to match; anything longer is a 404 without further work.
+const MAX_PATH: usize = 2048;
+
+/// Outcome of matching a request line against the table.
+pub enum Match<'p> {
+    Found(&'static RouteDef, Vec<&'p str>),
+    /// The path exists, the method does not; the allowed methods, for the `Allow` header.
+    MethodNotAllowed(Vec<&'static str>),
+    NotFound,
+}
+
+fn match_pattern<'p>(pattern: &str, path: &'p str) -> Option<Vec<&'p str>> {
+    let mut params = Vec::new();
+    let mut pat = pattern.trim_start_matches('/').split('/');
+    let mut segs = path.trim_start_matches('/').split('/');
+    loop {
+        match (pat.next(), segs.next()) {
+            (None, None) => return Some(params),
+            (Some(p), Some(s)) if p.starts_with('{') => {
+                if s.is_empty() {
+                    return None;
+                }
+                params.push(s);
+            }
+            (Some(p), Some(s)) if p == s => {}
+            _ => return None,
+        }
+    }
+}
+
+pub fn find<'p>(method: &str, path: &'p str) -> Match<'p> {
+    if path.len() > MAX_PATH {
+        return Match::NotFound;
+    }
+    let mut allowed = Vec::new();
+    for r in ROUTES {
+        if let Some(params) = match_pattern(r.pattern, path) {
+            if r.method == method {
+                return Match::Found(r, params);
+            }
+            allowed.push(r.method);
+        }
+    }
+    if allowed.is_empty() {
+        Match::NotFound
+    } else {
+        Match::MethodNotAllowed(allowed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn matching() {
+        assert!(
+            matches!(find("GET", "/v1/keys/abc"), Match::Found(r, p) if r.id == RouteId::KeyGet && p == ["abc"])
+        );
+        assert!(
+            matches!(find("PUT", "/v1/keys/abc"), Match::MethodNotAllowed(m) if m == ["GET", "DELETE"])
+        );
+        assert!(matches!(find("GET", "/v1/keys/"), Match::NotFound));
+        assert!(matches!(find("GET", "/v1/keys/a/b"), Match::NotFound));
+        assert!(matches!(find("GET", "/nope"), Match::NotFound));
+    }
+
+    #[test]
+    fn every_route_is_unique() {
+        for (i, a) in ROUTES.iter().enumerate() {
+            for b in &ROUTES[i + 1..] {
+                assert!(!(a.method == b.method && a.pattern == b.pattern), "{a:?}");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod openapi_tests {
+    use super::*;
+
+    /// The OpenAPI document and the route table describe the same (method, path) set.
+    #[test]
+    fn openapi_document_matches_the_route_table() {
+        let doc: serde_json::Value = serde_json::from_str(crate::http::OPENAPI).unwrap();
+        assert_eq!(doc["openapi"], "3.1.0");
+        let mut documented = Vec::new();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, _) in item.as_object().unwrap() {
+                documented.push((method.to_uppercase(), path.clone()));
+            }
+        }
+        let mut served: Vec<(String, String)> = ROUTES
+            .iter()
+            .map(|r| (r.method.to_owned(), r.pattern.to_owned()))
+            .collect();
+        documented.sort();
+        served.sort();
+        assert_eq!(documented, served);
+        // Every protected route says it needs a bearer token, every public one that it
+        // does not.
+        for r in ROUTES {
+            let op = &doc["paths"][r.pattern][r.method.to_lowercase()];
+            let secured = op["security"].as_array().is_some_and(|s| !s.is_empty());
+            assert_eq!(
+                secured,
+                r.access != Access::Public,
+                "{} {}",
+                r.method,
+                r.pattern
+            );
+        }
+    }
+}
