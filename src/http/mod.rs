@@ -408,10 +408,11 @@ pub async fn read_json<T: serde::de::DeserializeOwned>(
 fn json_error(e: &serde_path_to_error::Error<serde_json::Error>) -> ApiError {
     let msg = e.inner().to_string();
     let mut param = e.path().to_string();
+    // The path already ends at an unknown field; a missing one is named only in the message.
     if let Some(name) = msg
         .split('`')
         .nth(1)
-        .filter(|_| msg.starts_with("unknown field") || msg.starts_with("missing field"))
+        .filter(|_| msg.starts_with("missing field"))
     {
         param = if param == "." {
             name.to_owned()

@@ -198,6 +198,46 @@ filter = "debug"
         }
     }
 
+    /// The config file the daemon runs with (for CLI commands against the same database).
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.path().join("hsm-pki.toml")
+    }
+
+    pub fn db_path(&self) -> PathBuf {
+        self.dir.path().join("hsm-pki.sqlite3")
+    }
+
+    /// `hsm-pki api-token create` against this daemon's database; returns the token.
+    pub fn create_token(&self, tenant: &str, roles: &[&str]) -> String {
+        let mut cmd = Command::new(DAEMON_BIN);
+        cmd.args(["api-token", "create", "--config"])
+            .arg(self.config_path())
+            .args(["--tenant", tenant]);
+        for r in roles {
+            cmd.args(["--role", r]);
+        }
+        let out = cmd.output().expect("run api-token create");
+        assert!(
+            out.status.success(),
+            "api-token create: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    }
+
+    /// Run a CLI subcommand against this daemon's config; (success, stdout+stderr).
+    pub fn cli(&self, args: &[&str]) -> (bool, String) {
+        let out = Command::new(DAEMON_BIN)
+            .args(args)
+            .arg("--config")
+            .arg(self.config_path())
+            .output()
+            .expect("run hsm-pki");
+        let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
+        text.push_str(&String::from_utf8_lossy(&out.stderr));
+        (out.status.success(), text)
+    }
+
     /// SIGTERM and wait; returns whether it exited within the deadline.
     pub fn stop(&mut self) -> bool {
         let _ = Command::new("kill")
@@ -224,6 +264,52 @@ impl Drop for Daemon {
 /// A minimal blocking HTTP/1.1 exchange over hyper's client, on a private runtime: returns
 /// (status, body).
 pub fn http(addr: SocketAddr, method: &str, path: &str, body: Option<&str>) -> (u16, String) {
+    let ct = body.map(|_| ("content-type", "application/json"));
+    request(
+        addr,
+        method,
+        path,
+        ct.as_slice(),
+        body.map(|b| b.as_bytes().to_vec()),
+    )
+}
+
+/// An HTTP/1.1 exchange with bearer token `token`; JSON body.
+pub fn call(
+    addr: SocketAddr,
+    token: &str,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+) -> (u16, String) {
+    let auth = format!("Bearer {token}");
+    let mut headers = vec![("authorization", auth.as_str())];
+    if body.is_some() {
+        headers.push(("content-type", "application/json"));
+    }
+    request(
+        addr,
+        method,
+        path,
+        &headers,
+        body.map(|b| b.as_bytes().to_vec()),
+    )
+}
+
+/// The general form: any headers, any body bytes.
+pub fn request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<Vec<u8>>,
+) -> (u16, String) {
+    let headers: Vec<(String, String)> = headers
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let method = method.to_owned();
+    let path = path.to_owned();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -237,14 +323,14 @@ pub fn http(addr: SocketAddr, method: &str, path: &str, body: Option<&str>) -> (
                 .expect("handshake");
         tokio::spawn(conn);
         let mut req = hyper::Request::builder()
-            .method(method)
-            .uri(path)
+            .method(method.as_str())
+            .uri(path.as_str())
             .header("host", addr.to_string());
-        if body.is_some() {
-            req = req.header("content-type", "application/json");
+        for (k, v) in &headers {
+            req = req.header(k.as_str(), v.as_str());
         }
         let req = req
-            .body(Full::new(bytes::Bytes::from(body.unwrap_or("").to_owned())))
+            .body(Full::new(bytes::Bytes::from(body.unwrap_or_default())))
             .unwrap();
         let resp = tokio::time::timeout(Duration::from_secs(30), sender.send_request(req))
             .await
