@@ -5,7 +5,7 @@ use hyper::{Request, Response, StatusCode};
 
 use super::{ApiError, Body, Ctx, json_response, query};
 use crate::api;
-use crate::service::OpContext;
+use crate::service::{OpContext, ServiceError};
 
 pub async fn list(
     ctx: &Ctx,
@@ -18,7 +18,7 @@ pub async fn list(
     let object_id = query::get(&params, "objectId").map(str::to_owned);
     let store = ctx.app.store.clone();
     let tenant = op.principal.tenant.clone();
-    let mut rows = ctx
+    let result = ctx
         .app
         .blocking(move || {
             store.list_events(
@@ -30,8 +30,10 @@ pub async fn list(
             )
         })
         .await
-        .map_err(ApiError::from)?
-        .map_err(|e| ApiError::from(crate::service::ServiceError::Store(e)))?;
+        .and_then(|r| r.map_err(ServiceError::Store));
+    op.record(&ctx.app, "AUDIT_EVENT_RETRIEVE_LIST", None, &result)
+        .await;
+    let mut rows = result?;
     let more = rows.len() > limit;
     rows.truncate(limit);
     let next_cursor = if more {

@@ -103,11 +103,17 @@ pub async fn create(
 pub async fn get(app: &Arc<App>, ctx: &OpContext, key_id: String) -> Result<KeyView, ServiceError> {
     let store = app.store.clone();
     let tenant = ctx.principal.tenant.clone();
-    app.blocking(move || match store.get_key(&tenant, &key_id)? {
-        Some(r) => view(&r),
-        None => Err(ServiceError::NotFound("key")),
-    })
-    .await?
+    let name = key_id.clone();
+    let result = app
+        .blocking(move || match store.get_key(&tenant, &name)? {
+            Some(r) => view(&r),
+            None => Err(ServiceError::NotFound("key")),
+        })
+        .await
+        .and_then(|r| r);
+    ctx.record(app, "KEY_RETRIEVE", Some(&key_id), &result)
+        .await;
+    result
 }
 
 /// One page of keys; the second value is the position of the last row, for the cursor.
@@ -119,23 +125,27 @@ pub async fn list(
 ) -> Result<(Vec<KeyView>, Option<i64>), ServiceError> {
     let store = app.store.clone();
     let tenant = ctx.principal.tenant.clone();
-    app.blocking(move || {
-        // One extra row tells whether there is a next page.
-        let mut rows = store.list_keys(&tenant, after, limit + 1)?;
-        let more = rows.len() > limit;
-        rows.truncate(limit);
-        let next = if more {
-            rows.last().map(|(pos, _)| *pos)
-        } else {
-            None
-        };
-        let views = rows
-            .iter()
-            .map(|(_, r)| view(r))
-            .collect::<Result<_, _>>()?;
-        Ok((views, next))
-    })
-    .await?
+    let result = app
+        .blocking(move || {
+            // One extra row tells whether there is a next page.
+            let mut rows = store.list_keys(&tenant, after, limit + 1)?;
+            let more = rows.len() > limit;
+            rows.truncate(limit);
+            let next = if more {
+                rows.last().map(|(pos, _)| *pos)
+            } else {
+                None
+            };
+            let views = rows
+                .iter()
+                .map(|(_, r)| view(r))
+                .collect::<Result<_, _>>()?;
+            Ok((views, next))
+        })
+        .await
+        .and_then(|r| r);
+    ctx.record(app, "KEY_RETRIEVE_LIST", None, &result).await;
+    result
 }
 
 pub async fn delete(app: &Arc<App>, ctx: &OpContext, key_id: String) -> Result<(), ServiceError> {

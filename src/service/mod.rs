@@ -113,6 +113,29 @@ impl OpContext {
         ]
     }
 
+    /// For operations that change nothing (reads): append `<NAME>_START` and then
+    /// `<NAME>_SUCCESS` or `<NAME>_FAIL`, in their own transaction.
+    pub async fn record<T>(
+        &self,
+        app: &App,
+        name: &str,
+        object_id: Option<&str>,
+        result: &Result<T, ServiceError>,
+    ) {
+        if result.is_err() {
+            return self.record_failure(app, name, object_id, result).await;
+        }
+        let events = self.events(name, object_id, None);
+        let store = app.store.clone();
+        match app.blocking(move || store.append_events(&events)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(err)) => {
+                tracing::error!(error = %err, event = name, "could not record audit event")
+            }
+            Err(err) => tracing::error!(error = %err, event = name, "could not record audit event"),
+        }
+    }
+
     /// On failure, append `<NAME>_START` and `<NAME>_FAIL` with the error code. Best effort:
     /// a failure to record is logged, and the client still gets the original error.
     pub async fn record_failure<T>(
