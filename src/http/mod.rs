@@ -343,15 +343,43 @@ async fn authorize(
 }
 
 fn openapi_response() -> Response<Body> {
-    let mut resp = Response::new(Full::new(Bytes::from_static(OPENAPI.as_bytes())));
+    let mut resp = Response::new(Full::new(Bytes::from_static(openapi().as_bytes())));
     resp.headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     resp
 }
 
-/// The OpenAPI 3.1 document, maintained by hand beside the route table; a test fails when
-/// the two disagree.
-pub const OPENAPI: &str = include_str!("openapi.json");
+/// Fragments of the OpenAPI 3.1 document, one per URL family, maintained by hand beside the
+/// route table (a test fails when the two disagree). Each holds `paths` and
+/// `components.schemas`; [`openapi`] merges them over `base.json`.
+const OPENAPI_FRAGMENTS: &[&str] = &[
+    include_str!("openapi/keys.json"),
+    include_str!("openapi/audit.json"),
+];
+
+/// The merged OpenAPI document, built once.
+pub fn openapi() -> &'static str {
+    static DOC: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DOC.get_or_init(|| {
+        let mut doc: serde_json::Value =
+            serde_json::from_str(include_str!("openapi/base.json")).expect("base.json parses");
+        for f in OPENAPI_FRAGMENTS {
+            let frag: serde_json::Value = serde_json::from_str(f).expect("fragment parses");
+            for key in ["paths", "components/schemas"] {
+                let ptr = format!("/{key}");
+                if let (Some(dst), Some(src)) = (
+                    doc.pointer_mut(&ptr).and_then(|v| v.as_object_mut()),
+                    frag.pointer(&ptr).and_then(|v| v.as_object()),
+                ) {
+                    for (k, v) in src {
+                        assert!(dst.insert(k.clone(), v.clone()).is_none(), "duplicate {k}");
+                    }
+                }
+            }
+        }
+        doc.to_string()
+    })
+}
 
 /// Read a JSON request body: `application/json` only (415 otherwise), at most the body
 /// limit (413), decoded into `T` with unknown fields rejected by `T`'s serde attributes.

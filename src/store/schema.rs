@@ -1,75 +1,16 @@
-//! Schema migrations. `PRAGMA user_version` holds the number of migrations applied.
+//! Schema migrations, one SQL file each under `migrations/`. `PRAGMA user_version` holds the
+//! number applied.
 //!
-//! Migrations are append-only: never edit one that has shipped, add the next. A database
-//! whose version is newer than this binary knows is refused (an older binary must not write
-//! into a schema it does not understand).
+//! Migrations are append-only: never edit one that has shipped, add the next file. A
+//! database whose version is newer than this binary knows is refused (an older binary must
+//! not write into a schema it does not understand).
 
 /// Each entry moves the schema from version `i` to `i + 1`.
 pub const MIGRATIONS: &[&str] = &[
-    // 1: keys held in the token, one row per token key pair.
-    r#"
-    CREATE TABLE keys (
-        -- The daemon's key id. Also the CKA_LABEL of both token objects, which is how the
-        -- key is found again (labels survive slot renumbering; handles do not).
-        label          TEXT PRIMARY KEY,
-        tenant         TEXT NOT NULL,
-        -- The client-visible key id, unique within a tenant.
-        name           TEXT NOT NULL,
-        algorithm      TEXT NOT NULL,
-        -- DER SubjectPublicKeyInfo, read back from the token at creation.
-        public_key_der BLOB NOT NULL,
-        -- 'generated' in the token, or 'imported' from a client-supplied key.
-        origin         TEXT NOT NULL CHECK (origin IN ('generated', 'imported')),
-        created_at     TEXT NOT NULL,
-        UNIQUE (tenant, name)
-    ) STRICT;
-    "#,
-    // 2: tenants, API tokens and the hash-chained audit log.
-    r#"
-    CREATE TABLE tenants (
-        -- `{org}.{tenant}`, the prefix of walt.id-style paths.
-        id          TEXT PRIMARY KEY,
-        -- Defaults for certificates (DTS CA common name, country), set by the operator.
-        domain      TEXT,
-        country     TEXT,
-        created_at  TEXT NOT NULL
-    ) STRICT;
-
-    CREATE TABLE api_tokens (
-        -- Public part of the token, shown in listings; the secret part is never stored.
-        id           TEXT PRIMARY KEY,
-        tenant       TEXT NOT NULL,
-        -- Comma-separated role names.
-        roles        TEXT NOT NULL,
-        -- SHA-256 of the secret part. The secret has 256 bits of entropy, so a fast hash
-        -- is enough: there is nothing to brute-force.
-        secret_hash  BLOB NOT NULL,
-        description  TEXT,
-        created_at   TEXT NOT NULL,
-        revoked_at   TEXT
-    ) STRICT;
-
-    -- Append-only: each row's hash covers the previous row's hash and its own fields, so
-    -- editing or deleting a row breaks the chain from that row on (`hsm-pki audit verify`).
-    CREATE TABLE audit_events (
-        seq         INTEGER PRIMARY KEY AUTOINCREMENT,
-        at          TEXT NOT NULL,
-        tenant      TEXT NOT NULL,
-        token_id    TEXT,
-        request_id  TEXT,
-        event       TEXT NOT NULL,
-        object_id   TEXT,
-        outcome     TEXT NOT NULL CHECK (outcome IN ('start', 'success', 'fail')),
-        error_code  TEXT,
-        prev_hash   BLOB NOT NULL,
-        hash        BLOB NOT NULL
-    ) STRICT;
-    CREATE INDEX audit_events_tenant ON audit_events (tenant, seq);
-    CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events
-        BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END;
-    CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events
-        BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END;
-    "#,
+    include_str!("migrations/001_keys.sql"),
+    include_str!("migrations/002_tenants_tokens_audit.sql"),
+    include_str!("migrations/003_ca_signers.sql"),
+    include_str!("migrations/004_issuance.sql"),
 ];
 
 pub const CURRENT_VERSION: i64 = MIGRATIONS.len() as i64;
