@@ -8,6 +8,7 @@
 
 mod error;
 mod health;
+mod metrics;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -26,6 +27,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 
 pub use error::ApiError;
+pub use metrics::Metrics;
 
 use crate::config::ServerConfig;
 use crate::service::App;
