@@ -372,6 +372,15 @@ fn statuses_roles_tenants_and_the_keys_api() {
     let (s, b) = call(a, &issuer1, "GET", "/v1/keys/during-outage", None);
     error(s, 404, &b, "NotFound");
 
+    // Metrics: route templates as labels (never raw paths or ids), token counters, no secret.
+    let (s, m) = http(a, "GET", "/metrics", None);
+    assert_eq!(s, 200);
+    assert!(m.contains(r#"route="/v1/keys/{keyId}""#), "{m}");
+    assert!(m.contains(r#"status="201""#), "{m}");
+    assert!(m.contains("hsm_pki_token_signatures_total"), "{m}");
+    assert!(m.contains("hsm_pki_token_up 1"), "{m}");
+    assert!(!m.contains(&generated_id) && !m.contains(&hsm.pin) && !m.contains(&admin1));
+
     // OpenAPI document is served and parses.
     let (s, b) = http(a, "GET", "/openapi.json", None);
     assert_eq!(s, 200);

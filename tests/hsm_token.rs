@@ -185,6 +185,15 @@ fn softhsm_token_end_to_end() {
     }
     let stats = token.stats();
     assert!(stats.signatures >= 20, "{stats:?}");
+    // Every attempt is timed, refused ones included, and no session stays checked out.
+    assert_eq!(
+        stats.sign_latency.count(),
+        stats.signatures + stats.sign_errors,
+        "{stats:?}"
+    );
+    assert!(stats.sign_errors >= 2, "{stats:?}");
+    assert!(stats.sign_latency.sum_nanos > 0, "{stats:?}");
+    assert_eq!((stats.sessions_in_use, stats.sessions_max), (0, 3));
 
     // --- labels are unique.
     let err = token

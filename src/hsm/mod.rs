@@ -18,6 +18,7 @@ mod error;
 mod keys;
 mod pool;
 mod sign;
+mod stats;
 mod token;
 
 use std::fmt;
@@ -28,6 +29,7 @@ use zeroize::Zeroizing;
 
 pub use error::{HsmError, classify};
 pub use keys::{KeyAttributes, PrivateKeyMaterial, TokenKey, parse_ec_point};
+pub use stats::{LatencySnapshot, SIGN_LATENCY_BOUNDS, SIGN_LATENCY_BUCKETS};
 pub use token::{SENTINEL_LABEL, Token, TokenStats};
 
 /// How the configured token is found among the module's slots.

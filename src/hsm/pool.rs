@@ -7,7 +7,8 @@
 //! the login state"), so sessions opened after the login session are logged in already.
 
 use std::ops::Deref;
-use std::sync::{Condvar, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use cryptoki::context::Pkcs11;
@@ -23,6 +24,9 @@ pub(crate) struct SessionPool {
     timeout: Duration,
     state: Mutex<PoolState>,
     freed: Condvar,
+    /// Sessions checked out now, owned by the token so the count outlives a pool rebuilt on
+    /// recovery (every checkout borrows the pool, so all have returned before it is dropped).
+    in_use: Arc<AtomicUsize>,
 }
 
 struct PoolState {
@@ -32,7 +36,13 @@ struct PoolState {
 }
 
 impl SessionPool {
-    pub(crate) fn new(ctx: Pkcs11, slot: Slot, max: usize, timeout: Duration) -> Self {
+    pub(crate) fn new(
+        ctx: Pkcs11,
+        slot: Slot,
+        max: usize,
+        timeout: Duration,
+        in_use: Arc<AtomicUsize>,
+    ) -> Self {
         SessionPool {
             ctx,
             slot,
@@ -43,6 +53,7 @@ impl SessionPool {
                 open: 0,
             }),
             freed: Condvar::new(),
+            in_use,
         }
     }
 
@@ -107,6 +118,7 @@ pub(crate) struct PooledSession<'p> {
 
 impl<'p> PooledSession<'p> {
     fn new(pool: &'p SessionPool, session: Session) -> Self {
+        pool.in_use.fetch_add(1, Ordering::Relaxed);
         PooledSession {
             pool,
             session: Some(session),
@@ -134,6 +146,7 @@ impl Deref for PooledSession<'_> {
 
 impl Drop for PooledSession<'_> {
     fn drop(&mut self) {
+        self.pool.in_use.fetch_sub(1, Ordering::Relaxed);
         let session = self.session.take();
         if self.broken {
             // Closing may fail too (the device is gone); cryptoki logs and ignores that.

@@ -6,6 +6,7 @@
 //! verifying, and keeps messages (certificate bodies) off the token.
 
 use std::sync::atomic::Ordering;
+use std::time::Instant;
 
 use cryptoki::mechanism::rsa::{PkcsMgfType, PkcsPssParams};
 use cryptoki::mechanism::{Mechanism, MechanismType};
@@ -106,7 +107,11 @@ impl DigestSigner for TokenKey {
     /// Blocks on the token. ECDSA returns `r || s`, RSA the signature octets; the caller
     /// (`KeySigner`) verifies the result with the public key.
     fn sign_digest(&self, alg: SignatureAlgorithm, digest: &[u8]) -> Result<Vec<u8>, HsmError> {
+        // Timed around the whole call, pool wait and handle re-resolution included: that is
+        // the latency a certificate request pays for the token.
+        let started = Instant::now();
         let result = self.sign_on_token(alg, digest);
+        self.token.inner.sign_latency.record(started.elapsed());
         let counter = match result {
             Ok(_) => &self.token.inner.signatures,
             Err(_) => &self.token.inner.sign_errors,

@@ -32,7 +32,7 @@
 //!   and handles held by [`TokenKey`](super::TokenKey) invalidated by a generation counter.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
@@ -44,6 +44,7 @@ use cryptoki::types::AuthPin;
 
 use super::error::{HsmError, classify};
 use super::pool::SessionPool;
+use super::stats::{LatencyRecorder, LatencySnapshot};
 use super::{TokenConfig, TokenSelector};
 
 /// CKA_LABEL of the data object whose presence [`Token::check`] verifies.
@@ -79,12 +80,19 @@ impl std::fmt::Debug for Token {
     }
 }
 
-/// Counters for metrics.
+/// Counters for metrics: only counts and durations, never a label, PIN or key value, so
+/// whatever exposes them cannot leak one.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct TokenStats {
     pub signatures: u64,
     pub sign_errors: u64,
     pub reconnects: u64,
+    /// Operation sessions checked out of the pool right now.
+    pub sessions_in_use: usize,
+    /// The pool's limit (`TokenConfig::pool_size`, at least 1).
+    pub sessions_max: usize,
+    /// Time spent in `DigestSigner::sign_digest`, failures included.
+    pub sign_latency: LatencySnapshot,
 }
 
 pub(crate) struct TokenInner {
@@ -99,6 +107,11 @@ pub(crate) struct TokenInner {
     pub(crate) signatures: AtomicU64,
     pub(crate) sign_errors: AtomicU64,
     reconnects: AtomicU64,
+    /// Checked-out pool sessions. Kept here rather than in the pool because the pool is
+    /// rebuilt on recovery, and shared with it (`Arc`) so a scrape reads one atomic instead
+    /// of taking the state lock, which `recover` may hold for as long as the token hangs.
+    sessions_in_use: Arc<AtomicUsize>,
+    pub(crate) sign_latency: LatencyRecorder,
 }
 
 struct State {
@@ -274,6 +287,7 @@ impl TokenInner {
                 slot,
                 self.cfg.pool_size,
                 self.cfg.checkout_timeout,
+                self.sessions_in_use.clone(),
             ),
             cache: Mutex::new(HashMap::new()),
         });
@@ -381,6 +395,8 @@ impl Token {
             signatures: AtomicU64::new(0),
             sign_errors: AtomicU64::new(0),
             reconnects: AtomicU64::new(0),
+            sessions_in_use: Arc::new(AtomicUsize::new(0)),
+            sign_latency: LatencyRecorder::default(),
         };
         {
             let mut st = inner.write();
@@ -460,7 +476,20 @@ impl Token {
             signatures: self.inner.signatures.load(Ordering::Relaxed),
             sign_errors: self.inner.sign_errors.load(Ordering::Relaxed),
             reconnects: self.inner.reconnects.load(Ordering::Relaxed),
+            sessions_in_use: self.sessions_in_use(),
+            sessions_max: self.sessions_max(),
+            sign_latency: self.inner.sign_latency.snapshot(),
         }
+    }
+
+    /// Operation sessions checked out right now. One atomic load; never touches the token.
+    pub fn sessions_in_use(&self) -> usize {
+        self.inner.sessions_in_use.load(Ordering::Relaxed)
+    }
+
+    /// The most operation sessions the pool opens.
+    pub fn sessions_max(&self) -> usize {
+        self.inner.cfg.pool_size.max(1)
     }
 }
 

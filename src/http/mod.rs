@@ -10,6 +10,7 @@ mod audit;
 mod error;
 mod health;
 mod keys;
+mod metrics;
 mod query;
 pub mod routes;
 
@@ -30,6 +31,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 
 pub use error::ApiError;
+pub use metrics::Metrics;
 
 use crate::config::ServerConfig;
 use crate::service::auth::{self, Role};
@@ -41,6 +43,7 @@ pub type Body = Full<Bytes>;
 /// Request-scoped context handed to handlers.
 pub struct Ctx {
     pub app: Arc<App>,
+    pub metrics: Arc<Metrics>,
     pub request_id: String,
     pub body_limit: usize,
 }
@@ -53,6 +56,8 @@ pub struct Listener {
     /// Bounds open connections: a permit is taken before `accept`, so excess clients wait
     /// in the kernel's backlog instead of costing us a task and buffers each.
     connections: Arc<Semaphore>,
+    /// Request counters and latency histograms, exposed at `GET /metrics`.
+    metrics: Arc<Metrics>,
 }
 
 impl Listener {
@@ -63,6 +68,7 @@ impl Listener {
             app,
             config,
             connections,
+            metrics: Arc::new(Metrics::new()),
         }
     }
 
@@ -101,15 +107,17 @@ impl Listener {
             let conn_state = Arc::new(ConnState::default());
             let service = {
                 let app = self.app.clone();
+                let metrics = self.metrics.clone();
                 let config = self.config.clone();
                 let conn_state = conn_state.clone();
                 hyper::service::service_fn(move |req| {
                     let app = app.clone();
+                    let metrics = metrics.clone();
                     let config = config.clone();
                     let conn_state = conn_state.clone();
                     async move {
                         conn_state.begin();
-                        let resp = handle(app, &config, req).await;
+                        let resp = handle(app, metrics, &config, req).await;
                         conn_state.end();
                         Ok::<_, Infallible>(resp)
                     }
@@ -210,13 +218,24 @@ impl ConnState {
 }
 
 /// One request: request id, timeout, routing, and the error shape.
-async fn handle(app: Arc<App>, config: &ServerConfig, req: Request<Incoming>) -> Response<Body> {
+async fn handle(
+    app: Arc<App>,
+    metrics: Arc<Metrics>,
+    config: &ServerConfig,
+    req: Request<Incoming>,
+) -> Response<Body> {
     let started = Instant::now();
     let request_id = request_id(&req);
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
+    // The metrics label: the route's template, never the raw path (bounded cardinality).
+    let route_label = match routes::find(method.as_str(), &path) {
+        routes::Match::Found(def, _) => def.pattern,
+        _ => "unmatched",
+    };
     let ctx = Ctx {
         app,
+        metrics,
         request_id: request_id.clone(),
         body_limit: config.body_limit_bytes,
     };
@@ -231,6 +250,12 @@ async fn handle(app: Arc<App>, config: &ServerConfig, req: Request<Incoming>) ->
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         resp.headers_mut().insert("x-request-id", v);
     }
+    ctx.metrics.observe_request(
+        route_label,
+        &method,
+        resp.status().as_u16(),
+        started.elapsed(),
+    );
     tracing::info!(
         request_id = %request_id,
         method = %method,
@@ -285,6 +310,7 @@ async fn route(ctx: &Ctx, req: Request<Incoming>) -> Result<Response<Body>, ApiE
         RouteId::Healthz => health::healthz(ctx).await,
         RouteId::Readyz => health::readyz(ctx).await,
         RouteId::OpenApi => Ok(openapi_response()),
+        RouteId::Metrics => Ok(ctx.metrics.response(&ctx.app)),
         RouteId::KeysCreate => keys::create(ctx, &op(), req).await,
         RouteId::KeysList => keys::list(ctx, &op(), &req).await,
         RouteId::KeyGet => keys::get(ctx, &op(), &params[0]).await,

@@ -17,6 +17,7 @@ pub enum RouteId {
     Healthz,
     Readyz,
     OpenApi,
+    Metrics,
     KeysCreate,
     KeysList,
     KeyGet,
@@ -54,6 +55,12 @@ pub const ROUTES: &[RouteDef] = &[
         pattern: "/openapi.json",
         access: Access::Public,
         id: RouteId::OpenApi,
+    },
+    RouteDef {
+        method: "GET",
+        pattern: "/metrics",
+        access: Access::Public,
+        id: RouteId::Metrics,
     },
     RouteDef {
         method: "POST",
