@@ -108,6 +108,16 @@ impl Daemon {
     }
 
     pub fn start_with(hsm: &SoftHsm, extra_toml: &str) -> Daemon {
+        Self::start_full(hsm, 2, "debug", extra_toml)
+    }
+
+    /// Full control: token session pool size and log filter (the benchmark logs little).
+    pub fn start_full(
+        hsm: &SoftHsm,
+        pool_size: usize,
+        log_filter: &str,
+        extra_toml: &str,
+    ) -> Daemon {
         let dir = tempfile::tempdir().expect("tempdir");
         let pin_file = dir.path().join("user.pin");
         std::fs::write(&pin_file, &hsm.pin).unwrap();
@@ -129,12 +139,12 @@ path = "hsm-pki.sqlite3"
 module = "{module}"
 label = "{label}"
 pin_file = "user.pin"
-pool_size = 2
+pool_size = {pool_size}
 [health]
 probe_interval_ms = 300
 max_backoff_ms = 1000
 [logging]
-filter = "debug"
+filter = "{log_filter}"
 {extra_toml}
 "#,
                 module = softhsm_module().display(),

@@ -1,0 +1,443 @@
+//! `scripts/bench`: the token's raw signing ceiling and the daemon's rates, side by side, from
+//! one run on one machine.
+//!
+//! 1. Ceiling: CKM_ECDSA P-256 over a precomputed SHA-256 digest, straight through cryptoki
+//!    (no daemon code), one session per thread, for 1 thread and for one thread per core.
+//! 2. The release daemon over real HTTP on 127.0.0.1, driven by the built-in load generator
+//!    (keep-alive connections, closed loop at full speed, then paced at half the peak rate):
+//!    CA-signed certificate issuance for a public JWK, document signer issuance, CSR creation.
+//! 3. Ratio daemon/ceiling and the daemon's RSS, sampled once a second.
+//!
+//! Options (after `--`): `--duration SECS` (per phase, default 10), `--concurrency N`
+//! (default 2 × cores), `--scenario NAME` (repeatable; default all).
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use common::{Daemon, SoftHsm, call};
+
+struct Options {
+    duration: Duration,
+    concurrency: usize,
+    scenarios: Vec<String>,
+}
+
+fn options() -> Options {
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let mut o = Options {
+        duration: Duration::from_secs(10),
+        concurrency: 2 * cores,
+        scenarios: Vec::new(),
+    };
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut i = 0;
+    while i < args.len() {
+        let next = || args.get(i + 1).cloned().unwrap_or_default();
+        match args[i].as_str() {
+            "--duration" => {
+                o.duration = Duration::from_secs(next().parse().expect("--duration SECS"))
+            }
+            "--concurrency" => o.concurrency = next().parse().expect("--concurrency N"),
+            "--scenario" => o.scenarios.push(next()),
+            // cargo bench passes --bench; ignore what we do not know.
+            _ => {
+                i += 1;
+                continue;
+            }
+        }
+        i += 2;
+    }
+    o
+}
+
+/// Raw ceiling: signatures per second with `threads` threads, each with its own session.
+fn ceiling(hsm: &SoftHsm, threads: usize, duration: Duration) -> f64 {
+    use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
+    use cryptoki::mechanism::Mechanism;
+    use cryptoki::object::{Attribute, ObjectClass};
+    use cryptoki::session::UserType;
+    use cryptoki::types::AuthPin;
+
+    let ctx = Pkcs11::new(common::softhsm_module()).expect("load module");
+    ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))
+        .expect("C_Initialize");
+    let slot = ctx
+        .get_slots_with_token()
+        .unwrap()
+        .into_iter()
+        .find(|s| {
+            ctx.get_token_info(*s)
+                .map(|i| i.label().trim() == hsm.label)
+                .unwrap_or(false)
+        })
+        .expect("bench token");
+    let login = ctx.open_rw_session(slot).unwrap();
+    login
+        .login(UserType::User, Some(&AuthPin::new(hsm.pin.clone().into())))
+        .unwrap();
+    let label = format!("bench-ceiling-{threads}");
+    // P-256 named curve OID, DER.
+    let params = vec![0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
+    let (_, key) = login
+        .generate_key_pair(
+            &Mechanism::EccKeyPairGen,
+            &[
+                Attribute::Token(false),
+                Attribute::EcParams(params),
+                Attribute::Verify(true),
+            ],
+            &[
+                Attribute::Token(false),
+                Attribute::Private(true),
+                Attribute::Sensitive(true),
+                Attribute::Sign(true),
+                Attribute::Label(label.into_bytes()),
+                Attribute::Class(ObjectClass::PRIVATE_KEY),
+            ],
+        )
+        .expect("generate ceiling key");
+    let digest = [0x5au8; 32];
+    let total = AtomicU64::new(0);
+    let stop = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| {
+                let session = ctx.open_ro_session(slot).unwrap();
+                let mut n = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    session
+                        .sign(&Mechanism::Ecdsa, key, &digest)
+                        .expect("C_Sign");
+                    n += 1;
+                }
+                total.fetch_add(n, Ordering::Relaxed);
+            });
+        }
+        std::thread::sleep(duration);
+        stop.store(true, Ordering::Relaxed);
+    });
+    drop(login);
+    drop(ctx); // C_Finalize: the daemon gets the token to itself afterwards.
+    total.load(Ordering::Relaxed) as f64 / duration.as_secs_f64()
+}
+
+/// One scenario: a request the load generator repeats.
+struct Scenario {
+    name: &'static str,
+    path: String,
+    body: String,
+}
+
+fn scenarios(target: &str) -> Vec<Scenario> {
+    // A fixed public P-256 JWK for the subject: only the public half is sent.
+    let subject_jwk = r#"{"kty":"EC","crv":"P-256","x":"q0xi21uudhkC1QMykfYryN9bcDx480iJLSaRI05CWgY","y":"NhD-09xqrUgE2-qSt8g5imePgKPPNVpYoHmsTL2f4io"}"#;
+    vec![
+        Scenario {
+            name: "certificate",
+            path: format!("/v1/{target}/x509-service-api/certificate"),
+            body: format!(
+                r#"{{"certificateData":{{"subjectName":{{"commonName":"Bench Leaf","country":"US"}},"keyUsage":["DigitalSignature"]}},
+                   "subjectPublicKeySource":{{"type":"key-descriptor","keyDescriptor":{{"type":"jwk-encoded-key-descriptor","jwk":{subject_jwk}}}}},
+                   "issuer":{{"type":"ca-signed","issuerKeyDescriptor":{{"type":"kms-hosted-key-descriptor","keyIdPath":"bench.tenant.kms1.ca"}}}}}}"#
+            ),
+        },
+        Scenario {
+            name: "document-signer",
+            path: format!("/v1/{target}/x509-service-api/iso/document-signers"),
+            body: format!(
+                r#"{{"iacaSigner":{{"type":"iaca-cert-data-descriptor","iacaKeyDesc":{{"type":"kms-hosted-key-descriptor","keyIdPath":"bench.tenant.kms1.iaca"}},
+                     "certificateData":{{"country":"US","commonName":"Bench IACA","notBefore":"2025-05-28T12:23:01Z","notAfter":"2040-05-24T12:23:01Z","issuerAlternativeNameConf":{{"uri":"https://iaca.example.com"}}}}}},
+                   "certificateData":{{"country":"US","commonName":"Bench DS","crlDistributionPointUri":"https://crl.example.com"}},
+                   "dsPublicKeySource":{{"type":"key-descriptor","keyDescriptor":{{"type":"jwk-encoded-key-descriptor","jwk":{subject_jwk}}}}}}}"#
+            ),
+        },
+        Scenario {
+            name: "csr",
+            path: format!("/v1/{target}/x509-service-api/csrs"),
+            body: r#"{"type":"generic","subjectKeyDescriptor":{"type":"kms-hosted-key-descriptor","keyIdPath":"bench.tenant.kms1.leaf"},
+                     "subjectName":{"commonName":"Bench CSR","country":"US"}}"#
+                .to_owned(),
+        },
+    ]
+}
+
+#[derive(Default)]
+struct Run {
+    ok: u64,
+    errors: u64,
+    first_error: Option<String>,
+    latencies: Vec<Duration>,
+    elapsed: Duration,
+}
+
+impl Run {
+    fn rate(&self) -> f64 {
+        self.ok as f64 / self.elapsed.as_secs_f64()
+    }
+    fn pct(&mut self, p: f64) -> f64 {
+        if self.latencies.is_empty() {
+            return f64::NAN;
+        }
+        self.latencies.sort_unstable();
+        let i = ((self.latencies.len() as f64 - 1.0) * p).round() as usize;
+        self.latencies[i].as_secs_f64() * 1e3
+    }
+}
+
+/// Drive `sc` with `conns` keep-alive connections for `duration`. With `rate`, each
+/// connection sends on a fixed schedule (open loop, so slow responses show as latency);
+/// without, as fast as responses come back.
+fn load(
+    addr: SocketAddr,
+    token: &str,
+    sc: &Scenario,
+    conns: usize,
+    duration: Duration,
+    rate: Option<f64>,
+) -> Run {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let auth = format!("Bearer {token}");
+    let started = Instant::now();
+    let runs = rt.block_on(async {
+        let mut tasks = Vec::new();
+        for c in 0..conns {
+            let (auth, path, body) = (auth.clone(), sc.path.clone(), sc.body.clone());
+            tasks.push(tokio::spawn(async move {
+                use http_body_util::{BodyExt, Full};
+                let mut run = Run::default();
+                let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+                stream.set_nodelay(true).unwrap();
+                let (mut sender, conn) =
+                    hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+                        .await
+                        .unwrap();
+                tokio::spawn(conn);
+                let deadline = tokio::time::Instant::now() + duration;
+                let interval = rate.map(|r| Duration::from_secs_f64(conns as f64 / r));
+                // Stagger paced connections so their sends spread over the interval.
+                let mut next = tokio::time::Instant::now()
+                    + interval.map_or(Duration::ZERO, |i| i.mul_f64(c as f64 / conns as f64));
+                while tokio::time::Instant::now() < deadline {
+                    if let Some(i) = interval {
+                        tokio::time::sleep_until(next).await;
+                        next += i;
+                    }
+                    let req = hyper::Request::post(path.as_str())
+                        .header("host", "127.0.0.1")
+                        .header("authorization", auth.as_str())
+                        .header("content-type", "application/json")
+                        .body(Full::new(bytes::Bytes::from(body.clone())))
+                        .unwrap();
+                    let t = Instant::now();
+                    match sender.send_request(req).await {
+                        Ok(resp) => {
+                            let status = resp.status();
+                            let bytes = resp.into_body().collect().await.map(|b| b.to_bytes());
+                            if status.is_success() && bytes.is_ok() {
+                                run.ok += 1;
+                                run.latencies.push(t.elapsed());
+                            } else {
+                                run.errors += 1;
+                                if run.first_error.is_none() {
+                                    run.first_error = Some(format!(
+                                        "{status} {}",
+                                        bytes
+                                            .map(|b| String::from_utf8_lossy(&b).into_owned())
+                                            .unwrap_or_default()
+                                    ));
+                                }
+                            }
+                        }
+                        Err(e) => {
+                            run.errors += 1;
+                            run.first_error.get_or_insert_with(|| e.to_string());
+                            break;
+                        }
+                    }
+                }
+                run
+            }));
+        }
+        let mut all = Vec::new();
+        for t in tasks {
+            all.push(t.await.unwrap());
+        }
+        all
+    });
+    let mut total = Run {
+        elapsed: started.elapsed(),
+        ..Default::default()
+    };
+    for r in runs {
+        total.ok += r.ok;
+        total.errors += r.errors;
+        total.latencies.extend(r.latencies);
+        if total.first_error.is_none() {
+            total.first_error = r.first_error;
+        }
+    }
+    total
+}
+
+fn rss_kib(pid: u32, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with(field))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+        })
+        .unwrap_or(0)
+}
+
+fn main() {
+    let o = options();
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let hsm = SoftHsm::new("bench");
+    hsm.export_env();
+
+    eprintln!(
+        "measuring the token's ceiling ({} s per phase)...",
+        o.duration.as_secs()
+    );
+    let ceil_1 = ceiling(&hsm, 1, o.duration);
+    let ceil_n = ceiling(&hsm, cores, o.duration);
+
+    // One token session per core: more cannot sign faster, fewer leaves a core idle.
+    let daemon = Daemon::start_full(&hsm, cores.max(2), "warn", "");
+    daemon.wait_status("/readyz", 200, Duration::from_secs(20));
+    let token = daemon.create_token("bench.tenant", &["issuer"]);
+    for (id, alg) in [
+        ("ca", "secp256r1"),
+        ("iaca", "secp256r1"),
+        ("leaf", "secp256r1"),
+    ] {
+        let (s, b) = call(
+            daemon.addr,
+            &token,
+            "POST",
+            "/v1/keys",
+            Some(&format!(r#"{{"keyId":"{id}","algorithm":"{alg}"}}"#)),
+        );
+        assert_eq!(s, 201, "{b}");
+    }
+    // The CA key needs a certificate for CA-signed issuance in some designs; issuing a
+    // self-signed CA certificate for it first keeps either design satisfied.
+    let target = "bench.tenant.x509-service-1";
+    let _ = call(
+        daemon.addr,
+        &token,
+        "POST",
+        &format!("/v1/{target}/x509-service-api/certificate"),
+        Some(
+            r#"{"certificateData":{"subjectName":{"commonName":"Bench CA","country":"US"},"isCertificateAuthority":true,"pathLengthConstraint":0,"keyUsage":["KeyCertSign","CRLSign"]},
+                 "subjectPublicKeySource":{"type":"key-descriptor","keyDescriptor":{"type":"kms-hosted-key-descriptor","keyIdPath":"bench.tenant.kms1.ca"}},
+                 "issuer":{"type":"self-signed"}}"#,
+        ),
+    );
+
+    let pid = daemon.child.id();
+    let rss_start = rss_kib(pid, "VmRSS:");
+    let sampler_stop = Arc::new(AtomicBool::new(false));
+    let samples = {
+        let stop = sampler_stop.clone();
+        std::thread::spawn(move || {
+            let mut v = Vec::new();
+            while !stop.load(Ordering::Relaxed) {
+                v.push(rss_kib(pid, "VmRSS:"));
+                std::thread::sleep(Duration::from_secs(1));
+            }
+            v
+        })
+    };
+
+    println!();
+    println!(
+        "hsm-pki benchmark: {cores} cores, {} s per phase, {} connections",
+        o.duration.as_secs(),
+        o.concurrency
+    );
+    println!();
+    println!("token ceiling (CKM_ECDSA P-256, precomputed digest, session per thread)");
+    println!("  1 thread          {ceil_1:>10.0} sig/s");
+    println!("  {cores} threads         {ceil_n:>10.0} sig/s");
+    println!();
+    println!(
+        "{:<16} {:>9} {:>7} {:>8} {:>8} {:>8} {:>7} | {:>9} {:>8} {:>8}",
+        "daemon",
+        "req/s",
+        "ratio",
+        "p50 ms",
+        "p90 ms",
+        "p99 ms",
+        "errors",
+        "half req/s",
+        "p99 ms",
+        "errors"
+    );
+    for sc in scenarios(target) {
+        if !o.scenarios.is_empty() && !o.scenarios.iter().any(|s| s == sc.name) {
+            continue;
+        }
+        let mut peak = load(daemon.addr, &token, &sc, o.concurrency, o.duration, None);
+        let rate = peak.rate();
+        let mut half = if rate > 0.0 {
+            load(
+                daemon.addr,
+                &token,
+                &sc,
+                o.concurrency,
+                o.duration,
+                Some(rate / 2.0),
+            )
+        } else {
+            Run::default()
+        };
+        let half_rate = if half.elapsed.is_zero() {
+            0.0
+        } else {
+            half.rate()
+        };
+        println!(
+            "{:<16} {:>9.0} {:>7.2} {:>8.2} {:>8.2} {:>8.2} {:>7} | {:>9.0} {:>8.2} {:>8}",
+            sc.name,
+            rate,
+            rate / ceil_n,
+            peak.pct(0.50),
+            peak.pct(0.90),
+            peak.pct(0.99),
+            peak.errors,
+            half_rate,
+            half.pct(0.99),
+            half.errors
+        );
+        if let Some(e) = peak.first_error.as_ref().or(half.first_error.as_ref()) {
+            println!("  first error: {}", e.chars().take(300).collect::<String>());
+        }
+    }
+    sampler_stop.store(true, Ordering::Relaxed);
+    let samples = samples.join().unwrap();
+    let rss_end = rss_kib(pid, "VmRSS:");
+    let hwm = rss_kib(pid, "VmHWM:");
+    println!();
+    println!(
+        "daemon RSS: start {} MiB, end {} MiB, peak {} MiB, max sampled {} MiB over {} samples",
+        rss_start / 1024,
+        rss_end / 1024,
+        hwm / 1024,
+        samples.iter().max().copied().unwrap_or(0) / 1024,
+        samples.len()
+    );
+    println!(
+        "(ratio = daemon req/s ÷ {cores}-thread token ceiling; each request is one token signature)"
+    );
+}
