@@ -184,6 +184,11 @@ async fn check_token(app: &Arc<App>, token: Arc<Token>) -> bool {
     let t = token.clone();
     match run_probe(app, move || t.check()).await {
         Ok(()) => {
+            // Back from an outage: an operation cut off by it may have left a torn or
+            // unrecorded key; reconcile before taking requests again.
+            if matches!(app.health.status(), TokenStatus::Down { .. }) {
+                reconcile(app, token).await;
+            }
             app.health.set(TokenStatus::Ready);
             true
         }
@@ -200,25 +205,78 @@ async fn check_token(app: &Arc<App>, token: Arc<Token>) -> bool {
     }
 }
 
-/// Compare the keys recorded in the database with those in the token and report.
+/// Labels the daemon gives the keys it creates (`hsm-pki.<uuid>`). Only such keys are ever
+/// destroyed by reconciliation: a key someone else put on the token is reported, never touched.
+const OWN_LABEL_PREFIX: &str = "hsm-pki.";
+
+/// Compare the keys recorded in the database with those in the token, report every
+/// difference, and destroy our own keys that have no record. Runs when the token is first
+/// opened and again when it comes back from an outage.
+///
+/// Why destroying those is safe: a key is recorded (and committed) before any client hears
+/// of it, and a deletion removes the record before the key. So a key of ours without a record
+/// was either never acknowledged (a create cut off between the token and the commit) or
+/// already deleted: no client can hold a reference to it. This runs before the token is
+/// reported ready, and with every blocking permit held (`App::exclusive`), so no request can
+/// be creating a key meanwhile. It assumes one daemon (one
+/// database) per token, which ARCHITECTURE.md states as an invariant.
 async fn reconcile(app: &Arc<App>, token: Arc<Token>) {
     let store = app.store.clone();
     let result = app
-        .blocking(move || -> Result<Reconciliation, String> {
+        .exclusive(move || -> Result<(Reconciliation, Vec<String>, usize), String> {
+            let torn = token.destroy_unlabelled_keys().map_err(|e| e.to_string())?;
             let db = store.key_labels().map_err(|e| e.to_string())?;
-            let tok = token.list_labels().map_err(|e| e.to_string())?;
-            Ok(Reconciliation::compare(db, tok))
+            let private = token.list_labels().map_err(|e| e.to_string())?;
+            let r = Reconciliation::compare(db.clone(), private);
+            // Our public halves whose key pair has no record (their private half may already
+            // be gone) go too; `destroy` removes both halves of a label.
+            let orphan_public = Reconciliation::compare(
+                db,
+                token.list_public_labels().map_err(|e| e.to_string())?,
+            )
+            .unrecorded_in_token;
+            let mut destroyed = Vec::new();
+            for label in r.unrecorded_in_token.iter().chain(&orphan_public) {
+                if !label.starts_with(OWN_LABEL_PREFIX) || destroyed.contains(label) {
+                    continue;
+                }
+                match token.destroy(label) {
+                    Ok(()) => destroyed.push(label.clone()),
+                    Err(e) => {
+                        tracing::warn!(%label, error = %e, "could not destroy an unrecorded key")
+                    }
+                }
+            }
+            Ok((r, destroyed, torn))
         })
         .await;
     match result {
-        Ok(Ok(r)) if r.is_clean() => tracing::info!("token and database reconciled: consistent"),
-        Ok(Ok(r)) => {
+        Ok(Ok((r, destroyed, torn))) if r.is_clean() && destroyed.is_empty() && torn == 0 => {
+            tracing::info!("token and database reconciled: consistent")
+        }
+        Ok(Ok((r, destroyed, torn))) => {
+            if torn > 0 {
+                tracing::warn!(
+                    objects = torn,
+                    "destroyed unlabelled key objects (torn by an interrupted key generation)"
+                );
+            }
             for label in &r.missing_in_token {
                 tracing::error!(%label, "key recorded in the database is missing from the token");
             }
             for label in &r.unrecorded_in_token {
-                tracing::warn!(%label, "token key has no database record (left by an interrupted create?)");
+                if destroyed.contains(label) {
+                    tracing::warn!(%label, "token key had no database record (an interrupted create); destroyed");
+                } else {
+                    tracing::warn!(%label, "token key has no database record; not ours, left in place");
+                }
             }
+            tracing::info!(
+                missing_in_token = r.missing_in_token.len(),
+                unrecorded_destroyed = destroyed.len(),
+                torn_destroyed = torn,
+                "token and database reconciled: differences reported"
+            );
         }
         Ok(Err(e)) => tracing::warn!(error = %e, "reconciliation could not run"),
         Err(e) => tracing::warn!(error = %e, "reconciliation could not run"),

@@ -34,26 +34,7 @@ fn error(status: u16, expected: u16, body: &str, code: &str) -> Value {
 }
 
 fn token_objects(hsm: &SoftHsm) -> usize {
-    // Count private-key objects with OpenSC's pkcs11-tool, independent of our code. It runs
-    // in its own process, so it is a second PKCS#11 context beside the daemon's, which
-    // SoftHSM's file store allows across processes.
-    let out = std::process::Command::new("pkcs11-tool")
-        .env("SOFTHSM2_CONF", &hsm.conf)
-        .args(["--module"])
-        .arg(common::softhsm_module())
-        .args(["--token-label", &hsm.label, "--login", "--pin", &hsm.pin])
-        .args(["--list-objects", "--type", "privkey"])
-        .output()
-        .expect("pkcs11-tool not found: run scripts/test, which installs opensc");
-    assert!(
-        out.status.success(),
-        "pkcs11-tool failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter(|l| l.starts_with("Private Key Object"))
-        .count()
+    common::token_private_labels(hsm).len()
 }
 
 #[test]

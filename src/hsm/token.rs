@@ -112,6 +112,12 @@ pub(crate) struct TokenInner {
     /// of taking the state lock, which `recover` may hold for as long as the token hangs.
     sessions_in_use: Arc<AtomicUsize>,
     pub(crate) sign_latency: LatencyRecorder,
+    /// Serialises the creation and destruction of token objects (key generation, import,
+    /// destroy). SoftHSM 2.6 fails concurrent `C_GenerateKeyPair` calls from one process
+    /// with `CKR_GENERAL_ERROR` now and then (seen under load in `tests/resilience.rs`),
+    /// which would read as an outage. Key creation is rare next to signing, which this lock
+    /// does not touch, so serialising it costs nothing that matters.
+    pub(crate) objects: std::sync::Mutex<()>,
 }
 
 struct State {
@@ -212,6 +218,12 @@ fn sentinel_template() -> Vec<Attribute> {
 }
 
 impl TokenInner {
+    /// See [`TokenInner::objects`]. A panic while holding it poisons nothing: it guards no
+    /// data.
+    pub(crate) fn lock_objects(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.objects.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     fn read(&self) -> RwLockReadGuard<'_, State> {
         relock(self.state.read())
     }
@@ -397,6 +409,7 @@ impl Token {
             reconnects: AtomicU64::new(0),
             sessions_in_use: Arc::new(AtomicUsize::new(0)),
             sign_latency: LatencyRecorder::default(),
+            objects: std::sync::Mutex::new(()),
         };
         {
             let mut st = inner.write();

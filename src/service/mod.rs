@@ -188,6 +188,8 @@ pub struct App {
     /// Bounds blocking work in flight (token sessions plus database), so a burst of
     /// requests queues here instead of growing tokio's blocking pool without limit.
     blocking: Semaphore,
+    /// The semaphore's size, so that [`App::exclusive`] can take every permit.
+    max_blocking: u32,
 }
 
 impl App {
@@ -197,6 +199,7 @@ impl App {
             token: RwLock::new(None),
             health: TokenHealth::default(),
             blocking: Semaphore::new(max_blocking),
+            max_blocking: max_blocking as u32,
         }
     }
 
@@ -226,6 +229,24 @@ impl App {
         let _permit = self
             .blocking
             .acquire()
+            .await
+            .map_err(|_| ServiceError::Join)?;
+        tokio::task::spawn_blocking(f)
+            .await
+            .map_err(|_| ServiceError::Join)
+    }
+
+    /// Run blocking work with nothing else in flight: takes every permit of the blocking
+    /// bound, so no request is between creating a token key and recording it meanwhile
+    /// (reconciliation after a token outage needs that to tell a torn create from a live one).
+    pub async fn exclusive<F, R>(&self, f: F) -> Result<R, ServiceError>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        let _permits = self
+            .blocking
+            .acquire_many(self.max_blocking)
             .await
             .map_err(|_| ServiceError::Join)?;
         tokio::task::spawn_blocking(f)

@@ -153,37 +153,23 @@ filter = "{log_filter}"
         )
         .unwrap();
         let log = dir.path().join("daemon.log");
-        let mut child = Command::new(DAEMON_BIN)
-            .args(["serve", "--config"])
-            .arg(&config)
-            .env("SOFTHSM2_CONF", &hsm.conf)
-            .env_remove("RUST_LOG")
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .expect("start hsm-pki");
-        let stdout = child.stdout.take().unwrap();
-        let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("read daemon stdout");
-        let addr = line
-            .trim()
-            .strip_prefix("hsm-pki listening on ")
-            .unwrap_or_else(|| {
-                panic!(
-                    "daemon did not start: {line:?}\n{}",
-                    std::fs::read_to_string(&log).unwrap_or_default()
-                )
-            })
-            .parse()
-            .expect("listen address");
+        let (child, addr) = spawn(&config, &hsm.conf, &log);
         Daemon {
             child,
             addr,
             dir,
             log,
         }
+    }
+
+    /// `kill -9` the daemon and start it again on the same config, database and log (which
+    /// it appends to). The new process listens on a new port.
+    pub fn crash_and_restart(&mut self, hsm: &SoftHsm) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let (child, addr) = spawn(&self.config_path(), &hsm.conf, &self.log);
+        self.child = child;
+        self.addr = addr;
     }
 
     pub fn log_text(&self) -> String {
@@ -271,6 +257,67 @@ impl Drop for Daemon {
     }
 }
 
+/// Start `hsm-pki serve` with `config`, stderr appended to `log`; returns the child and the
+/// address it printed.
+fn spawn(config: &Path, softhsm_conf: &Path, log: &Path) -> (Child, SocketAddr) {
+    let stderr = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .unwrap();
+    let mut child = Command::new(DAEMON_BIN)
+        .args(["serve", "--config"])
+        .arg(config)
+        .env("SOFTHSM2_CONF", softhsm_conf)
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::piped())
+        .stderr(stderr)
+        .spawn()
+        .expect("start hsm-pki");
+    let stdout = child.stdout.take().unwrap();
+    let mut line = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("read daemon stdout");
+    let addr = line
+        .trim()
+        .strip_prefix("hsm-pki listening on ")
+        .unwrap_or_else(|| {
+            panic!(
+                "daemon did not start: {line:?}\n{}",
+                std::fs::read_to_string(log).unwrap_or_default()
+            )
+        })
+        .parse()
+        .expect("listen address");
+    (child, addr)
+}
+
+/// Labels of the token's private keys, read with OpenSC's pkcs11-tool: a second, independent
+/// PKCS#11 client in its own process (SoftHSM's file store allows that beside the daemon).
+pub fn token_private_labels(hsm: &SoftHsm) -> Vec<String> {
+    let out = Command::new("pkcs11-tool")
+        .env("SOFTHSM2_CONF", &hsm.conf)
+        .args(["--module"])
+        .arg(softhsm_module())
+        .args(["--token-label", &hsm.label, "--login", "--pin", &hsm.pin])
+        .args(["--list-objects", "--type", "privkey"])
+        .output()
+        .expect("pkcs11-tool not found: run scripts/test, which installs opensc");
+    assert!(
+        out.status.success(),
+        "pkcs11-tool failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut labels: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("label:"))
+        .map(|l| l.trim().to_owned())
+        .collect();
+    labels.sort();
+    labels
+}
+
 /// A minimal blocking HTTP/1.1 exchange over hyper's client, on a private runtime: returns
 /// (status, body).
 pub fn http(addr: SocketAddr, method: &str, path: &str, body: Option<&str>) -> (u16, String) {
@@ -314,6 +361,19 @@ pub fn request(
     headers: &[(&str, &str)],
     body: Option<Vec<u8>>,
 ) -> (u16, String) {
+    try_request(addr, method, path, headers, body)
+        .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+}
+
+/// Like [`request`], but a connection failure or reset is an `Err` instead of a panic (for
+/// tests that kill the daemon under load).
+pub fn try_request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<Vec<u8>>,
+) -> Result<(u16, String), String> {
     let headers: Vec<(String, String)> = headers
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -326,11 +386,13 @@ pub fn request(
         .unwrap();
     rt.block_on(async move {
         use http_body_util::{BodyExt, Full};
-        let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        let stream = tokio::net::TcpStream::connect(addr)
+            .await
+            .map_err(|e| format!("connect: {e}"))?;
         let (mut sender, conn) =
             hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
                 .await
-                .expect("handshake");
+                .map_err(|e| format!("handshake: {e}"))?;
         tokio::spawn(conn);
         let mut req = hyper::Request::builder()
             .method(method.as_str())
@@ -344,11 +406,16 @@ pub fn request(
             .unwrap();
         let resp = tokio::time::timeout(Duration::from_secs(30), sender.send_request(req))
             .await
-            .expect("response within 30 s")
-            .expect("response");
+            .map_err(|_| "no response within 30 s".to_owned())?
+            .map_err(|e| format!("request: {e}"))?;
         let status = resp.status().as_u16();
-        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-        (status, String::from_utf8_lossy(&bytes).into_owned())
+        let bytes = resp
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| format!("body: {e}"))?
+            .to_bytes();
+        Ok((status, String::from_utf8_lossy(&bytes).into_owned()))
     })
 }
 
