@@ -103,21 +103,20 @@ impl Store {
         })
     }
 
-    /// The most recently issued certificate of `tenant` whose subject key is `spki_der`.
-    pub fn latest_issued_for_key(
+    /// The certificates issued to `tenant` for the subject key `spki_der`, newest first.
+    pub fn issued_for_key(
         &self,
         tenant: &str,
         spki_der: &[u8],
-    ) -> Result<Option<Vec<u8>>, StoreError> {
+        limit: usize,
+    ) -> Result<Vec<Vec<u8>>, StoreError> {
         let conn = self.lock();
-        Ok(conn
-            .query_row(
-                "SELECT der FROM issued_certificates
-                 WHERE tenant = ?1 AND subject_public_key = ?2 ORDER BY id DESC LIMIT 1",
-                params![tenant, spki_der],
-                |r| r.get(0),
-            )
-            .optional()?)
+        let mut stmt = conn.prepare_cached(
+            "SELECT der FROM issued_certificates
+             WHERE tenant = ?1 AND subject_public_key = ?2 ORDER BY id DESC LIMIT ?3",
+        )?;
+        let rows = stmt.query_map(params![tenant, spki_der, limit as i64], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// Number of ledger rows of a tenant (tests and operators).
@@ -292,12 +291,14 @@ mod tests {
                 .unwrap()
         );
         assert_eq!(
-            store.latest_issued_for_key("org.t1", &[1, 2, 3]).unwrap(),
-            Some(vec![0x30, 0])
+            store.issued_for_key("org.t1", &[1, 2, 3], 5).unwrap(),
+            vec![vec![0x30, 0]]
         );
-        assert_eq!(
-            store.latest_issued_for_key("org.t2", &[1, 2, 3]).unwrap(),
-            None
+        assert!(
+            store
+                .issued_for_key("org.t2", &[1, 2, 3], 5)
+                .unwrap()
+                .is_empty()
         );
 
         store
