@@ -206,7 +206,20 @@ async fn reconcile(app: &Arc<App>, token: Arc<Token>) {
     let result = app
         .blocking(move || -> Result<Reconciliation, String> {
             let db = store.key_labels().map_err(|e| e.to_string())?;
-            let tok = token.list_labels().map_err(|e| e.to_string())?;
+            let mut tok = token.list_labels().map_err(|e| e.to_string())?;
+            // A private JWK imported for one signature (service::x509) lives only for that
+            // request; one still here was left by a crash mid-request. It was never recorded
+            // and nothing refers to it: destroy it.
+            tok.retain(|label| {
+                if !label.starts_with(crate::service::x509::EPHEMERAL_PREFIX) {
+                    return true;
+                }
+                match token.destroy(label) {
+                    Ok(()) => tracing::warn!(%label, "destroyed an ephemeral key left by an interrupted request"),
+                    Err(e) => tracing::error!(%label, error = %e, "could not destroy a leftover ephemeral key"),
+                }
+                false
+            });
             Ok(Reconciliation::compare(db, tok))
         })
         .await;
