@@ -138,6 +138,11 @@ fn assert_iaca_profile(c: &ParsedCertificate, uri: &str) {
     assert_eq!(ku.value, [KeyUsageName::KeyCertSign, KeyUsageName::CrlSign]);
     let ski = e.subject_key_identifier().unwrap().expect("SKI");
     assert_eq!(ski.len(), 20);
+    assert_eq!(
+        ski,
+        hsm_pki::x509::key_identifier(&c.public_key().unwrap()).unwrap()
+    );
+    assert_eq!(e.authority_key_identifier().unwrap(), Some(ski));
     let ian = e.issuer_alt_names().unwrap().expect("issuerAltName");
     assert!(!ian.critical);
     assert_eq!(ian.value.uris, [uri]);
@@ -145,6 +150,24 @@ fn assert_iaca_profile(c: &ParsedCertificate, uri: &str) {
     // C is a PrintableString (Table B.1); checked by the IACA validator as well.
     hsm_pki::x509::check_iaca(c, "iaca").unwrap();
     assert!(c.not_after() <= hsm_pki::x509::add_years(c.not_before(), 20));
+}
+
+/// Criticality as OpenSSL reads it: an independent decoder.
+fn assert_openssl_criticality(path: &Path, critical: &[&str], not_critical: &[&str]) {
+    let (ok, text) = openssl(&["x509", "-noout", "-text", "-in", path.to_str().unwrap()]);
+    assert!(ok, "{text}");
+    for ext in critical {
+        assert!(
+            text.contains(&format!("{ext}: critical")),
+            "{ext} not critical: {text}"
+        );
+    }
+    for ext in not_critical {
+        assert!(
+            text.contains(&format!("{ext}: \n")),
+            "{ext} missing or critical: {text}"
+        );
+    }
 }
 
 /// ISO/IEC 18013-5 Table B.3 against its IACA.
@@ -297,6 +320,58 @@ fn seed_examples_issue_verify_and_lint() {
     let iaca1_path = env.file("iaca1.pem", &pem);
     verify(&iaca1_path, &iaca1_path);
     lint(&iaca1_path);
+    assert_openssl_criticality(
+        &iaca1_path,
+        &["X509v3 Basic Constraints", "X509v3 Key Usage"],
+        &[
+            "X509v3 Subject Key Identifier",
+            "X509v3 Authority Key Identifier",
+            "X509v3 Issuer Alternative Name",
+        ],
+    );
+    let (ok, text) = openssl(&[
+        "x509",
+        "-noout",
+        "-text",
+        "-in",
+        iaca1_path.to_str().unwrap(),
+    ]);
+    assert!(
+        ok && text.contains("CA:TRUE, pathlen:0") && text.contains("Certificate Sign, CRL Sign")
+    );
+
+    // Every optional IACA field: state, organization, e-mail and URI, CRL distribution point;
+    // a P-384 key (SHA-384 signature).
+    env.key("iaca-p384", "secp384r1");
+    let v = env.post(
+        "iso/iacas",
+        &json!({"certificateData": {"country": "US", "commonName": "Full IACA",
+            "stateOrProvinceName": "US-OH", "organizationName": "Example Org",
+            "issuerAlternativeNameConf": {"uri": "https://iaca.example.org", "email": "iaca@example.org"},
+            "crlDistributionPointUri": "https://iaca.example.org/crl"},
+            "iacaKeyDesc": {"type": "kms-hosted-key-descriptor",
+                "keyIdPath": "test.tenant1.kms1.iaca-p384"}})
+        .to_string(),
+    );
+    let (pem, full) = cert_of(&v);
+    assert_iaca_profile(&full, "https://iaca.example.org");
+    let ian = full.ext().issuer_alt_names().unwrap().unwrap().value;
+    assert_eq!(ian.emails, ["iaca@example.org"]);
+    assert_eq!(
+        full.ext().crl_distribution_uris().unwrap().unwrap(),
+        ["https://iaca.example.org/crl"]
+    );
+    let subject = full.subject().unwrap();
+    assert_eq!(subject.state_or_province.as_deref(), Some("US-OH"));
+    assert_eq!(subject.organization.as_deref(), Some("Example Org"));
+    assert_eq!(
+        full.signature_algorithm().unwrap(),
+        hsm_pki::crypto::SignatureAlgorithm::EcdsaSha384
+    );
+    let full_path = env.file("iaca-full.pem", &pem);
+    verify(&full_path, &full_path);
+    lint(&full_path);
+    assert_openssl_criticality(&full_path, &[], &["X509v3 CRL Distribution Points"]);
 
     // The IACA the DS examples name by data.
     let (pem, iaca2) = cert_of(&env.post("iso/iacas", SETUP_IACA));
@@ -354,6 +429,16 @@ fn seed_examples_issue_verify_and_lint() {
     let ds1_path = env.file("ds1.pem", &pem);
     verify(&iaca2_path, &ds1_path);
     lint(&ds1_path);
+    assert_openssl_criticality(
+        &ds1_path,
+        &["X509v3 Key Usage", "X509v3 Extended Key Usage"],
+        &[
+            "X509v3 Subject Key Identifier",
+            "X509v3 Authority Key Identifier",
+            "X509v3 Issuer Alternative Name",
+            "X509v3 CRL Distribution Points",
+        ],
+    );
     lint_chain(&iaca2_path, &ds1_path);
 
     // --- seed 004: Document Signer from a CSR (an OpenSSL-made key and CSR) ----------------
@@ -643,9 +728,9 @@ fn seed_examples_issue_verify_and_lint() {
         .iter()
         .map(|v| v.as_str().unwrap())
         .collect();
-    assert_eq!(ids.len(), 11, "{ids:?}");
+    assert_eq!(ids.len(), 12, "{ids:?}");
     assert_eq!(ids[0], "test.tenant1.x509-store-1.iaca-prod-2026-q1");
-    // Pages of 5: 5 + 5 + 1, the same ids in the same order.
+    // Pages of 5: 5 + 5 + 2, the same ids in the same order.
     let mut paged = Vec::new();
     let mut cursor: Option<String> = None;
     loop {
@@ -685,7 +770,7 @@ fn seed_examples_issue_verify_and_lint() {
         std::fs::read_to_string(&ds1_path).unwrap()
     );
     let (ledger, stored) = env.counts();
-    assert_eq!((ledger, stored), (11, 11));
+    assert_eq!((ledger, stored), (12, 12));
     let (s, _) = env.call("DELETE", &first, None);
     assert_eq!(s, 204);
     let (s, _) = env.call("GET", &first, None);
@@ -693,7 +778,7 @@ fn seed_examples_issue_verify_and_lint() {
     let (s, _) = env.call("DELETE", &first, None);
     assert_eq!(s, 404);
     // The ledger keeps what was issued; the store forgets it.
-    assert_eq!(env.counts(), (11, 10));
+    assert_eq!(env.counts(), (12, 11));
     // Another tenant sees neither the store nor the certificates.
     let other = env.d.create_token("test.tenant2", &["issuer", "admin"]);
     for path in [
@@ -721,7 +806,7 @@ fn seed_examples_issue_verify_and_lint() {
         None,
     );
     assert_eq!(s, 200, "{b}");
-    assert_eq!(json_of(&b)["data"].as_array().unwrap().len(), 2, "{b}");
+    assert_eq!(json_of(&b)["data"].as_array().unwrap().len(), 3, "{b}");
 }
 
 fn iaca1_time(c: &ParsedCertificate, before: bool) -> String {
