@@ -181,6 +181,32 @@ fn private_jwk() -> (Value, String) {
     )
 }
 
+/// A private RSA JWK (RFC 7518 6.3.2) of a key OpenSSL generated.
+fn private_rsa_jwk(dir: &std::path::Path) -> Value {
+    use der::Decode;
+    let pem = dir.join("rsa.pem");
+    let der = dir.join("rsa.der");
+    let (ok, out) = openssl(&["genrsa", "-out", pem.to_str().unwrap(), "2048"]);
+    assert!(ok, "{out}");
+    let (ok, out) = openssl(&[
+        "rsa",
+        "-in",
+        pem.to_str().unwrap(),
+        "-traditional",
+        "-outform",
+        "DER",
+        "-out",
+        der.to_str().unwrap(),
+    ]);
+    assert!(ok, "{out}");
+    let bytes = std::fs::read(&der).unwrap();
+    let k = pkcs1::RsaPrivateKey::<der::asn1::UintRef<'_>>::from_der(&bytes).unwrap();
+    let b = |u: der::asn1::UintRef<'_>| Base64UrlUnpadded::encode_string(u.as_bytes());
+    json!({"kty": "RSA", "n": b(k.modulus), "e": b(k.public_exponent),
+        "d": b(k.private_exponent), "p": b(k.prime1), "q": b(k.prime2),
+        "dp": b(k.exponent1), "dq": b(k.exponent2), "qi": b(k.coefficient)})
+}
+
 #[test]
 fn refusals_name_the_problem_and_change_nothing() {
     let hsm = SoftHsm::new("x509-errors");
@@ -467,8 +493,41 @@ fn refusals_name_the_problem_and_change_nothing() {
                 {"type": "jwk-encoded-key-descriptor", "jwk": public}},
             "issuer": {"type": "ca-signed", "issuerKeyDescriptor": kms("iaca")}}),
     );
+    // An RSA private JWK signs a self-signed CA certificate: RSA import, PKCS#1 v1.5 SHA-256.
+    let rsa = private_rsa_jwk(env.dir.path());
+    let before = env.state();
+    let v = env.post_ok(
+        "certificate",
+        &json!({"certificateData": {"subjectName": {"commonName": "RSA JWK root"},
+                "isCertificateAuthority": true, "keyUsage": ["KeyCertSign", "CRLSign"]},
+            "subjectPublicKeySource": {"type": "key-descriptor", "keyDescriptor":
+                {"type": "jwk-encoded-key-descriptor", "jwk": rsa}},
+            "issuer": {"type": "self-signed"}}),
+    );
+    assert_eq!(
+        env.state().2,
+        before.2,
+        "ephemeral RSA key left in the token"
+    );
+    assert_eq!(v["certificateData"]["publicKeyJwk"]["n"], rsa["n"]);
+    let p = env.dir.path().join("rsa-root.pem");
+    std::fs::write(&p, v["certificatePEM"].as_str().unwrap()).unwrap();
+    let (ok, out) = openssl(&[
+        "verify",
+        "-x509_strict",
+        "-CAfile",
+        p.to_str().unwrap(),
+        p.to_str().unwrap(),
+    ]);
+    assert!(ok, "{out}");
+    common::assert_lint_clean("lint_pkix_cert", &[&p], &[]);
+
     let log = env.d.log_text();
     assert!(!log.contains(&d64), "the private JWK reached the log");
+    assert!(
+        !log.contains(rsa["d"].as_str().unwrap()),
+        "the private RSA JWK reached the log"
+    );
     let db = std::fs::read(env.d.db_path()).unwrap();
     assert!(!db.windows(d64.len()).any(|w| w == d64.as_bytes()));
 
