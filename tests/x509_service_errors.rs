@@ -542,3 +542,45 @@ fn refusals_name_the_problem_and_change_nothing() {
     assert_eq!(s, 200, "{b}");
     assert!(json_of(&b)["data"].as_array().unwrap().len() >= 9, "{b}");
 }
+
+fn pkcs11_keypair(hsm: &SoftHsm, label: &str) {
+    let out = std::process::Command::new("pkcs11-tool")
+        .env("SOFTHSM2_CONF", &hsm.conf)
+        .args(["--module"])
+        .arg(common::softhsm_module())
+        .args(["--token-label", &hsm.label, "--login", "--pin", &hsm.pin])
+        .args([
+            "--keypairgen",
+            "--key-type",
+            "EC:prime256v1",
+            "--label",
+            label,
+        ])
+        .output()
+        .expect("pkcs11-tool");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A crash between importing a private JWK and destroying it leaves an `hsm-pki.ephemeral.`
+/// key; start-up reconciliation destroys it (and only it: an operator's unrecorded key is
+/// reported, never destroyed).
+#[test]
+fn startup_destroys_leftover_ephemeral_keys() {
+    let hsm = SoftHsm::new("x509-ephemeral");
+    pkcs11_keypair(&hsm, "hsm-pki.ephemeral.left-by-a-crash");
+    pkcs11_keypair(&hsm, "operator-key");
+    assert_eq!(token_private_keys(&hsm), 2);
+    let d = Daemon::start(&hsm);
+    d.wait_status("/readyz", 200, Duration::from_secs(10));
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !d.log_text().contains("destroyed an ephemeral key") {
+        assert!(std::time::Instant::now() < deadline, "{}", d.log_text());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(token_private_keys(&hsm), 1);
+    assert!(d.log_text().contains("operator-key"));
+}

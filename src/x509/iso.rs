@@ -652,6 +652,81 @@ mod tests {
     }
 
     #[test]
+    fn the_iaca_validator_refuses_what_table_b1_forbids() {
+        use crate::x509::{RootCaSpec, build_root_ca};
+        let key = SoftEcKey::p256(21);
+        let base = RootCaSpec {
+            subject: DnFields {
+                common_name: Some("X".into()),
+                country: Some("US".into()),
+                ..Default::default()
+            },
+            string_encoding: StringEncoding::Utf8,
+            not_before: datetime!(2026-01-01 00:00:00 UTC),
+            not_after: datetime!(2036-01-01 00:00:00 UTC),
+            path_len: Some(0),
+            digital_signature: false,
+            issuer_alt_names: Some(AltNames {
+                uris: vec!["https://x.example".into()],
+                ..Default::default()
+            }),
+            crl_distribution_point_uri: None,
+        };
+        let check = |spec: &RootCaSpec| {
+            check_iaca(
+                &build_root_ca(spec, &key, None).unwrap(),
+                "iacaSigner.certificatePEM",
+            )
+        };
+        check(&base).unwrap();
+        let cases: [(RootCaSpec, &str); 5] = [
+            (
+                RootCaSpec {
+                    issuer_alt_names: None,
+                    ..base.clone()
+                },
+                "issuerAltName",
+            ),
+            (
+                RootCaSpec {
+                    path_len: None,
+                    ..base.clone()
+                },
+                "pathLenConstraint 0",
+            ),
+            (
+                RootCaSpec {
+                    digital_signature: true,
+                    ..base.clone()
+                },
+                "keyUsage",
+            ),
+            (
+                RootCaSpec {
+                    not_after: datetime!(2046-01-01 00:00:01 UTC),
+                    ..base.clone()
+                },
+                "20 years",
+            ),
+            (
+                RootCaSpec {
+                    subject: DnFields {
+                        common_name: Some("X".into()),
+                        ..Default::default()
+                    },
+                    ..base.clone()
+                },
+                "countryName",
+            ),
+        ];
+        for (spec, rule) in cases {
+            let e = check(&spec).unwrap_err();
+            assert_eq!(e.field(), Some("iacaSigner.certificatePEM"));
+            assert!(e.to_string().contains(rule), "{rule}: {e}");
+        }
+    }
+
+    #[test]
     fn annex_b_violations_name_the_field() {
         let iaca_key = SoftEcKey::p256(11);
         let ds_key = SoftEcKey::p256(13);
