@@ -531,6 +531,31 @@ fn refusals_name_the_problem_and_change_nothing() {
     let db = std::fs::read(env.d.db_path()).unwrap();
     assert!(!db.windows(d64.len()).any(|w| w == d64.as_bytes()));
 
+    // Roles issuer and admin only; a token is required.
+    let holder = env.d.create_token(TENANT, &["holder"]);
+    let auditor = env.d.create_token(TENANT, &["auditor"]);
+    let body = json!({"certificateData": iaca_data(), "iacaKeyDesc": kms("iaca")}).to_string();
+    for t in [&holder, &auditor] {
+        let (s, b) = call(
+            env.d.addr,
+            t,
+            "POST",
+            &format!("{TARGET}/iso/iacas"),
+            Some(&body),
+        );
+        assert_eq!(s, 403, "{b}");
+        let (s, b) = call(
+            env.d.addr,
+            t,
+            "GET",
+            "/v1/test.tenant1.x509-store-1/x509-store-api/certificates",
+            None,
+        );
+        assert_eq!(s, 403, "{b}");
+    }
+    let (s, b) = common::http(env.d.addr, "POST", &format!("{TARGET}/csrs"), Some(&body));
+    assert_eq!(s, 401, "{b}");
+
     // Failures are audited with _FAIL.
     let (s, b) = call(
         env.d.addr,

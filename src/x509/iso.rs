@@ -369,6 +369,14 @@ fn check_ds_rules(
     prefix: &str,
 ) -> Result<(), X509Error> {
     let f = |name: &str| format!("{prefix}.{name}");
+    // An expired IACA (or a notBefore past its end) is named first: a defaulted notAfter,
+    // cut at the IACA's notAfter, would otherwise only say "before notBefore".
+    if not_before >= iaca.not_after {
+        return Err(X509Error::invalid(
+            f("notBefore"),
+            "must be before the IACA's notAfter (the DS must lie inside the IACA's validity)",
+        ));
+    }
     if not_after <= not_before {
         return Err(X509Error::invalid(
             f("notAfter"),
