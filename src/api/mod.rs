@@ -5,6 +5,8 @@
 
 use serde::Serialize;
 
+pub mod x509;
+
 /// The error body of every non-2xx response, as the seeds document it:
 /// `{code, message, details: [{value, msg, param, location}]}`.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]

@@ -147,6 +147,12 @@ impl From<ServiceError> for ApiError {
                 tracing::error!(error = %e, "internal error");
                 ApiError::internal()
             }
+            ServiceError::NotFoundAt {
+                location,
+                param,
+                msg,
+            } => ApiError::new(StatusCode::NOT_FOUND, "NotFound", "No such resource")
+                .with_detail(location, &param, msg, None),
         }
     }
 }

@@ -13,6 +13,7 @@ mod keys;
 mod metrics;
 mod query;
 pub mod routes;
+mod x509;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -316,6 +317,18 @@ async fn route(ctx: &Ctx, req: Request<Incoming>) -> Result<Response<Body>, ApiE
         RouteId::KeyGet => keys::get(ctx, &op(), &params[0]).await,
         RouteId::KeyDelete => keys::delete(ctx, &op(), &params[0]).await,
         RouteId::AuditList => audit::list(ctx, &op(), &req).await,
+        RouteId::X509IacaCreate => x509::create_iaca(ctx, &op(), &params[0], req).await,
+        RouteId::X509DocumentSignerCreate => {
+            x509::create_document_signer(ctx, &op(), &params[0], req).await
+        }
+        RouteId::X509CertificateCreate => {
+            x509::create_certificate(ctx, &op(), &params[0], req).await
+        }
+        RouteId::X509CsrCreate => x509::create_csr(ctx, &op(), &params[0], req).await,
+        RouteId::X509StoreList => x509::list(ctx, &op(), &params[0], &req).await,
+        RouteId::X509StoreListIds => x509::list_ids(ctx, &op(), &params[0], &req).await,
+        RouteId::X509StoreGet => x509::get(ctx, &op(), &params[0], &params[1]).await,
+        RouteId::X509StoreDelete => x509::delete(ctx, &op(), &params[0], &params[1]).await,
     }
 }
 
@@ -381,6 +394,7 @@ fn openapi_response() -> Response<Body> {
 const OPENAPI_FRAGMENTS: &[&str] = &[
     include_str!("openapi/keys.json"),
     include_str!("openapi/audit.json"),
+    include_str!("openapi/x509.json"),
 ];
 
 /// The merged OpenAPI document, built once.

@@ -23,6 +23,14 @@ pub enum RouteId {
     KeyGet,
     KeyDelete,
     AuditList,
+    X509IacaCreate,
+    X509DocumentSignerCreate,
+    X509CertificateCreate,
+    X509CsrCreate,
+    X509StoreList,
+    X509StoreListIds,
+    X509StoreGet,
+    X509StoreDelete,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -36,6 +44,7 @@ pub struct RouteDef {
 
 const KEYS: &[Role] = &[Role::Admin, Role::Issuer];
 const AUDIT: &[Role] = &[Role::Admin, Role::Auditor];
+const X509: &[Role] = &[Role::Admin, Role::Issuer];
 
 pub const ROUTES: &[RouteDef] = &[
     RouteDef {
@@ -91,6 +100,56 @@ pub const ROUTES: &[RouteDef] = &[
         pattern: "/v1/audit-events",
         access: Access::Roles(AUDIT),
         id: RouteId::AuditList,
+    },
+    // `.../certificates/ids` comes before `.../certificates/{certificateId}`: the first
+    // matching route wins.
+    RouteDef {
+        method: "POST",
+        pattern: "/v1/{target}/x509-service-api/iso/iacas",
+        access: Access::Roles(X509),
+        id: RouteId::X509IacaCreate,
+    },
+    RouteDef {
+        method: "POST",
+        pattern: "/v1/{target}/x509-service-api/iso/document-signers",
+        access: Access::Roles(X509),
+        id: RouteId::X509DocumentSignerCreate,
+    },
+    RouteDef {
+        method: "POST",
+        pattern: "/v1/{target}/x509-service-api/certificate",
+        access: Access::Roles(X509),
+        id: RouteId::X509CertificateCreate,
+    },
+    RouteDef {
+        method: "POST",
+        pattern: "/v1/{target}/x509-service-api/csrs",
+        access: Access::Roles(X509),
+        id: RouteId::X509CsrCreate,
+    },
+    RouteDef {
+        method: "GET",
+        pattern: "/v1/{store}/x509-store-api/certificates",
+        access: Access::Roles(X509),
+        id: RouteId::X509StoreList,
+    },
+    RouteDef {
+        method: "GET",
+        pattern: "/v1/{store}/x509-store-api/certificates/ids",
+        access: Access::Roles(X509),
+        id: RouteId::X509StoreListIds,
+    },
+    RouteDef {
+        method: "GET",
+        pattern: "/v1/{store}/x509-store-api/certificates/{certificateId}",
+        access: Access::Roles(X509),
+        id: RouteId::X509StoreGet,
+    },
+    RouteDef {
+        method: "DELETE",
+        pattern: "/v1/{store}/x509-store-api/certificates/{certificateId}",
+        access: Access::Roles(X509),
+        id: RouteId::X509StoreDelete,
     },
 ];
 

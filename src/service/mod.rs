@@ -9,6 +9,7 @@
 pub mod auth;
 mod health;
 pub mod keys;
+pub mod x509;
 
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -49,6 +50,13 @@ pub enum ServiceError {
     Internal(String),
     #[error("blocking task failed")]
     Join,
+    /// 404 naming the input that referred to nothing (e.g. a key descriptor's keyIdPath).
+    #[error("{param}: {msg}")]
+    NotFoundAt {
+        location: &'static str,
+        param: String,
+        msg: String,
+    },
 }
 
 impl From<StoreError> for ServiceError {
@@ -69,6 +77,7 @@ impl ServiceError {
             ServiceError::NotFound(_) => "NotFound",
             ServiceError::Conflict { code, .. } => code,
             ServiceError::Invalid { .. } => "ValidationError",
+            ServiceError::NotFoundAt { .. } => "NotFound",
         }
     }
 }

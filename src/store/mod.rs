@@ -8,6 +8,7 @@
 //! a method that returned `Ok` has its transaction on disk (DEVELOPERS.md rule 8).
 
 pub mod audit;
+mod issuance;
 mod schema;
 
 use std::path::{Path, PathBuf};
@@ -16,6 +17,7 @@ use std::sync::Mutex;
 use rusqlite::{Connection, OptionalExtension, params};
 
 pub use audit::{AuditEvent, StoredEvent};
+pub use issuance::{IssuedRecord, StoredCertificate};
 
 pub use schema::CURRENT_VERSION;
 

@@ -8,6 +8,8 @@ mod cert;
 mod csr;
 mod error;
 mod ext;
+mod external;
+mod iso;
 mod name;
 mod pem;
 mod profile;
@@ -20,6 +22,11 @@ pub use error::X509Error;
 pub use ext::{
     AltNames, ExtensionView, Found, KeyUsageName, MAX_ALT_NAMES, check_dns_name, check_email,
     check_uri, crl_distribution_points, duplicate_extensions, find, key_usage_flags, parse_oids,
+};
+pub use external::{GenericExternalIssuer, build_generic_external_issuer};
+pub use iso::{
+    DS_MAX_DAYS, DocumentSigner, DocumentSignerSpec, IACA_MAX_YEARS, Iaca, IacaSpec, IacaView,
+    MDL_DS_EKU, add_years, build_document_signer, build_iaca, check_document_signer, check_iaca,
 };
 pub use name::{DnFields, ISO3166_ALPHA2, StringEncoding, is_iso3166_alpha2, is_printable_string};
 pub use pem::{CERTIFICATE_LABEL, CSR_LABEL, CSR_LABEL_LEGACY, MAX_INPUT_LEN};
