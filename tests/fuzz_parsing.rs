@@ -310,30 +310,88 @@ fn untrusted_bytes_never_panic_and_forgeries_are_refused() {
     });
 }
 
+/// Decode `input` into `T` as the HTTP layer does (serde_json through serde_path_to_error,
+/// unknown fields refused); building the error's path and message must not panic either.
+fn decode<T: serde::de::DeserializeOwned>(input: &[u8]) {
+    let de = &mut serde_json::Deserializer::from_slice(input);
+    if let Err(e) = serde_path_to_error::deserialize::<_, T>(de) {
+        let _ = (e.path().to_string(), e.inner().to_string());
+    }
+}
+
 #[test]
 fn request_bodies_never_panic() {
-    // Request decoding as the HTTP layer does it: serde_json through serde_path_to_error
-    // into the wire types, unknown fields refused. Seeds are valid bodies.
-    let seeds: Vec<Vec<u8>> = [
-        r#"{"algorithm":"secp256r1"}"#,
-        r#"{"keyId":"k-1_a","algorithm":"rsa2048"}"#,
-        r#"{"keyId":"x","algorithm":"secp521r1"}"#,
-    ]
-    .iter()
-    .map(|s| s.as_bytes().to_vec())
-    .collect();
+    use hsm_pki::api;
+    // Seeds are valid bodies of every JSON-taking route, as the seeds print them.
+    let kms =
+        |id: &str| format!(r#"{{"type":"kms-hosted-key-descriptor","keyIdPath":"o.t.kms1.{id}"}}"#);
+    let jwk = r#"{"type":"jwk-encoded-key-descriptor","jwk":{"kty":"EC","crv":"P-256","x":"q0xi21uudhkC1QMykfYryN9bcDx480iJLSaRI05CWgY","y":"NhD-09xqrUgE2-qSt8g5imePgKPPNVpYoHmsTL2f4io","d":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAE"}}"#;
+    let iaca_data = r#"{"country":"US","commonName":"Example IACA","notBefore":"2025-05-28T12:23:01Z","notAfter":"2040-05-24T12:23:01Z","issuerAlternativeNameConf":{"uri":"https://iaca.example.com","email":"a@b.c"}}"#;
+    let bodies: Vec<(&str, String)> = vec![
+        ("keys", r#"{"keyId":"k-1_a","algorithm":"rsa2048"}"#.into()),
+        (
+            "iaca",
+            format!(
+                r#"{{"storedCertificateId":"i1","certificateData":{iaca_data},"vicalEntryComplementaryMetadata":{{"docType":["org.iso.18013.5.1.mDL"]}},"iacaKeyDesc":{}}}"#,
+                kms("k")
+            ),
+        ),
+        (
+            "ds",
+            format!(
+                r#"{{"iacaSigner":{{"type":"iaca-cert-data-descriptor","iacaKeyDesc":{jwk},"certificateData":{iaca_data}}},"certificateData":{{"country":"US","commonName":"DS","crlDistributionPointUri":"https://crl"}},"dsPublicKeySource":{{"type":"key-descriptor","keyDescriptor":{}}}}}"#,
+                kms("d")
+            ),
+        ),
+        (
+            "certificate",
+            format!(
+                r#"{{"certificateData":{{"subjectName":{{"commonName":"Leaf","country":"US"}},"isCertificateAuthority":true,"pathLengthConstraint":0,"keyUsage":["KeyCertSign"],"extendedKeyUsageOids":["1.2.3"],"subjectAlternativeNames":{{"dnsNames":["a.b"],"ipAddresses":["127.0.0.1"]}}}},"subjectPublicKeySource":{{"type":"csr","csrPEM":"-----BEGIN CERTIFICATE REQUEST-----\nMIIB\n-----END CERTIFICATE REQUEST-----"}},"issuer":{{"type":"ca-signed","issuerKeyDescriptor":{jwk}}}}}"#
+            ),
+        ),
+        (
+            "csr",
+            format!(
+                r#"{{"type":"generic","subjectKeyDescriptor":{},"subjectName":{{"commonName":"Leaf"}},"subjectAlternativeNames":{{"uris":["https://x"]}}}}"#,
+                kms("l")
+            ),
+        ),
+    ];
+    let seeds: Vec<Vec<u8>> = bodies.iter().map(|(_, b)| b.as_bytes().to_vec()).collect();
+    // The seeds decode, or the fuzzing below would only exercise the first error.
+    for (name, b) in &bodies {
+        let de = &mut serde_json::Deserializer::from_str(b);
+        let ok = match *name {
+            "keys" => serde_path_to_error::deserialize::<_, api::CreateKeyRequest>(de).is_ok(),
+            "iaca" => {
+                serde_path_to_error::deserialize::<_, api::x509::CreateIacaRequest>(de).is_ok()
+            }
+            "ds" => {
+                serde_path_to_error::deserialize::<_, api::x509::CreateDocumentSignerRequest>(de)
+                    .is_ok()
+            }
+            "certificate" => {
+                serde_path_to_error::deserialize::<_, api::x509::CreateCertificateRequest>(de)
+                    .is_ok()
+            }
+            _ => serde_path_to_error::deserialize::<_, api::x509::CreateCsrRequest>(de).is_ok(),
+        };
+        assert!(ok, "seed body {name} does not decode: {b}");
+    }
     fuzz("request-json", &seeds, |_, input| {
-        let de = &mut serde_json::Deserializer::from_slice(input);
-        let r: Result<hsm_pki::api::CreateKeyRequest, _> = serde_path_to_error::deserialize(de);
-        if let Err(e) = r {
-            // The error names a path the HTTP layer turns into `param`; building it must
-            // not panic either.
-            let _ = (e.path().to_string(), e.inner().to_string());
-        }
+        decode::<api::CreateKeyRequest>(input);
+        decode::<api::x509::CreateIacaRequest>(input);
+        decode::<api::x509::CreateDocumentSignerRequest>(input);
+        decode::<api::x509::CreateCertificateRequest>(input);
+        decode::<api::x509::CreateCsrRequest>(input);
     });
     // Deep nesting is refused by serde_json's recursion limit, not by a stack overflow.
     let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
-    let de = &mut serde_json::Deserializer::from_str(&deep);
-    let r: Result<hsm_pki::api::CreateKeyRequest, _> = serde_path_to_error::deserialize(de);
-    assert!(r.is_err());
+    decode::<api::x509::CreateCertificateRequest>(deep.as_bytes());
+    let nested = format!(
+        r#"{{"certificateData":{}1{}}}"#,
+        r#"{"a":"#.repeat(50_000),
+        "}".repeat(50_000)
+    );
+    decode::<api::x509::CreateCertificateRequest>(nested.as_bytes());
 }

@@ -364,9 +364,17 @@ impl SignatureAlgorithm {
             (rfc5912::SHA_512_WITH_RSA_ENCRYPTION, RsaPkcs1Sha512),
         ];
         if let Some((_, alg)) = simple.iter().find(|(oid, _)| *oid == id.oid) {
-            if alg.is_ecdsa() && id.parameters.is_some() {
+            // RFC 5758 3.2: ECDSA identifiers MUST omit the parameters. RFC 8017 A.2.4 /
+            // RFC 4055 5: PKCS#1 v1.5 identifiers carry NULL (absent is tolerated, as most
+            // verifiers do); anything else is a malformed identifier, not a variant.
+            let ok = if alg.is_ecdsa() {
+                id.parameters.is_none()
+            } else {
+                null_or_absent(&id.parameters)
+            };
+            if !ok {
                 return Err(CryptoError::UnsupportedAlgorithm(format!(
-                    "{} with parameters",
+                    "{} with unexpected parameters",
                     id.oid
                 )));
             }
@@ -382,6 +390,12 @@ impl SignatureAlgorithm {
         // RFC 4055 defaults (SHA-1) are not accepted: SHA-1 is not a hash we verify with.
         let hash_id = params.hash.ok_or_else(unsupported)?;
         let hash = HashAlg::from_oid(&hash_id.oid).ok_or_else(unsupported)?;
+        // RFC 4055 2.1: the SHA-2 identifiers' parameters are NULL or absent. The outer
+        // signatureAlgorithm is not covered by the signature, so laxness here would let
+        // anyone re-encode an accepted CSR or certificate (found by tests/fuzz_parsing.rs).
+        if !null_or_absent(&hash_id.parameters) {
+            return Err(unsupported());
+        }
         let mgf = params.mask_gen.ok_or_else(unsupported)?;
         if mgf.oid != OID_MGF1 {
             return Err(unsupported());
@@ -392,6 +406,7 @@ impl SignatureAlgorithm {
             .decode_as()
             .map_err(|_| unsupported())?;
         if HashAlg::from_oid(&mgf_hash.oid) != Some(hash)
+            || !null_or_absent(&mgf_hash.parameters)
             || params.salt_len != Some(hash.output_len() as u32)
             || params.trailer.is_some_and(|t| t != 1)
         {
@@ -403,6 +418,13 @@ impl SignatureAlgorithm {
             HashAlg::Sha512 => RsaPssSha512,
         })
     }
+}
+
+/// AlgorithmIdentifier parameters that are absent or exactly NULL.
+fn null_or_absent(params: &Option<der::Any>) -> bool {
+    params
+        .as_ref()
+        .is_none_or(|p| der::Tagged::tag(p) == der::Tag::Null && p.value().is_empty())
 }
 
 #[cfg(test)]
@@ -448,6 +470,26 @@ mod tests {
             );
             assert_eq!(SignatureAlgorithm::from_name(alg.name()), Some(alg));
         }
+    }
+
+    #[test]
+    fn malformed_parameters_are_refused() {
+        use der::asn1::Null;
+        let mut id = SignatureAlgorithm::RsaPkcs1Sha256.algorithm_identifier();
+        id.parameters = Some(der::Any::from_der(&[0x85, 0x00]).unwrap());
+        assert!(SignatureAlgorithm::from_algorithm_identifier(&id).is_err());
+        id.parameters = None;
+        assert!(SignatureAlgorithm::from_algorithm_identifier(&id).is_ok());
+        let mut id = SignatureAlgorithm::EcdsaSha256.algorithm_identifier();
+        id.parameters = Some(der::Any::encode_from(&Null).unwrap());
+        assert!(SignatureAlgorithm::from_algorithm_identifier(&id).is_err());
+        // The MGF1 hash's NULL turned into [5] (the mutation the fuzzer found).
+        let pss = SignatureAlgorithm::RsaPssSha256.algorithm_identifier();
+        let mut der = pss.to_der().unwrap();
+        let null_at = der.windows(2).rposition(|w| w == [0x05, 0x00]).unwrap();
+        der[null_at] = 0x85;
+        let id = AlgorithmIdentifierOwned::from_der(&der).unwrap();
+        assert!(SignatureAlgorithm::from_algorithm_identifier(&id).is_err());
     }
 
     #[test]
