@@ -7,6 +7,7 @@
 //! - Every error leaves as the documented `{code, message, details}` body ([`ApiError`]).
 
 mod audit;
+mod ca;
 mod error;
 mod health;
 mod keys;
@@ -316,6 +317,10 @@ async fn route(ctx: &Ctx, req: Request<Incoming>) -> Result<Response<Body>, ApiE
         RouteId::KeyGet => keys::get(ctx, &op(), &params[0]).await,
         RouteId::KeyDelete => keys::delete(ctx, &op(), &params[0]).await,
         RouteId::AuditList => audit::list(ctx, &op(), &req).await,
+        RouteId::Ca(resource, action) => {
+            ca::dispatch(ctx, &op(), resource, action, req, &params).await
+        }
+        RouteId::HolderCaCrl => ca::holder_crl(ctx, &op(), &params[0]).await,
     }
 }
 
@@ -381,6 +386,7 @@ fn openapi_response() -> Response<Body> {
 const OPENAPI_FRAGMENTS: &[&str] = &[
     include_str!("openapi/keys.json"),
     include_str!("openapi/audit.json"),
+    include_str!("openapi/ca.json"),
 ];
 
 /// The merged OpenAPI document, built once.
