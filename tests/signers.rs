@@ -169,6 +169,17 @@ fn p(path: &Path) -> &str {
 
 /// An offline root made with openssl: key `<name>.key`, certificate `<name>.pem`.
 fn offline_root(env: &Env, name: &str, subject: &str, ian: bool) -> (PathBuf, PathBuf, String) {
+    offline_root_with(env, name, subject, ian, &["-days", "3650"])
+}
+
+/// `extra`: more `openssl req` arguments (`-days` is required, e.g. `-days 0`).
+fn offline_root_with(
+    env: &Env,
+    name: &str,
+    subject: &str,
+    ian: bool,
+    extra: &[&str],
+) -> (PathBuf, PathBuf, String) {
     let key = env.path(&format!("{name}.key"));
     ossl(&[
         "ecparam",
@@ -200,7 +211,7 @@ fn offline_root(env: &Env, name: &str, subject: &str, ian: bool) -> (PathBuf, Pa
         ),
     );
     let cert = env.path(&format!("{name}.pem"));
-    ossl(&[
+    let mut args = vec![
         "req",
         "-new",
         "-x509",
@@ -209,11 +220,11 @@ fn offline_root(env: &Env, name: &str, subject: &str, ian: bool) -> (PathBuf, Pa
         "-key",
         p(&key),
         "-sha256",
-        "-days",
-        "3650",
         "-out",
         p(&cert),
-    ]);
+    ];
+    args.extend(extra);
+    ossl(&args);
     let pem = std::fs::read_to_string(&cert).unwrap();
     (key, cert, pem)
 }
@@ -436,6 +447,54 @@ fn dts_roots_and_vical_signers() {
             .contains("issuerAltName"),
         "{v}"
     );
+    // More upload rules over HTTP: no O, a serial of 21 octets, expired, garbage.
+    let no_o = offline_root(&env, "noo", "/C=NZ/CN=No O Root", true);
+    let serial21 = format!("0x7f{}", "11".repeat(20));
+    let long_serial = offline_root_with(
+        &env,
+        "longserial",
+        "/C=NZ/O=Example Ltd/CN=Long Serial",
+        true,
+        &["-days", "3650", "-set_serial", &serial21],
+    );
+    // `openssl req -x509` refuses `-days 0`: re-sign the root itself with `x509 -signkey`,
+    // whose notAfter then equals its notBefore (the signing second).
+    let expired_root = offline_root(&env, "expiredroot", "/C=NZ/O=Example Ltd/CN=Expired", true);
+    let expired_pem = env.path("expiredroot-0.pem");
+    ossl(&[
+        "x509",
+        "-in",
+        p(&expired_root.1),
+        "-signkey",
+        p(&expired_root.0),
+        "-days",
+        "0",
+        "-out",
+        p(&expired_pem),
+    ]);
+    let expired_root = (
+        expired_root.0,
+        expired_pem.clone(),
+        std::fs::read_to_string(&expired_pem).unwrap(),
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    for (pem, why) in [
+        (no_o.2.as_str(), "organizationName"),
+        (long_serial.2.as_str(), "20 octets"),
+        (expired_root.2.as_str(), "expired"),
+        ("not a certificate", "PEM"),
+    ] {
+        let v = env.refused(
+            "POST",
+            DTS_CA,
+            Some(&json!({"certificatePem": pem})),
+            400,
+            "ValidationError",
+            Some("certificatePem"),
+        );
+        let msg = v["details"][0]["msg"].as_str().unwrap();
+        assert!(msg.contains(why), "expected '{why}': {msg}");
+    }
 
     // A VICAL signer under the managed root: 400 naming caId.
     let v = env.refused(
@@ -456,6 +515,7 @@ fn dts_roots_and_vical_signers() {
 
     // Another tenant: the root is invisible (404), and its id names no root for them
     // (the same 400 as an unknown id).
+    let before = env.snapshot();
     for (m, path, body) in [
         ("GET", format!("{DTS_CA}/{root_id}"), None),
         (
@@ -468,7 +528,6 @@ fn dts_roots_and_vical_signers() {
         let (s, v) = env.call_as(&other, m, &path, body.as_ref());
         assert_eq!(s, 404, "{m} {path}: {v}");
     }
-    let before = env.snapshot();
     let (s, foreign) = env.call_as(&other, "POST", VICAL, Some(&json!({"caId": root_id})));
     let (s2, unknown) = env.call_as(&other, "POST", VICAL, Some(&json!({"caId": uuid_like(7)})));
     assert_eq!((s, s2), (400, 400), "{foreign} {unknown}");
@@ -587,6 +646,17 @@ fn dts_roots_and_vical_signers() {
     let got = env.ok("GET", &sp, None, 200);
     assert_eq!(got["certificateFingerprint"], fingerprint(&cert_path));
     check_chain(&root.1, &cert_path);
+    // An end-entity certificate is no root.
+    let v = env.refused(
+        "POST",
+        DTS_CA,
+        Some(&json!({"certificatePem": cert_pem})),
+        400,
+        "ValidationError",
+        Some("certificatePem"),
+    );
+    let msg = v["details"][0]["msg"].as_str().unwrap();
+    assert!(msg.contains("self-signed"), "{msg}");
 
     // Limits: a third root is fine, a fourth is 409; five VICAL signers, not six.
     let third = env.ok(
