@@ -77,20 +77,33 @@ impl Env {
         self.call_as(&self.tok, method, path, body)
     }
 
+    /// One request. A 503 `TokenUnavailable` is retried (twice, once `/readyz` is back):
+    /// `pkcs11-tool`, which the test runs beside the daemon to count token objects, makes
+    /// SoftHSM rewrite its token files, and a health probe that reads them at that moment
+    /// rightly reports an outage (C_GetTokenInfo: CKR_GENERAL_ERROR) until it reconnects.
+    /// A refused request changes nothing, so the retry cannot hide a side effect.
     fn call_as(&self, tok: &str, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
         let b = body.map(|v| v.to_string());
-        let (s, text) = call(self.d.addr, tok, method, path, b.as_deref());
-        let v = if text.is_empty() {
-            Value::Null
-        } else {
-            json_of(&text)
-        };
-        (s, v)
+        let mut attempt = 0;
+        loop {
+            let (s, text) = call(self.d.addr, tok, method, path, b.as_deref());
+            let v = if text.is_empty() {
+                Value::Null
+            } else {
+                json_of(&text)
+            };
+            if s == 503 && v["code"] == "TokenUnavailable" && attempt < 2 {
+                attempt += 1;
+                self.d.wait_status("/readyz", 200, Duration::from_secs(10));
+                continue;
+            }
+            return (s, v);
+        }
     }
 
     fn ok(&self, method: &str, path: &str, body: Option<&Value>, status: u16) -> Value {
         let (s, v) = self.call(method, path, body);
-        assert_eq!(s, status, "{method} {path}: {v}");
+        assert_eq!(s, status, "{method} {path}: {v}\n{}", self.log_tail());
         v
     }
 
@@ -135,7 +148,7 @@ impl Env {
     ) -> Value {
         let before = self.snapshot();
         let (s, v) = self.call_as(tok, method, path, body);
-        assert_eq!(s, status, "{method} {path}: {v}");
+        assert_eq!(s, status, "{method} {path}: {v}\n{}", self.log_tail());
         assert_eq!(v["code"], code, "{v}");
         assert!(v["message"].as_str().is_some_and(|m| !m.is_empty()), "{v}");
         if let Some(p) = param {
@@ -144,6 +157,13 @@ impl Env {
         }
         assert_eq!(self.snapshot(), before, "{method} {path} changed something");
         v
+    }
+
+    /// The daemon log's last lines that are not request lines, for failure messages.
+    fn log_tail(&self) -> String {
+        let log = self.d.log_text();
+        let lines: Vec<&str> = log.lines().filter(|l| !l.contains(" request ")).collect();
+        lines[lines.len().saturating_sub(15)..].join("\n")
     }
 
     fn path(&self, name: &str) -> PathBuf {
