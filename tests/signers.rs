@@ -972,6 +972,18 @@ fn holder_roots_wallet_signers_and_crl() {
         "ValidationError",
         Some("active"),
     );
+    // An mDL usage has no place in a wallet attestation signer.
+    let (_, mdl) = sign_csr(&env, "wallet-mdl", &csr_pem, &root, VICAL_EXT, "365");
+    let v = env.refused(
+        "PUT",
+        &sp,
+        Some(&json!({"certificatePem": mdl})),
+        400,
+        "ValidationError",
+        Some("certificatePem"),
+    );
+    let msg = v["details"][0]["msg"].as_str().unwrap();
+    assert!(msg.contains("mDL"), "{msg}");
     let (cert_path, cert_pem) = sign_csr(&env, "wallet", &csr_pem, &root, WALLET_EXT, "365");
     let v = env.ok("PUT", &sp, Some(&json!({"certificatePem": cert_pem})), 200);
     assert_eq!(v["active"], true, "{v}");

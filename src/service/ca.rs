@@ -671,14 +671,13 @@ pub async fn holder_root_crl(
         }
         Err(e) => Err(e),
     };
-    let audited = match &result {
-        Ok(None) => Err(ServiceError::NotFound("certificate revocation list")),
-        Ok(Some(_)) => Ok(()),
-        Err(_) => Ok(()),
-    };
-    match (&result, audited) {
-        (Err(_), _) => ctx.record(app, &name, Some(&id), &result).await,
-        (_, a) => ctx.record(app, &name, Some(&id), &a).await,
+    match &result {
+        // An unmanaged root has no CRL here: audited as a failed retrieval.
+        Ok(None) => {
+            let missing: Result<(), _> = Err(ServiceError::NotFound("certificate revocation list"));
+            ctx.record(app, &name, Some(&id), &missing).await;
+        }
+        _ => ctx.record(app, &name, Some(&id), &result).await,
     }
     result
 }

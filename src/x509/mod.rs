@@ -33,7 +33,7 @@ pub use profile::{
 };
 pub use serial::{SERIAL_LEN, random_serial, serial_from_rng, serial_hex};
 pub use upload::{
-    CERTIFICATE_FIELD, MAX_SERIAL_OCTETS, SignerProfile, VICAL_SIGNER_EKU,
+    CERTIFICATE_FIELD, MAX_SERIAL_OCTETS, MDL_EKU_ARC, SignerProfile, VICAL_SIGNER_EKU,
     check_signer_certificate, check_uploaded_root, parse_uploaded,
 };
 pub use validity::{from_x509_time, to_x509_time, validity};

@@ -18,6 +18,10 @@ use crate::crypto::PublicKey;
 /// id-mdl-kp-mdlVICAL, ISO/IEC 18013-5 C.1.7.2 (extended key usage of a VICAL signer).
 pub const VICAL_SIGNER_EKU: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.0.18013.5.1.8");
 
+/// The ISO/IEC 18013-5 extended key usage arc (id-mdl-kp, C.1.7): mDL document signer, VICAL
+/// signer, and so on. A wallet attestation signer is none of these.
+pub const MDL_EKU_ARC: &str = "1.0.18013.5.1.";
+
 /// The request field every rule below reports against.
 pub const CERTIFICATE_FIELD: &str = "certificatePem";
 
@@ -227,6 +231,17 @@ pub fn check_signer_certificate(
             if !signer_key.algorithm().is_ec() {
                 return Err(rule("a wallet attestation signer must have an EC key"));
             }
+            let eku = ext
+                .extended_key_usage()
+                .map_err(|e| rule(e.to_string()))?
+                .map(|f| f.value)
+                .unwrap_or_default();
+            if let Some(oid) = eku.iter().find(|o| o.to_string().starts_with(MDL_EKU_ARC)) {
+                return Err(rule(format!(
+                    "extendedKeyUsage must not include the mDL usage {oid}: \
+                     a wallet attestation signer signs no mDL artefact"
+                )));
+            }
         }
     }
     Ok(cert)
@@ -336,6 +351,30 @@ mod tests {
         .unwrap();
         let r = rule_of(check_uploaded_root(&issued.to_pem().unwrap(), NOW).unwrap_err());
         assert!(r.contains("self-signed"), "{r}");
+        // A duplicated extension (the profile adds an SKI; this makes two).
+        {
+            use crate::crypto::{KeySigner, X509Signature};
+            use crate::x509::{RootCa, random_serial, validity};
+            use x509_cert::builder::{Builder, CertificateBuilder};
+            use x509_cert::ext::pkix::SubjectKeyIdentifier;
+            let spec = root_spec(true);
+            let mut builder = CertificateBuilder::new(
+                RootCa::new(&spec, key.public_key()).unwrap(),
+                random_serial().unwrap(),
+                validity(spec.not_before, spec.not_after).unwrap(),
+                key.public_key().spki().clone(),
+            )
+            .unwrap();
+            let ski = SubjectKeyIdentifier(der::asn1::OctetString::new(vec![1u8; 20]).unwrap());
+            builder.add_extension(&ski).unwrap();
+            let cert = builder
+                .build::<_, X509Signature>(&KeySigner::with_default_algorithm(&key))
+                .unwrap();
+            let pem = crate::x509::pem::encode("CERTIFICATE", &der::Encode::to_der(&cert).unwrap())
+                .unwrap();
+            let r = rule_of(check_uploaded_root(&pem, NOW).unwrap_err());
+            assert!(r.contains("more than once"), "{r}");
+        }
         // Two certificates, garbage.
         let two = format!("{pem}{pem}");
         rule_of(check_uploaded_root(&two, NOW).unwrap_err());
@@ -361,7 +400,9 @@ mod tests {
             check_signer_certificate(pem, key, &root, p, NOW).map_err(rule_of)
         };
         check(&good, signer.public_key(), SignerProfile::Vical).unwrap();
-        check(&good, signer.public_key(), SignerProfile::WalletAttestation).unwrap();
+        // The VICAL EKU is an mDL usage: not for a wallet attestation signer.
+        let r = check(&good, signer.public_key(), SignerProfile::WalletAttestation).unwrap_err();
+        assert!(r.contains("mDL"), "{r}");
         // Wrong key.
         let other = SoftEcKey::p256(12);
         let r = check(&good, other.public_key(), SignerProfile::Vical).unwrap_err();
@@ -379,6 +420,12 @@ mod tests {
         .unwrap();
         let r = check(&no_eku, signer.public_key(), SignerProfile::Vical).unwrap_err();
         assert!(r.contains("1.0.18013.5.1.8"), "{r}");
+        check(
+            &no_eku,
+            signer.public_key(),
+            SignerProfile::WalletAttestation,
+        )
+        .unwrap();
         // A CA certificate.
         let ca = build_issued(
             &signer_spec(true, IssuedKind::SubCa { path_len: None }),
