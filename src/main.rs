@@ -42,6 +42,79 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Tenant settings (works beside a running daemon).
+    Tenant {
+        #[command(subcommand)]
+        command: TenantCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum TenantCommand {
+    /// Set a tenant's certificate defaults (the tenant is created if new): the domain names
+    /// managed roots ("<domain> DTS CA"), the country fills in a root's C.
+    Set {
+        #[arg(long, default_value = "hsm-config/hsm-pki.toml")]
+        config: PathBuf,
+        #[arg(long)]
+        tenant: String,
+        /// e.g. `example.com`.
+        #[arg(long)]
+        domain: Option<String>,
+        /// ISO 3166-1 alpha-2, e.g. `NZ`.
+        #[arg(long)]
+        country: Option<String>,
+    },
+}
+
+fn tenant_command(cmd: TenantCommand) -> Result<(), String> {
+    match cmd {
+        TenantCommand::Set {
+            config,
+            tenant,
+            domain,
+            country,
+        } => {
+            if !auth::valid_tenant_id(&tenant) {
+                return Err(format!(
+                    "--tenant {tenant:?}: must be {{org}}.{{tenant}}, lowercase letters, digits, '-'"
+                ));
+            }
+            if domain.is_none() && country.is_none() {
+                return Err("give --domain, --country or both".into());
+            }
+            if let Some(d) = &domain {
+                // The domain becomes part of a PrintableString commonName.
+                let ok = !d.is_empty()
+                    && d.len() <= 50
+                    && d.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
+                if !ok {
+                    return Err(format!(
+                        "--domain {d:?}: must be a DNS name of at most 50 characters"
+                    ));
+                }
+            }
+            if let Some(c) = &country
+                && !hsm_pki::x509::is_iso3166_alpha2(c)
+            {
+                return Err(format!(
+                    "--country {c:?}: must be an ISO 3166-1 alpha-2 code (e.g. NZ)"
+                ));
+            }
+            let store = open_store(&config)?;
+            store
+                .set_tenant_defaults(
+                    &tenant,
+                    domain.as_deref(),
+                    country.as_deref(),
+                    &now_rfc3339(),
+                )
+                .map_err(|e| e.to_string())?;
+            eprintln!("tenant {tenant} updated");
+            Ok(())
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -195,6 +268,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::ApiToken { command } => exit(token_command(command)),
         Command::Audit { command } => exit(audit_command(command)),
+        Command::Tenant { command } => exit(tenant_command(command)),
         Command::CheckConfig { config } => match Config::load(&config) {
             Ok(c) => match c.token.read_pin() {
                 Ok(_) => {

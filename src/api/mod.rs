@@ -87,3 +87,9 @@ pub struct AuditEvent {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error_code: Option<String>,
 }
+
+pub mod ca;
+pub use ca::{
+    CertificateData, CreateDtsCaRequest, CreateHolderCaRequest, CreateSignerRequest, CreatedSigner,
+    RootCa, Signer, UpdateCaRequest, UpdateSignerRequest,
+};

@@ -7,6 +7,7 @@
 //! - Every error leaves as the documented `{code, message, details}` body ([`ApiError`]).
 
 mod audit;
+mod ca;
 mod error;
 mod health;
 mod keys;
@@ -329,6 +330,10 @@ async fn route(ctx: &Ctx, req: Request<Incoming>) -> Result<Response<Body>, ApiE
         RouteId::X509StoreListIds => x509::list_ids(ctx, &op(), &params[0], &req).await,
         RouteId::X509StoreGet => x509::get(ctx, &op(), &params[0], &params[1]).await,
         RouteId::X509StoreDelete => x509::delete(ctx, &op(), &params[0], &params[1]).await,
+        RouteId::Ca(resource, action) => {
+            ca::dispatch(ctx, &op(), resource, action, req, &params).await
+        }
+        RouteId::HolderCaCrl => ca::holder_crl(ctx, &op(), &params[0]).await,
     }
 }
 
@@ -395,6 +400,7 @@ const OPENAPI_FRAGMENTS: &[&str] = &[
     include_str!("openapi/keys.json"),
     include_str!("openapi/audit.json"),
     include_str!("openapi/x509.json"),
+    include_str!("openapi/ca.json"),
 ];
 
 /// The merged OpenAPI document, built once.

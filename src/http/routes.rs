@@ -2,6 +2,7 @@
 //! handler runs. One table drives dispatch, 404/405, role checks, metrics labels and the
 //! OpenAPI consistency test, so they cannot drift apart.
 
+use super::ca::{CaOp, Resource};
 use crate::service::auth::Role;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,6 +32,9 @@ pub enum RouteId {
     X509StoreListIds,
     X509StoreGet,
     X509StoreDelete,
+    /// Root CAs and signers (issue 4): which resource, which operation.
+    Ca(super::ca::Resource, super::ca::CaOp),
+    HolderCaCrl,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -45,6 +49,8 @@ pub struct RouteDef {
 const KEYS: &[Role] = &[Role::Admin, Role::Issuer];
 const AUDIT: &[Role] = &[Role::Admin, Role::Auditor];
 const X509: &[Role] = &[Role::Admin, Role::Issuer];
+const DTS: &[Role] = &[Role::Admin, Role::DtsProvider];
+const HOLDER: &[Role] = &[Role::Admin, Role::Holder];
 
 pub const ROUTES: &[RouteDef] = &[
     RouteDef {
@@ -150,6 +156,132 @@ pub const ROUTES: &[RouteDef] = &[
         pattern: "/v1/{store}/x509-store-api/certificates/{certificateId}",
         access: Access::Roles(X509),
         id: RouteId::X509StoreDelete,
+    },
+    RouteDef {
+        method: "POST",
+        pattern: "/v1/ecosystems/certificates/ca",
+        access: Access::Roles(DTS),
+        id: RouteId::Ca(Resource::DtsCa, CaOp::Create),
+    },
+    RouteDef {
+        method: "GET",
+        pattern: "/v1/ecosystems/certificates/ca",
+        access: Access::Roles(DTS),
+        id: RouteId::Ca(Resource::DtsCa, CaOp::List),
+    },
+    RouteDef {
+        method: "GET",
+        pattern: "/v1/ecosystems/certificates/ca/{caId}",
+        access: Access::Roles(DTS),
+        id: RouteId::Ca(Resource::DtsCa, CaOp::Get),
+    },
+    RouteDef {
+        method: "PUT",
+        pattern: "/v1/ecosystems/certificates/ca/{caId}",
+        access: Access::Roles(DTS),
+        id: RouteId::Ca(Resource::DtsCa, CaOp::Update),
+    },
+    RouteDef {
+        method: "DELETE",
+        pattern: "/v1/ecosystems/certificates/ca/{caId}",
+        access: Access::Roles(DTS),
+        id: RouteId::Ca(Resource::DtsCa, CaOp::Delete),
+    },
+    RouteDef {
+        method: "POST",
+        pattern: "/v1/ecosystems/certificates/vical-signers",
+        access: Access::Roles(DTS),
+        id: RouteId::Ca(Resource::VicalSigner, CaOp::Create),
+    },
+    RouteDef {
+        method: "GET",
+        pattern: "/v1/ecosystems/certificates/vical-signers",
+        access: Access::Roles(DTS),
+        id: RouteId::Ca(Resource::VicalSigner, CaOp::List),
+    },
+    RouteDef {
+        method: "GET",
+        pattern: "/v1/ecosystems/certificates/vical-signers/{vicalSignerId}",
+        access: Access::Roles(DTS),
+        id: RouteId::Ca(Resource::VicalSigner, CaOp::Get),
+    },
+    RouteDef {
+        method: "PUT",
+        pattern: "/v1/ecosystems/certificates/vical-signers/{vicalSignerId}",
+        access: Access::Roles(DTS),
+        id: RouteId::Ca(Resource::VicalSigner, CaOp::Update),
+    },
+    RouteDef {
+        method: "DELETE",
+        pattern: "/v1/ecosystems/certificates/vical-signers/{vicalSignerId}",
+        access: Access::Roles(DTS),
+        id: RouteId::Ca(Resource::VicalSigner, CaOp::Delete),
+    },
+    RouteDef {
+        method: "POST",
+        pattern: "/v1/holder/certificates/ca",
+        access: Access::Roles(HOLDER),
+        id: RouteId::Ca(Resource::HolderCa, CaOp::Create),
+    },
+    RouteDef {
+        method: "GET",
+        pattern: "/v1/holder/certificates/ca",
+        access: Access::Roles(HOLDER),
+        id: RouteId::Ca(Resource::HolderCa, CaOp::List),
+    },
+    RouteDef {
+        method: "GET",
+        pattern: "/v1/holder/certificates/ca/{caId}",
+        access: Access::Roles(HOLDER),
+        id: RouteId::Ca(Resource::HolderCa, CaOp::Get),
+    },
+    RouteDef {
+        method: "PUT",
+        pattern: "/v1/holder/certificates/ca/{caId}",
+        access: Access::Roles(HOLDER),
+        id: RouteId::Ca(Resource::HolderCa, CaOp::Update),
+    },
+    RouteDef {
+        method: "DELETE",
+        pattern: "/v1/holder/certificates/ca/{caId}",
+        access: Access::Roles(HOLDER),
+        id: RouteId::Ca(Resource::HolderCa, CaOp::Delete),
+    },
+    RouteDef {
+        method: "POST",
+        pattern: "/v1/holder/certificates/wallet-attestation-signers",
+        access: Access::Roles(HOLDER),
+        id: RouteId::Ca(Resource::WalletSigner, CaOp::Create),
+    },
+    RouteDef {
+        method: "GET",
+        pattern: "/v1/holder/certificates/wallet-attestation-signers",
+        access: Access::Roles(HOLDER),
+        id: RouteId::Ca(Resource::WalletSigner, CaOp::List),
+    },
+    RouteDef {
+        method: "GET",
+        pattern: "/v1/holder/certificates/wallet-attestation-signers/{certificateId}",
+        access: Access::Roles(HOLDER),
+        id: RouteId::Ca(Resource::WalletSigner, CaOp::Get),
+    },
+    RouteDef {
+        method: "PUT",
+        pattern: "/v1/holder/certificates/wallet-attestation-signers/{certificateId}",
+        access: Access::Roles(HOLDER),
+        id: RouteId::Ca(Resource::WalletSigner, CaOp::Update),
+    },
+    RouteDef {
+        method: "DELETE",
+        pattern: "/v1/holder/certificates/wallet-attestation-signers/{certificateId}",
+        access: Access::Roles(HOLDER),
+        id: RouteId::Ca(Resource::WalletSigner, CaOp::Delete),
+    },
+    RouteDef {
+        method: "GET",
+        pattern: "/v1/holder/certificates/ca/{caId}/crl",
+        access: Access::Roles(HOLDER),
+        id: RouteId::HolderCaCrl,
     },
 ];
 

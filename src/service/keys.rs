@@ -158,6 +158,15 @@ pub async fn delete(app: &Arc<App>, ctx: &OpContext, key_id: String) -> Result<(
             let record = store
                 .get_key(&ctx2.principal.tenant, &name)?
                 .ok_or(ServiceError::NotFound("key"))?;
+            // A root CA's or a signer's key goes with its owner, never on its own.
+            if store.key_in_use(&record.label)? {
+                return Err(ServiceError::Conflict {
+                    code: "KeyInUse",
+                    message: format!(
+                        "Key '{name}' belongs to a root CA or signer; delete that instead"
+                    ),
+                });
+            }
             let events = ctx2.events("KEY_DELETE", Some(&name), None);
             if !store.delete_key_with_events(&ctx2.principal.tenant, &name, &events)? {
                 return Err(ServiceError::NotFound("key"));

@@ -7,6 +7,7 @@
 //! tokio worker thread (DEVELOPERS.md rule 3).
 
 pub mod auth;
+pub mod ca;
 mod health;
 pub mod keys;
 pub mod x509;

@@ -8,6 +8,7 @@
 //! a method that returned `Ok` has its transaction on disk (DEVELOPERS.md rule 8).
 
 pub mod audit;
+mod ca;
 mod issuance;
 mod schema;
 
@@ -17,6 +18,7 @@ use std::sync::Mutex;
 use rusqlite::{Connection, OptionalExtension, params};
 
 pub use audit::{AuditEvent, StoredEvent};
+pub use ca::{CaDeletion, CaRecord, SignerLimit, SignerRecord};
 pub use issuance::{IssuedRecord, StoredCertificate};
 
 pub use schema::CURRENT_VERSION;

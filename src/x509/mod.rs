@@ -5,6 +5,7 @@
 //! received is verified here with RustCrypto before it is trusted.
 
 mod cert;
+mod crl;
 mod csr;
 mod error;
 mod ext;
@@ -14,9 +15,11 @@ mod name;
 mod pem;
 mod profile;
 mod serial;
+mod upload;
 mod validity;
 
 pub use cert::{ParsedCertificate, public_key_of, reparse};
+pub use crl::{CRL_VALIDITY_DAYS, build_crl, verify_crl};
 pub use csr::{CsrSpec, ParsedCsr, build_csr};
 pub use error::X509Error;
 pub use ext::{
@@ -36,6 +39,10 @@ pub use profile::{
     sign_certificate,
 };
 pub use serial::{SERIAL_LEN, random_serial, serial_from_rng, serial_hex};
+pub use upload::{
+    CERTIFICATE_FIELD, MAX_SERIAL_OCTETS, MDL_EKU_ARC, SignerProfile, VICAL_SIGNER_EKU,
+    check_signer_certificate, check_uploaded_root, parse_uploaded,
+};
 pub use validity::{from_x509_time, to_x509_time, validity};
 
 /// Lowercase hex, the form fingerprints, serials and key identifiers take on the API.

@@ -1,0 +1,99 @@
+//! Wire types of the root CA and signer APIs (seeds 000, 001, 003).
+
+use serde::{Deserialize, Serialize};
+
+/// `POST /v1/ecosystems/certificates/ca`: managed without `certificatePem`, unmanaged with it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CreateDtsCaRequest {
+    pub common_name: Option<String>,
+    pub country: Option<String>,
+    pub organisation_name: Option<String>,
+    pub not_after: Option<String>,
+    pub not_before: Option<String>,
+    pub certificate_pem: Option<String>,
+    /// Key algorithm of a managed root (default secp256r1).
+    pub algorithm: Option<String>,
+}
+
+/// `POST /v1/holder/certificates/ca`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CreateHolderCaRequest {
+    pub common_name: Option<String>,
+    pub country: Option<String>,
+    pub certificate_pem: Option<String>,
+}
+
+/// `PUT` of a root: only `active`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct UpdateCaRequest {
+    pub active: bool,
+}
+
+/// `POST` of a signer.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CreateSignerRequest {
+    pub ca_id: String,
+}
+
+/// `PUT` of a signer.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct UpdateSignerRequest {
+    pub active: Option<bool>,
+    pub certificate_pem: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CertificateData {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub common_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub country: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub organisation_name: Option<String>,
+    pub not_after: String,
+    pub not_before: String,
+}
+
+/// A root CA certificate (seed 003 response).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RootCa {
+    pub id: String,
+    pub active: bool,
+    pub certificate_pem: String,
+    pub certificate_fingerprint: String,
+    pub certificate_data: CertificateData,
+    pub is_managed: bool,
+}
+
+/// A signer (seeds 000, 001): the CSR always, the certificate fields once uploaded.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Signer {
+    pub id: String,
+    pub ca_id: String,
+    pub active: bool,
+    pub csr_pem: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub certificate_pem: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub certificate_fingerprint: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub certificate_data: Option<CertificateData>,
+}
+
+/// The `POST` response of a signer: `{id, csrPem, caId, active}`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreatedSigner {
+    pub id: String,
+    pub csr_pem: String,
+    pub ca_id: String,
+    pub active: bool,
+}

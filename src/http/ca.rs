@@ -1,0 +1,322 @@
+//! Root CAs and signers: `/v1/ecosystems/certificates/{ca,vical-signers}` (roles admin,
+//! dts-provider) and `/v1/holder/certificates/{ca,wallet-attestation-signers}` (roles admin,
+//! holder). One handler set serves the four resources; [`Resource`] says which.
+
+use hyper::body::Incoming;
+use hyper::header::{CONTENT_TYPE, HeaderValue};
+use hyper::{Request, Response, StatusCode};
+
+use super::{ApiError, Body, Ctx, json_response, query, read_json};
+use crate::api;
+use crate::crypto::KeyAlgorithm;
+use crate::service::ca::{
+    self, CertData, CertView, RootFamily, RootRequest, RootView, SignerFamily, SignerView,
+};
+use crate::service::{OpContext, ServiceError};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resource {
+    DtsCa,
+    VicalSigner,
+    HolderCa,
+    WalletSigner,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CaOp {
+    Create,
+    List,
+    Get,
+    Update,
+    Delete,
+}
+
+fn invalid(param: &str, msg: &str, value: Option<&str>) -> ApiError {
+    ApiError::from(ServiceError::Invalid {
+        location: "body",
+        param: param.to_owned(),
+        msg: msg.to_owned(),
+        value: value.map(|v| v.chars().take(128).collect()),
+    })
+}
+
+/// Ids are UUIDs; anything else is a 404 like an unknown id.
+fn path_id(raw: &str) -> Result<String, ApiError> {
+    uuid::Uuid::parse_str(raw)
+        .map(|u| u.to_string())
+        .map_err(|_| ApiError::not_found())
+}
+
+fn data(d: CertData) -> api::CertificateData {
+    api::CertificateData {
+        common_name: d.common_name,
+        country: d.country,
+        organisation_name: d.organisation_name,
+        not_after: d.not_after,
+        not_before: d.not_before,
+    }
+}
+
+fn root_to_api(r: RootView) -> api::RootCa {
+    api::RootCa {
+        id: r.id,
+        active: r.active,
+        certificate_pem: r.certificate.pem,
+        certificate_fingerprint: r.certificate.fingerprint,
+        certificate_data: data(r.certificate.data),
+        is_managed: r.is_managed,
+    }
+}
+
+fn signer_to_api(s: SignerView) -> api::Signer {
+    let (pem, fp, d) = match s.certificate {
+        Some(CertView {
+            pem,
+            fingerprint,
+            data: d,
+        }) => (Some(pem), Some(fingerprint), Some(data(d))),
+        None => (None, None, None),
+    };
+    api::Signer {
+        id: s.id,
+        ca_id: s.ca_id,
+        active: s.active,
+        csr_pem: s.csr_pem,
+        certificate_pem: pem,
+        certificate_fingerprint: fp,
+        certificate_data: d,
+    }
+}
+
+fn parse_time(param: &str, v: &Option<String>) -> Result<Option<time::OffsetDateTime>, ApiError> {
+    match v {
+        None => Ok(None),
+        Some(s) => time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+            .map(Some)
+            .map_err(|_| invalid(param, "must be an RFC 3339 date-time", Some(s))),
+    }
+}
+
+fn no_content() -> Response<Body> {
+    let mut resp = Response::new(Body::default());
+    *resp.status_mut() = StatusCode::NO_CONTENT;
+    resp
+}
+
+/// Fields that describe a managed root must not accompany an uploaded certificate: those
+/// values come from the certificate itself.
+fn refuse_with_pem(present: &[(&str, bool)]) -> Result<(), ApiError> {
+    let errors: Vec<ApiError> = present
+        .iter()
+        .filter(|(_, p)| *p)
+        .map(|(name, _)| {
+            invalid(
+                name,
+                "must not be given with certificatePem: it comes from the certificate",
+                None,
+            )
+        })
+        .collect();
+    match ApiError::merge(errors) {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+async fn create_root(
+    ctx: &Ctx,
+    op: &OpContext,
+    family: RootFamily,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, ApiError> {
+    let request = match family {
+        RootFamily::Dts => {
+            let b: api::CreateDtsCaRequest = read_json(ctx, req).await?;
+            if b.certificate_pem.is_some() {
+                refuse_with_pem(&[
+                    ("commonName", b.common_name.is_some()),
+                    ("country", b.country.is_some()),
+                    ("organisationName", b.organisation_name.is_some()),
+                    ("notBefore", b.not_before.is_some()),
+                    ("notAfter", b.not_after.is_some()),
+                    ("algorithm", b.algorithm.is_some()),
+                ])?;
+            }
+            let algorithm = match &b.algorithm {
+                None => None,
+                Some(a) => Some(KeyAlgorithm::from_name(a).ok_or_else(|| {
+                    invalid(
+                        "algorithm",
+                        "must be one of secp256r1, secp384r1, secp521r1, rsa2048, rsa3072, rsa4096",
+                        Some(a),
+                    )
+                })?),
+            };
+            RootRequest {
+                not_before: parse_time("notBefore", &b.not_before)?,
+                not_after: parse_time("notAfter", &b.not_after)?,
+                common_name: b.common_name,
+                country: b.country,
+                organisation_name: b.organisation_name,
+                algorithm,
+                certificate_pem: b.certificate_pem,
+            }
+        }
+        RootFamily::Holder => {
+            let b: api::CreateHolderCaRequest = read_json(ctx, req).await?;
+            if b.certificate_pem.is_some() {
+                refuse_with_pem(&[
+                    ("commonName", b.common_name.is_some()),
+                    ("country", b.country.is_some()),
+                ])?;
+            }
+            RootRequest {
+                common_name: b.common_name,
+                country: b.country,
+                certificate_pem: b.certificate_pem,
+                ..Default::default()
+            }
+        }
+    };
+    let view = ca::create_root(&ctx.app, op, family, request).await?;
+    Ok(json_response(StatusCode::CREATED, &root_to_api(view)))
+}
+
+async fn root(
+    ctx: &Ctx,
+    op: &OpContext,
+    family: RootFamily,
+    action: CaOp,
+    req: Request<Incoming>,
+    params: &[String],
+) -> Result<Response<Body>, ApiError> {
+    match action {
+        CaOp::Create => create_root(ctx, op, family, req).await,
+        CaOp::List => {
+            let q = query::parse(req.uri().query(), &["limit", "cursor"])?;
+            let (limit, after) = query::page(&q)?;
+            let (rows, next) = ca::list_roots(&ctx.app, op, family, after, limit).await?;
+            Ok(json_response(
+                StatusCode::OK,
+                &api::Page {
+                    data: rows.into_iter().map(root_to_api).collect(),
+                    next_cursor: next.map(query::encode_cursor),
+                },
+            ))
+        }
+        CaOp::Get => {
+            let id = path_id(&params[0])?;
+            let view = ca::get_root(&ctx.app, op, family, id).await?;
+            Ok(json_response(StatusCode::OK, &root_to_api(view)))
+        }
+        CaOp::Update => {
+            let id = path_id(&params[0])?;
+            let b: api::UpdateCaRequest = read_json(ctx, req).await?;
+            let view = ca::set_root_active(&ctx.app, op, family, id, b.active).await?;
+            Ok(json_response(StatusCode::OK, &root_to_api(view)))
+        }
+        CaOp::Delete => {
+            let id = path_id(&params[0])?;
+            ca::delete_root(&ctx.app, op, family, id).await?;
+            Ok(no_content())
+        }
+    }
+}
+
+async fn signer(
+    ctx: &Ctx,
+    op: &OpContext,
+    family: SignerFamily,
+    action: CaOp,
+    req: Request<Incoming>,
+    params: &[String],
+) -> Result<Response<Body>, ApiError> {
+    match action {
+        CaOp::Create => {
+            let b: api::CreateSignerRequest = read_json(ctx, req).await?;
+            // A malformed caId names no root: the same 400 as an unknown one.
+            let ca_id = uuid::Uuid::parse_str(&b.ca_id)
+                .map(|u| u.to_string())
+                .map_err(|_| invalid("caId", "must be a UUID", Some(&b.ca_id)))?;
+            let v = ca::create_signer(&ctx.app, op, family, ca_id).await?;
+            Ok(json_response(
+                StatusCode::CREATED,
+                &api::CreatedSigner {
+                    id: v.id,
+                    csr_pem: v.csr_pem,
+                    ca_id: v.ca_id,
+                    active: v.active,
+                },
+            ))
+        }
+        CaOp::List => {
+            let q = query::parse(req.uri().query(), &["limit", "cursor"])?;
+            let (limit, after) = query::page(&q)?;
+            let (rows, next) = ca::list_signers(&ctx.app, op, family, after, limit).await?;
+            Ok(json_response(
+                StatusCode::OK,
+                &api::Page {
+                    data: rows.into_iter().map(signer_to_api).collect(),
+                    next_cursor: next.map(query::encode_cursor),
+                },
+            ))
+        }
+        CaOp::Get => {
+            let id = path_id(&params[0])?;
+            let v = ca::get_signer(&ctx.app, op, family, id).await?;
+            Ok(json_response(StatusCode::OK, &signer_to_api(v)))
+        }
+        CaOp::Update => {
+            let id = path_id(&params[0])?;
+            let b: api::UpdateSignerRequest = read_json(ctx, req).await?;
+            let v =
+                ca::update_signer(&ctx.app, op, family, id, b.active, b.certificate_pem).await?;
+            Ok(json_response(StatusCode::OK, &signer_to_api(v)))
+        }
+        CaOp::Delete => {
+            let id = path_id(&params[0])?;
+            ca::delete_signer(&ctx.app, op, family, id).await?;
+            Ok(no_content())
+        }
+    }
+}
+
+pub async fn dispatch(
+    ctx: &Ctx,
+    op: &OpContext,
+    resource: Resource,
+    action: CaOp,
+    req: Request<Incoming>,
+    params: &[String],
+) -> Result<Response<Body>, ApiError> {
+    match resource {
+        Resource::DtsCa => root(ctx, op, RootFamily::Dts, action, req, params).await,
+        Resource::HolderCa => root(ctx, op, RootFamily::Holder, action, req, params).await,
+        Resource::VicalSigner => signer(ctx, op, SignerFamily::Vical, action, req, params).await,
+        Resource::WalletSigner => signer(ctx, op, SignerFamily::Wallet, action, req, params).await,
+    }
+}
+
+/// `GET /v1/holder/certificates/ca/{caId}/crl`: DER, `application/pkix-crl` (RFC 2585).
+pub async fn holder_crl(
+    ctx: &Ctx,
+    op: &OpContext,
+    raw_id: &str,
+) -> Result<Response<Body>, ApiError> {
+    let id = path_id(raw_id)?;
+    match ca::holder_root_crl(&ctx.app, op, id).await? {
+        Some(der) => {
+            let mut resp = Response::new(Body::from(der));
+            resp.headers_mut().insert(
+                CONTENT_TYPE,
+                HeaderValue::from_static("application/pkix-crl"),
+            );
+            Ok(resp)
+        }
+        None => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "NoCertificateRevocationList",
+            "The root CA is unmanaged: its revocation list is published by the holder of its key",
+        )),
+    }
+}
