@@ -180,9 +180,22 @@ async fn open_token(app: &Arc<App>, cfg: Arc<hsm::TokenConfig>) -> bool {
     }
 }
 
+/// Pause before re-checking a token that failed one health check while it was ready.
+const RECHECK_DELAY: Duration = Duration::from_millis(200);
+
 async fn check_token(app: &Arc<App>, token: Arc<Token>) -> bool {
     let t = token.clone();
-    match run_probe(app, move || t.check()).await {
+    let mut result = run_probe(app, move || t.check()).await;
+    if result.is_err() && app.health.status() == TokenStatus::Ready {
+        // One more look before declaring an outage: SoftHSM answers CKR_GENERAL_ERROR for a
+        // moment while another process (an operator's pkcs11-tool) holds its token files,
+        // and a false outage costs a full re-initialisation and 503s. A real outage fails
+        // twice and is still reported well within the probe interval.
+        tokio::time::sleep(RECHECK_DELAY).await;
+        let t = token.clone();
+        result = run_probe(app, move || t.check()).await;
+    }
+    match result {
         Ok(()) => {
             // Back from an outage: an operation cut off by it may have left a torn or
             // unrecorded key; reconcile before taking requests again.
