@@ -535,19 +535,8 @@ pub async fn list_roots(
     let tenant = ctx.principal.tenant.clone();
     let result = app
         .blocking(move || {
-            let mut rows = store.list_cas(&tenant, family.kind(), after, limit + 1)?;
-            let more = rows.len() > limit;
-            rows.truncate(limit);
-            let next = if more {
-                rows.last().map(|(p, _)| *p)
-            } else {
-                None
-            };
-            let views = rows
-                .iter()
-                .map(|(_, r)| root_view(r))
-                .collect::<Result<_, _>>()?;
-            Ok((views, next))
+            let rows = store.list_cas(&tenant, family.kind(), after, limit + 1)?;
+            super::page(rows, limit, root_view)
         })
         .await
         .and_then(|r| r);
@@ -863,19 +852,8 @@ pub async fn list_signers(
     let tenant = ctx.principal.tenant.clone();
     let result = app
         .blocking(move || {
-            let mut rows = store.list_signers(&tenant, family.kind(), after, limit + 1)?;
-            let more = rows.len() > limit;
-            rows.truncate(limit);
-            let next = if more {
-                rows.last().map(|(p, _)| *p)
-            } else {
-                None
-            };
-            let views = rows
-                .iter()
-                .map(|(_, r)| signer_view(r))
-                .collect::<Result<_, _>>()?;
-            Ok((views, next))
+            let rows = store.list_signers(&tenant, family.kind(), after, limit + 1)?;
+            super::page(rows, limit, signer_view)
         })
         .await
         .and_then(|r| r);

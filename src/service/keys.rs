@@ -127,20 +127,8 @@ pub async fn list(
     let tenant = ctx.principal.tenant.clone();
     let result = app
         .blocking(move || {
-            // One extra row tells whether there is a next page.
-            let mut rows = store.list_keys(&tenant, after, limit + 1)?;
-            let more = rows.len() > limit;
-            rows.truncate(limit);
-            let next = if more {
-                rows.last().map(|(pos, _)| *pos)
-            } else {
-                None
-            };
-            let views = rows
-                .iter()
-                .map(|(_, r)| view(r))
-                .collect::<Result<_, _>>()?;
-            Ok((views, next))
+            let rows = store.list_keys(&tenant, after, limit + 1)?;
+            super::page(rows, limit, view)
         })
         .await
         .and_then(|r| r);

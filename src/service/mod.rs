@@ -171,6 +171,28 @@ impl OpContext {
     }
 }
 
+/// One page of a list whose store query fetched `limit + 1` rows (the extra row tells that
+/// there is a next page): the views of the first `limit` rows, and the position of the last
+/// of them when there is more (the HTTP layer turns it into the opaque cursor).
+pub(crate) fn page<R, V>(
+    mut rows: Vec<(i64, R)>,
+    limit: usize,
+    view: impl Fn(&R) -> Result<V, ServiceError>,
+) -> Result<(Vec<V>, Option<i64>), ServiceError> {
+    let more = rows.len() > limit;
+    rows.truncate(limit);
+    let next = if more {
+        rows.last().map(|(p, _)| *p)
+    } else {
+        None
+    };
+    let views = rows
+        .iter()
+        .map(|(_, r)| view(r))
+        .collect::<Result<_, _>>()?;
+    Ok((views, next))
+}
+
 /// Now, as RFC 3339 UTC with second precision (the format of every stored timestamp).
 pub fn now_rfc3339() -> String {
     let now = time::OffsetDateTime::now_utc()

@@ -1119,19 +1119,8 @@ pub async fn list_certificates(
     let tenant = ctx.principal.tenant.clone();
     let result = app
         .blocking(move || {
-            let mut rows = store.list_stored_certificates(&tenant, STORE_ID, after, limit + 1)?;
-            let more = rows.len() > limit;
-            rows.truncate(limit);
-            let next = if more {
-                rows.last().map(|(p, _)| *p)
-            } else {
-                None
-            };
-            let views = rows
-                .iter()
-                .map(|(_, r)| view(r))
-                .collect::<Result<_, _>>()?;
-            Ok((views, next))
+            let rows = store.list_stored_certificates(&tenant, STORE_ID, after, limit + 1)?;
+            super::page(rows, limit, view)
         })
         .await
         .and_then(|r| r);
