@@ -307,6 +307,11 @@ async fn route(ctx: &Ctx, req: Request<Incoming>) -> Result<Response<Body>, ApiE
         Access::Public => None,
         Access::Roles(allowed) => Some(authorize(ctx, &req, allowed).await?),
     };
+    // A protected route without query parameters refuses any (found by tests/hostile.rs:
+    // `DELETE /v1/keys/k1?zz=1` used to succeed, ignoring the parameter).
+    if def.access != Access::Public && !def.id.takes_query() {
+        query::parse(req.uri().query(), &[])?;
+    }
     let op = || op.clone().expect("authorized route has a context");
     match def.id {
         RouteId::Healthz => health::healthz(ctx).await,

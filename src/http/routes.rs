@@ -37,6 +37,22 @@ pub enum RouteId {
     HolderCaCrl,
 }
 
+impl RouteId {
+    /// Whether the route reads a query string (pagination, filters). Every other protected
+    /// route refuses one, as list routes refuse unknown parameters: a mistyped or smuggled
+    /// parameter is a 400 naming it, never silently ignored.
+    pub fn takes_query(self) -> bool {
+        matches!(
+            self,
+            RouteId::KeysList
+                | RouteId::AuditList
+                | RouteId::X509StoreList
+                | RouteId::X509StoreListIds
+                | RouteId::Ca(_, CaOp::List)
+        )
+    }
+}
+
 #[derive(Debug, Clone, Copy)]
 pub struct RouteDef {
     pub method: &'static str,
@@ -396,6 +412,20 @@ mod openapi_tests {
                 r.method,
                 r.pattern
             );
+        }
+    }
+
+    /// The routes that take a query string are exactly those whose OpenAPI operation
+    /// declares query parameters.
+    #[test]
+    fn query_strings_only_where_documented() {
+        let doc: serde_json::Value = serde_json::from_str(crate::http::openapi()).unwrap();
+        for r in ROUTES.iter().filter(|r| r.access != Access::Public) {
+            let op = &doc["paths"][r.pattern][r.method.to_lowercase()];
+            let documented = op["parameters"]
+                .as_array()
+                .is_some_and(|ps| ps.iter().any(|p| p["in"] == "query"));
+            assert_eq!(documented, r.id.takes_query(), "{} {}", r.method, r.pattern);
         }
     }
 }
