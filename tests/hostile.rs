@@ -522,6 +522,15 @@ impl Runner<'_> {
 
     fn record(&mut self, name: &str, what: &str, expect: &[u16], status: u16, text: &str) {
         self.run += 1;
+        if std::env::var_os("HOSTILE_VERBOSE").is_some() {
+            let v: Value = serde_json::from_str(text).unwrap_or(Value::Null);
+            println!(
+                "{status} [{name}] {} :: {} :: {}",
+                short(what),
+                v["code"],
+                v["details"][0]["msg"]
+            );
+        }
         *self.by_status.entry(status).or_default() += 1;
         let mut problems = Vec::new();
         if !(400..500).contains(&status) {
@@ -1034,7 +1043,7 @@ fn hostile_inputs_change_nothing() {
 
     generic_cases(&w, &mut r);
     let generic = r.run;
-    family_cases(&w, &mut r);
+    let ctl = family_cases(&w, &mut r);
 
     let cases_time = started.elapsed() - setup_time;
     println!(
@@ -1073,6 +1082,12 @@ fn hostile_inputs_change_nothing() {
     for s in &r.secrets {
         assert!(!log.contains(s.as_str()), "a secret in the daemon log");
     }
+
+    // Positive controls, last (they change state): the unmodified inputs are accepted.
+    let n = controls(&w, &ctl);
+    println!("hostile: {n} positive controls accepted");
+    // And the snapshot sees such changes: it would have caught a hostile case's.
+    assert_ne!(db_records(&w.d.db_path()), records, "the snapshot is blind");
 }
 
 /// Cases for every (method, path) of the OpenAPI document.
@@ -1374,7 +1389,7 @@ fn body_cases(w: &World, r: &mut Runner, doc: &Value, method: &str, path: &str, 
 
 /// Hand-written cases per family: forged and foreign certificates, wrong keys, ids of
 /// another tenant, conflicts.
-fn family_cases(w: &World, r: &mut Runner) {
+fn family_cases(w: &World, r: &mut Runner) -> Controls {
     let a = &w.admin;
     let post = |name: &str, path: &str, body: Value, expect: &[u16]| {
         Case::new(name, "POST", path.to_owned())
@@ -1509,30 +1524,41 @@ fn family_cases(w: &World, r: &mut Runner) {
             json!({"certificatePem": fresh_root.2, "commonName": "Both"}),
             &[400],
         ));
-        r.run(post(
-            "root-bad-common-name",
-            family,
-            json!({"organisationName": "O", "commonName": "bad_name' OR 1=1 --"}),
-            &[400],
-        ));
-        r.run(post(
-            "root-bad-country",
-            family,
-            json!({"organisationName": "O", "country": "XX"}),
-            &[400],
-        ));
-        r.run(post(
-            "root-not-before-past",
-            family,
-            json!({"organisationName": "O", "notBefore": "2020-01-01T00:00:00Z"}),
-            &[400],
-        ));
-        r.run(post(
-            "root-not-after-garbage",
-            family,
-            json!({"organisationName": "O", "notAfter": "2099-13-45T99:00:00Z"}),
-            &[400],
-        ));
+        // Managed-root fields: DTS roots take an organisation and dates, holder roots not.
+        let base = if family == DTS_CA {
+            json!({"organisationName": "O"})
+        } else {
+            json!({})
+        };
+        let mut bad: Vec<(&str, &str, Value)> = vec![
+            ("common-name", "commonName", json!("bad_name' OR 1=1 --")),
+            ("common-name-long", "commonName", json!("c".repeat(65))),
+            ("common-name-empty", "commonName", json!("")),
+            ("country", "country", json!("XX")),
+            ("country-sql", "country", json!("' OR 1=1 --")),
+        ];
+        if family == DTS_CA {
+            bad.extend([
+                ("org-nul", "organisationName", json!("O\u{0}rg")),
+                (
+                    "not-before-past",
+                    "notBefore",
+                    json!("2020-01-01T00:00:00Z"),
+                ),
+                (
+                    "not-after-garbage",
+                    "notAfter",
+                    json!("2099-13-45T99:00:00Z"),
+                ),
+                ("not-after-far", "notAfter", json!("9999-12-31T23:59:59Z")),
+                ("algorithm", "algorithm", json!("rsa1024")),
+            ]);
+        }
+        for (name, field, v) in bad {
+            let mut body = base.clone();
+            body[field] = v;
+            r.run(post(&format!("root-bad-{name}"), family, body, &[400]));
+        }
     }
 
     // --- roots and signers of another tenant: 404 on paths, 400 as caId -----------------
@@ -1639,6 +1665,7 @@ fn family_cases(w: &World, r: &mut Runner) {
     let other_root = w
         .off
         .root("otherroot", "/C=NZ/O=Other Ltd/CN=Other Root", NOW, LATER);
+    let mut good_signer_certs = Vec::new();
     for (family, id, csr, root, ext, wrong_ext) in [
         (
             VICAL,
@@ -1668,6 +1695,7 @@ fn family_cases(w: &World, r: &mut Runner) {
             "20300101000000Z",
         );
         let mut certs: Vec<(String, String)> = pem_variants("CERTIFICATE", &good);
+        good_signer_certs.push(good.clone());
         for (name, pem) in [
             (
                 "wrong-key",
@@ -1790,6 +1818,25 @@ fn family_cases(w: &World, r: &mut Runner) {
             json!({"certificateData": d, "iacaKeyDesc": iaca_desc}),
             &[400],
         ));
+    }
+    // Free-form JSON (the VICAL entry metadata) nested past the decoder's depth limit.
+    for depth in [200, 100_000] {
+        let body = format!(
+            "{{\"certificateData\":{},\"iacaKeyDesc\":{},\"vicalEntryComplementaryMetadata\":{}}}",
+            iaca_data,
+            iaca_desc,
+            deep("[", "]", depth)
+        );
+        r.run(
+            Case::new(
+                format!("iaca-metadata-depth-{depth}"),
+                "POST",
+                iacas.clone(),
+            )
+            .auth(a)
+            .json(body)
+            .expect(&[400]),
+        );
     }
     r.run(post(
         "iaca-stored-id-taken",
@@ -2072,4 +2119,82 @@ fn family_cases(w: &World, r: &mut Runner) {
                 .expect(&[400]),
         );
     }
+    Controls {
+        vical_cert: good_signer_certs[0].clone(),
+        wallet_cert: good_signer_certs[1].clone(),
+        fresh_root: fresh_root.2,
+        csr: good_csr,
+    }
+}
+
+/// The good artefacts the hostile variants were made from.
+struct Controls {
+    vical_cert: String,
+    wallet_cert: String,
+    fresh_root: String,
+    csr: String,
+}
+
+/// After the snapshot comparison: the unmodified artefacts are accepted, so each hostile
+/// variant above was refused for what was done to it, not for something incidental.
+fn controls(w: &World, c: &Controls) -> usize {
+    let a = &w.admin;
+    let kms = |k: &str| json!({"type": "kms-hosted-key-descriptor", "keyIdPath": k});
+    let iaca_desc = kms("org.t1.kms1.iaca");
+    let checks: Vec<(&str, String, Option<Value>, u16)> = vec![
+        ("GET", "/v1/keys/k1".into(), None, 200),
+        ("GET", "/v1/keys?limit=1".into(), None, 200),
+        (
+            "PUT",
+            format!("{VICAL}/{}", w.vical_pending),
+            Some(json!({"certificatePem": c.vical_cert})),
+            200,
+        ),
+        (
+            "PUT",
+            format!("{WALLET}/{}", w.wallet_pending),
+            Some(json!({"certificatePem": c.wallet_cert})),
+            200,
+        ),
+        (
+            "POST",
+            DTS_CA.into(),
+            Some(json!({"certificatePem": c.fresh_root})),
+            201,
+        ),
+        (
+            "POST",
+            HOLDER_CA.into(),
+            Some(json!({"certificatePem": c.fresh_root})),
+            201,
+        ),
+        (
+            "POST",
+            format!("{TARGET}/iso/document-signers"),
+            Some(json!({"iacaSigner": {"type": "iaca-pem-cert-descriptor",
+                    "iacaKeyDesc": iaca_desc, "certificatePEM": w.iaca_pem},
+                "certificateData": {"country": "NZ", "commonName": "Control DS",
+                    "crlDistributionPointUri": "https://crl.example.com"},
+                "dsPublicKeySource": {"type": "csr", "csrPEM": c.csr}})),
+            200,
+        ),
+        (
+            "POST",
+            format!("{TARGET}/certificate"),
+            Some(
+                json!({"certificateData": {"subjectName": {"commonName": "Control Leaf",
+                    "country": "NZ"}, "keyUsage": ["DigitalSignature"]},
+                "subjectPublicKeySource": {"type": "csr", "csrPEM": c.csr},
+                "issuer": {"type": "ca-signed", "issuerKeyDescriptor": iaca_desc}}),
+            ),
+            200,
+        ),
+    ];
+    let n = checks.len();
+    for (m, p, body, status) in checks {
+        let text = body.map(|b| b.to_string());
+        let (s, out) = call(w.d.addr, a, m, &p, text.as_deref());
+        assert_eq!(s, status, "control {m} {p}: {out}");
+    }
+    n
 }
