@@ -26,6 +26,8 @@ use std::time::{Duration, Instant};
 
 use base64ct::{Base64, Base64UrlUnpadded, Encoding};
 use common::{Daemon, SoftHsm, call, openssl, token_private_labels, try_request};
+use hsm_pki::http::routes::{Access, ROUTES};
+use hsm_pki::service::auth::Role;
 use serde_json::{Value, json};
 
 const T1: &str = "org.t1";
@@ -921,19 +923,6 @@ impl World {
             out.replace("{certificateId}", "iaca-1")
         }
     }
-
-    /// A token whose roles do not include the route's (403).
-    fn wrong_role(&self, pattern: &str) -> &str {
-        if pattern.starts_with("/v1/audit-events") {
-            &self.issuer
-        } else if pattern.starts_with("/v1/ecosystems") {
-            &self.holder
-        } else if pattern.starts_with("/v1/holder") {
-            &self.dts
-        } else {
-            &self.auditor
-        }
-    }
 }
 
 /// Hostile path-segment values (already percent-encoded where the URI needs it).
@@ -1158,11 +1147,28 @@ fn generic_cases(w: &World, r: &mut Runner) {
                 }
                 r.run(filler(c));
             }
-            r.run(filler(
-                Case::new("wrong-role", &method, path.clone())
-                    .auth(w.wrong_role(pattern))
-                    .expect(&[403]),
-            ));
+            // Every single-role token whose role the route table does not allow: 403.
+            let def = ROUTES
+                .iter()
+                .find(|d| d.method == method && d.pattern == pattern.as_str())
+                .unwrap_or_else(|| panic!("{method} {pattern} is not in the route table"));
+            let Access::Roles(allowed) = def.access else {
+                panic!("{method} {pattern}: secured in OpenAPI, public in the route table")
+            };
+            for (role, token) in [
+                (Role::Issuer, &w.issuer),
+                (Role::DtsProvider, &w.dts),
+                (Role::Holder, &w.holder),
+                (Role::Auditor, &w.auditor),
+            ] {
+                if !allowed.contains(&role) {
+                    r.run(filler(
+                        Case::new(format!("wrong-role-{}", role.name()), &method, path.clone())
+                            .auth(token)
+                            .expect(&[403]),
+                    ));
+                }
+            }
 
             // Hostile values in every path parameter, the others valid.
             let params: Vec<String> = pattern
