@@ -664,6 +664,7 @@ struct World {
     iaca_pem: String,
     ds_pem: String,
     k1_jwk: Value,
+    rsa_jwk: Value,
 }
 
 impl World {
@@ -728,6 +729,7 @@ impl World {
             iaca_pem: String::new(),
             ds_pem: String::new(),
             k1_jwk: Value::Null,
+            rsa_jwk: Value::Null,
         };
         w.cli(&["api-token", "revoke", &revoked_id]);
         for t in [T1, T2] {
@@ -758,8 +760,10 @@ impl World {
                 &json!({"keyId": k, "algorithm": alg}),
                 201,
             );
-            if k == "k1" {
-                w.k1_jwk = v["publicKeyJwk"].clone();
+            match k {
+                "k1" => w.k1_jwk = v["publicKeyJwk"].clone(),
+                "rsa" => w.rsa_jwk = v["publicKeyJwk"].clone(),
+                _ => {}
             }
         }
         let other = w.other.clone();
@@ -1468,11 +1472,31 @@ fn family_cases(w: &World, r: &mut Runner) -> Controls {
     ] {
         r.run(post(name, "/v1/keys", body, expect));
     }
-    let in_use = format!("/v1/keys/dts-ca-{}", w.dts_managed);
+    // Keys of roots and signers are rows of `keys`, in use while their owner exists.
+    for name in [
+        format!("dts-ca-{}", w.dts_managed),
+        format!("holder-ca-{}", w.holder_managed),
+        format!("vical-signer-{}", w.vical_active),
+        format!("vical-signer-{}", w.vical_pending),
+        format!("wallet-signer-{}", w.wallet_active),
+        format!("wallet-signer-{}", w.wallet_pending),
+    ] {
+        let p = format!("/v1/keys/{name}");
+        r.run(
+            Case::new("key-delete-in-use", "DELETE", p)
+                .auth(a)
+                .expect(&[409]),
+        );
+    }
+    // ...and of the second tenant: invisible.
     r.run(
-        Case::new("key-delete-in-use", "DELETE", in_use)
-            .auth(a)
-            .expect(&[409]),
+        Case::new(
+            "key-delete-foreign-in-use",
+            "DELETE",
+            format!("/v1/keys/dts-ca-{}", w.t2_dts),
+        )
+        .auth(a)
+        .expect(&[404]),
     );
     for m in ["GET", "DELETE"] {
         r.run(
@@ -1961,6 +1985,22 @@ fn family_cases(w: &World, r: &mut Runner) -> Controls {
         json!({"type": "jwk-encoded-key-descriptor", "jwk": j})
     };
     let wrong_d = Base64UrlUnpadded::encode_string(&[0x42u8; 32]);
+    let zero_d = Base64UrlUnpadded::encode_string(&[0u8; 32]);
+    let ff_d = Base64UrlUnpadded::encode_string(&[0xffu8; 32]);
+    // The RSA key's public part with private members that do not belong to it.
+    let mut rsa_private = w.rsa_jwk.clone();
+    for (m, len) in [
+        ("d", 256),
+        ("p", 128),
+        ("q", 128),
+        ("dp", 128),
+        ("dq", 128),
+        ("qi", 128),
+    ] {
+        let v: Vec<u8> = (0..len).map(|i| (i as u8).wrapping_mul(37) | 1).collect();
+        rsa_private[m] = json!(Base64UrlUnpadded::encode_string(&v));
+    }
+    rsa_private["d"] = json!(FAKE_D);
     for (name, issuer, expect) in [
         (
             "cert-unknown-issuer",
@@ -2007,6 +2047,38 @@ fn family_cases(w: &World, r: &mut Runner) -> Controls {
         (
             "cert-jwk-huge-x",
             json!({"type": "ca-signed", "issuerKeyDescriptor": fake_private(json!({"x": "A".repeat(100_000)}))}),
+            &[400],
+        ),
+        (
+            "cert-jwk-d-zero",
+            json!({"type": "ca-signed", "issuerKeyDescriptor": fake_private(json!({"d": zero_d}))}),
+            &[400],
+        ),
+        (
+            "cert-jwk-d-over-order",
+            json!({"type": "ca-signed", "issuerKeyDescriptor": fake_private(json!({"d": ff_d}))}),
+            &[400],
+        ),
+        (
+            "cert-jwk-off-curve",
+            json!({"type": "ca-signed", "issuerKeyDescriptor": fake_private(json!({"d": wrong_d, "y": zero_d}))}),
+            &[400],
+        ),
+        (
+            "cert-jwk-p384-short",
+            json!({"type": "ca-signed", "issuerKeyDescriptor": fake_private(json!({"d": wrong_d, "crv": "P-384"}))}),
+            &[400],
+        ),
+        (
+            "cert-jwk-rsa-inconsistent",
+            json!({"type": "ca-signed", "issuerKeyDescriptor": {"type": "jwk-encoded-key-descriptor",
+                "jwk": rsa_private}}),
+            &[400],
+        ),
+        (
+            "cert-jwk-rsa-public-only",
+            json!({"type": "ca-signed", "issuerKeyDescriptor": {"type": "jwk-encoded-key-descriptor",
+                "jwk": w.rsa_jwk}}),
             &[400],
         ),
         (
