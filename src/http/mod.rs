@@ -261,7 +261,7 @@ async fn handle(
     tracing::info!(
         request_id = %request_id,
         method = %method,
-        path = %path,
+        path = %auth::redact_tokens(&path),
         status = resp.status().as_u16(),
         elapsed_ms = started.elapsed().as_millis() as u64,
         "request"
