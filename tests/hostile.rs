@@ -1024,7 +1024,8 @@ fn hostile_inputs_change_nothing() {
         &w.admin, &w.issuer, &w.dts, &w.holder, &w.auditor, &w.other, &w.revoked,
     ] {
         secrets.push(t.clone());
-        secrets.push(t.rsplit('_').next().unwrap().to_owned());
+        // The secret part, after `hpk_<16 hex>_`.
+        secrets.push(t["hpk_".len() + 17..].to_owned());
     }
     let mut r = Runner {
         d: &w.d,
@@ -2190,6 +2191,80 @@ fn family_cases(w: &World, r: &mut Runner) -> Controls {
                 .expect(&[404]),
         );
     }
+
+    // --- a secret pasted where it does not belong: refused, and never echoed back ---------
+    let tok = &w.issuer;
+    for (name, path) in [
+        ("secret-in-cursor", format!("/v1/keys?cursor={tok}")),
+        ("secret-in-limit", format!("/v1/keys?limit={tok}")),
+        ("secret-as-param-name", format!("/v1/keys?{tok}=1")),
+        (
+            "secret-in-audit-cursor",
+            format!("/v1/audit-events?cursor={tok}"),
+        ),
+        ("secret-as-root-id", format!("{DTS_CA}/{tok}")),
+        (
+            "secret-as-store-id",
+            format!("/v1/{tok}/x509-store-api/certificates"),
+        ),
+    ] {
+        r.run(Case::new(name, "GET", path).auth(a).expect(&[400, 404]));
+    }
+    for (name, path, body) in [
+        ("secret-as-ca-id", VICAL.to_owned(), json!({"caId": tok})),
+        (
+            "secret-as-algorithm",
+            "/v1/keys".to_owned(),
+            json!({"keyId": "kx", "algorithm": tok}),
+        ),
+        (
+            "secret-as-certificate",
+            DTS_CA.to_owned(),
+            json!({"certificatePem": tok}),
+        ),
+        (
+            "secret-as-key-path",
+            format!("{TARGET}/csrs"),
+            json!({"type": "generic", "subjectKeyDescriptor": {"type": "kms-hosted-key-descriptor",
+                "keyIdPath": tok}, "subjectName": {"commonName": "x"}}),
+        ),
+        (
+            "secret-as-type",
+            format!("{TARGET}/csrs"),
+            json!({"type": tok, "subjectKeyDescriptor": {"type": "kms-hosted-key-descriptor",
+                "keyIdPath": "org.t1.kms1.k1"}, "subjectName": {"commonName": "x"}}),
+        ),
+        (
+            "secret-as-country",
+            format!("{TARGET}/iso/iacas"),
+            json!({"certificateData": {"country": tok, "commonName": "x"},
+                "iacaKeyDesc": {"type": "kms-hosted-key-descriptor", "keyIdPath": "org.t1.kms1.iaca"}}),
+        ),
+        (
+            "secret-as-field-name",
+            "/v1/keys".to_owned(),
+            json!({tok: 1}),
+        ),
+        (
+            "secret-as-wrong-type",
+            "/v1/keys".to_owned(),
+            json!({"keyId": [tok]}),
+        ),
+    ] {
+        r.run(post(name, &path, body, &[400, 404]));
+    }
+    r.run(
+        Case::new("secret-in-bad-json", "POST", "/v1/keys")
+            .auth(a)
+            .json(format!("{{\"keyId\": \"{tok}"))
+            .expect(&[400]),
+    );
+    r.run(
+        Case::new("secret-in-enum", "POST", "/v1/keys")
+            .auth(a)
+            .json(format!("{{\"keyId\": \"kx\", \"algorithm\": {tok}}}"))
+            .expect(&[400]),
+    );
 
     // --- audit --------------------------------------------------------------------------
     for q in ["event=x&event=y", "objectId=%ff", "limit=1&zz=%00"] {
