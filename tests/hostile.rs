@@ -1809,6 +1809,8 @@ fn family_cases(w: &World, r: &mut Runner) -> Controls {
     let iaca_data = json!({"country": "NZ", "commonName": "Hostile IACA 2",
         "issuerAlternativeNameConf": {"uri": "https://iaca.example.com"}});
     let iacas = format!("{TARGET}/iso/iacas");
+    let mut mismatched_jwk = w.k1_jwk.clone();
+    mismatched_jwk["d"] = json!(Base64UrlUnpadded::encode_string(&[0x24u8; 32]));
     for (name, key, expect) in [
         ("iaca-unknown-key", kms("org.t1.kms1.nokey"), &[404][..]),
         ("iaca-foreign-key", kms("org.t2.kms1.t2key"), &[404]),
@@ -1819,6 +1821,11 @@ fn family_cases(w: &World, r: &mut Runner) -> Controls {
         (
             "iaca-public-jwk",
             json!({"type": "jwk-encoded-key-descriptor", "jwk": w.k1_jwk}),
+            &[400],
+        ),
+        (
+            "iaca-private-jwk-mismatch",
+            json!({"type": "jwk-encoded-key-descriptor", "jwk": mismatched_jwk.clone()}),
             &[400],
         ),
     ] {
@@ -1918,6 +1925,17 @@ fn family_cases(w: &World, r: &mut Runner) -> Controls {
             &[400],
         ));
     }
+    // The IACA certificate with a private JWK that is not its key, and one that is not even
+    // consistent with itself.
+    r.run(post(
+        "ds-iaca-private-jwk-mismatch",
+        &dss,
+        json!({"iacaSigner": {"type": "iaca-pem-cert-descriptor",
+                "iacaKeyDesc": {"type": "jwk-encoded-key-descriptor", "jwk": mismatched_jwk},
+                "certificatePEM": w.iaca_pem},
+            "certificateData": ds_data, "dsKeyDescriptor": ds_key}),
+        &[400],
+    ));
     // The right IACA certificate with the wrong key (the DS key signs for it).
     r.run(post(
         "ds-iaca-wrong-key",
