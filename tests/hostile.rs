@@ -2113,7 +2113,29 @@ fn family_cases(w: &World, r: &mut Runner) -> Controls {
             expect,
         ));
     }
+    let many: Vec<String> = (0..10_000).map(|i| format!("h{i}.example.com")).collect();
     for (field, v) in [
+        ("subjectAlternativeNames", json!({"dnsNames": many})),
+        (
+            "subjectAlternativeNames",
+            json!({"dnsNames": ["a..example"]}),
+        ),
+        (
+            "subjectAlternativeNames",
+            json!({"ipAddresses": ["999.1.1.1"]}),
+        ),
+        (
+            "subjectAlternativeNames",
+            json!({"emails": ["not-an-email"]}),
+        ),
+        (
+            "subjectAlternativeNames",
+            json!({"uris": ["javascript:alert(1)\u{0}"]}),
+        ),
+        (
+            "extendedKeyUsageOids",
+            json!((0..300).map(|i| format!("1.2.3.{i}")).collect::<Vec<_>>()),
+        ),
         ("pathLengthConstraint", json!(256)),
         ("pathLengthConstraint", json!(-1)),
         ("keyUsage", json!(["Bogus"])),
