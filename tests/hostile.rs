@@ -201,7 +201,7 @@ impl Offline {
         conf
     }
 
-    /// A self-signed root for `subject`, valid from `start` to `end` (`YYYYMMDDHHMMSSZ`).
+    /// A self-signed root for `subject`, valid from `start` to `end` (see [`validity`]).
     /// Returns (key, cert path, PEM).
     fn root(
         &self,
@@ -225,7 +225,7 @@ impl Offline {
         let ext = self.write(&format!("{name}.ext"), ROOT_EXT);
         let out = self.path(&format!("{name}.pem"));
         let conf = self.ca_conf();
-        ossl(&[
+        let mut args = vec![
             "ca",
             "-batch",
             "-notext",
@@ -236,20 +236,18 @@ impl Offline {
             p(&key),
             "-in",
             p(&csr),
-            "-startdate",
-            start,
-            "-enddate",
-            end,
             "-extfile",
             p(&ext),
             "-out",
             p(&out),
-        ]);
+        ];
+        args.extend(validity(start, end));
+        ossl(&args);
         let pem = std::fs::read_to_string(&out).unwrap();
         (key, out, pem)
     }
 
-    /// Sign `csr_pem` with `issuer` under `ext`, valid from `start` to `end`.
+    /// Sign `csr_pem` with `issuer` under `ext`, valid from `start` to `end` (see [`validity`]).
     fn sign(
         &self,
         name: &str,
@@ -263,7 +261,7 @@ impl Offline {
         let ext = self.write(&format!("{name}.ext"), ext);
         let out = self.path(&format!("{name}.pem"));
         let conf = self.ca_conf();
-        ossl(&[
+        let mut args = vec![
             "ca",
             "-batch",
             "-notext",
@@ -275,15 +273,13 @@ impl Offline {
             p(&issuer.0),
             "-in",
             p(&csr),
-            "-startdate",
-            start,
-            "-enddate",
-            end,
             "-extfile",
             p(&ext),
             "-out",
             p(&out),
-        ]);
+        ];
+        args.extend(validity(start, end));
+        ossl(&args);
         std::fs::read_to_string(&out).unwrap()
     }
 
@@ -294,8 +290,23 @@ impl Offline {
     }
 }
 
-const NOW: &str = "20250101000000Z";
-const LATER: &str = "20450101000000Z";
+/// `openssl ca` validity arguments: `start` empty is "now"; `end` `+N` is N days from the
+/// start, otherwise an absolute `YYYYMMDDHHMMSSZ` (so the fresh artefacts never age out).
+fn validity<'a>(start: &'a str, end: &'a str) -> Vec<&'a str> {
+    let mut v = Vec::new();
+    if !start.is_empty() {
+        v.extend(["-startdate", start]);
+    }
+    match end.strip_prefix('+') {
+        Some(days) => v.extend(["-days", days]),
+        None => v.extend(["-enddate", end]),
+    }
+    v
+}
+
+const NOW: &str = "";
+const LATER: &str = "+3650";
+const YEAR: &str = "+365";
 const PAST_START: &str = "20200101000000Z";
 const PAST_END: &str = "20210101000000Z";
 const FUTURE_START: &str = "20990101000000Z";
@@ -892,14 +903,9 @@ impl World {
             } else {
                 (&self.holder_root, WALLET_EXT)
             };
-            let cert = self.off.sign(
-                &format!("signer-{id}"),
-                &csr,
-                root,
-                ext,
-                NOW,
-                "20300101000000Z",
-            );
+            let cert = self
+                .off
+                .sign(&format!("signer-{id}"), &csr, root, ext, NOW, YEAR);
             let path = format!("{family}/{id}");
             self.ok(&admin, "PUT", &path, &json!({"certificatePem": cert}), 200);
             if family == VICAL {
@@ -1719,14 +1725,9 @@ fn family_cases(w: &World, r: &mut Runner) -> Controls {
     ] {
         let sp = format!("{family}/{id}");
         let tag = if family == VICAL { "vical" } else { "wallet" };
-        let good = w.off.sign(
-            &format!("{tag}-good"),
-            csr,
-            root,
-            ext,
-            NOW,
-            "20300101000000Z",
-        );
+        let good = w
+            .off
+            .sign(&format!("{tag}-good"), csr, root, ext, NOW, YEAR);
         let mut certs: Vec<(String, String)> = pem_variants("CERTIFICATE", &good);
         good_signer_certs.push(good.clone());
         for (name, pem) in [
