@@ -35,6 +35,9 @@ const T2: &str = "org.t2";
 const TARGET: &str = "/v1/org.t1.x509-service-1/x509-service-api";
 const STORE: &str = "/v1/org.t1.x509-store-1/x509-store-api/certificates";
 const T2_STORE: &str = "/v1/org.t2.x509-store-1/x509-store-api/certificates";
+/// Full store ids of the first tenant's IACA and of the second tenant's.
+const MINE: &str = "org.t1.x509-store-1.iaca-1";
+const THEIRS: &str = "org.t2.x509-store-1.iaca-t2";
 const DTS_CA: &str = "/v1/ecosystems/certificates/ca";
 const VICAL: &str = "/v1/ecosystems/certificates/vical-signers";
 const HOLDER_CA: &str = "/v1/holder/certificates/ca";
@@ -930,7 +933,8 @@ impl World {
         if out.starts_with(WALLET) {
             out.replace("{certificateId}", &self.wallet_pending)
         } else {
-            out.replace("{certificateId}", "iaca-1")
+            // Store ids are the full `{org}.{tenant}.{storeId}.{id}`.
+            out.replace("{certificateId}", MINE)
         }
     }
 }
@@ -2209,15 +2213,41 @@ fn family_cases(w: &World, r: &mut Runner) -> Controls {
     // --- the store ----------------------------------------------------------------------
     for m in ["GET", "DELETE"] {
         for (name, path, tok) in [
-            ("store-foreign", format!("{T2_STORE}/iaca-t2"), a),
-            ("store-foreign-own-id", format!("{T2_STORE}/iaca-1"), a),
-            ("store-mine-for-t2", format!("{STORE}/iaca-1"), &w.other),
-            ("store-unknown", format!("{STORE}/nope"), a),
-            ("store-sql", format!("{STORE}/iaca-1'%20OR%201=1%20--"), a),
-            ("store-wildcard", format!("{STORE}/%25"), a),
+            ("store-foreign", format!("{T2_STORE}/{THEIRS}"), a),
+            ("store-foreign-id-in-mine", format!("{STORE}/{THEIRS}"), a),
+            ("store-mine-in-foreign", format!("{T2_STORE}/{MINE}"), a),
+            ("store-mine-for-t2", format!("{STORE}/{MINE}"), &w.other),
+            ("store-short-id", format!("{STORE}/iaca-1"), a),
+            (
+                "store-unknown",
+                format!("{STORE}/org.t1.x509-store-1.nope"),
+                a,
+            ),
+            ("store-sql", format!("{STORE}/{MINE}'%20OR%201=1%20--"), a),
+            (
+                "store-sql-id",
+                format!("{STORE}/org.t1.x509-store-1.'%20OR%201=1%20--"),
+                a,
+            ),
+            (
+                "store-wildcard",
+                format!("{STORE}/org.t1.x509-store-1.%25"),
+                a,
+            ),
+            (
+                "store-other-store-id",
+                format!("{STORE}/org.t1.x509-store-2.iaca-1"),
+                a,
+            ),
+            (
+                "store-case",
+                format!("{STORE}/ORG.T1.X509-STORE-1.IACA-1"),
+                a,
+            ),
+            ("store-extra-segment", format!("{STORE}/{MINE}.x"), a),
             (
                 "store-other-store",
-                "/v1/org.t1.x509-store-2/x509-store-api/certificates/iaca-1".into(),
+                format!("/v1/org.t1.x509-store-2/x509-store-api/certificates/{MINE}"),
                 a,
             ),
         ] {
@@ -2227,12 +2257,53 @@ fn family_cases(w: &World, r: &mut Runner) -> Controls {
     for p in [
         T2_STORE.to_owned(),
         format!("{T2_STORE}/ids"),
+        "/v1/ORG.T1.x509-store-1/x509-store-api/certificates".into(),
+        "/v1/org.t1..x509-store-1/x509-store-api/certificates".into(),
+        "/v1/org.t1.x509-store-1./x509-store-api/certificates".into(),
+        "/v1/org.t1.x509-store-01/x509-store-api/certificates".into(),
+        "/v1/org.t1/x509-store-api/certificates".into(),
+        "/v1/.x509-store-1/x509-store-api/certificates".into(),
         "/v1/org.t1.x509-store-1'%20OR%201=1/x509-store-api/certificates".into(),
     ] {
         r.run(
             Case::new("store-list-foreign", "GET", p)
                 .auth(a)
                 .expect(&[404]),
+        );
+    }
+
+    // --- duplicate members: the second must not silently win ---------------------------
+    for (name, path, method, body) in [
+        (
+            "dup-key-id",
+            "/v1/keys".to_owned(),
+            "POST",
+            r#"{"keyId":"dup1","keyId":"dup2","algorithm":"secp256r1"}"#,
+        ),
+        (
+            "dup-algorithm",
+            "/v1/keys".to_owned(),
+            "POST",
+            r#"{"keyId":"dup3","algorithm":"secp256r1","algorithm":"rsa2048"}"#,
+        ),
+        (
+            "dup-active",
+            format!("{DTS_CA}/{}", w.dts_uploaded),
+            "PUT",
+            r#"{"active":true,"active":false}"#,
+        ),
+        (
+            "dup-ca-id",
+            VICAL.to_owned(),
+            "POST",
+            r#"{"caId":"00000000-0000-0000-0000-000000000000","caId":"00000000-0000-0000-0000-000000000001"}"#,
+        ),
+    ] {
+        r.run(
+            Case::new(name, method, path)
+                .auth(a)
+                .json(body)
+                .expect(&[400]),
         );
     }
 
@@ -2343,6 +2414,7 @@ fn controls(w: &World, c: &Controls) -> usize {
     let checks: Vec<(&str, String, Option<Value>, u16)> = vec![
         ("GET", "/v1/keys/k1".into(), None, 200),
         ("GET", "/v1/keys?limit=1".into(), None, 200),
+        ("GET", format!("{STORE}/{MINE}"), None, 200),
         (
             "PUT",
             format!("{VICAL}/{}", w.vical_pending),
