@@ -925,7 +925,10 @@ impl World {
             .replace("{store}", "org.t1.x509-store-1")
             .replace("{keyId}", "k1")
             .replace("{vicalSignerId}", &self.vical_pending);
-        out = if out.starts_with(HOLDER_CA) {
+        out = if out.starts_with(HOLDER_CA) && out.ends_with("/crl") {
+            // A managed root: its CRL is made (and its cRLNumber spent) only on success.
+            out.replace("{caId}", &self.holder_managed)
+        } else if out.starts_with(HOLDER_CA) {
             out.replace("{caId}", &self.holder_uploaded)
         } else {
             out.replace("{caId}", &self.dts_uploaded)
