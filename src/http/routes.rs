@@ -315,7 +315,9 @@ pub enum Match<'p> {
 fn match_pattern<'p>(pattern: &str, path: &'p str) -> Option<Vec<&'p str>> {
     let mut params = Vec::new();
     let mut pat = pattern.trim_start_matches('/').split('/');
-    let mut segs = path.trim_start_matches('/').split('/');
+    // Exactly one leading slash: `//v1/keys` is no alias of `/v1/keys` (found by
+    // tests/hostile.rs; a proxy that guards paths by prefix would not see it as one).
+    let mut segs = path.strip_prefix('/')?.split('/');
     loop {
         match (pat.next(), segs.next()) {
             (None, None) => return Some(params),
@@ -366,6 +368,9 @@ mod tests {
         assert!(matches!(find("GET", "/v1/keys/"), Match::NotFound));
         assert!(matches!(find("GET", "/v1/keys/a/b"), Match::NotFound));
         assert!(matches!(find("GET", "/nope"), Match::NotFound));
+        assert!(matches!(find("GET", "//v1/keys/abc"), Match::NotFound));
+        assert!(matches!(find("DELETE", "///v1/keys/abc"), Match::NotFound));
+        assert!(matches!(find("GET", "v1/keys/abc"), Match::NotFound));
     }
 
     #[test]
