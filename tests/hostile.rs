@@ -1142,8 +1142,23 @@ fn generic_cases(w: &World, r: &mut Runner) {
                 continue;
             }
 
-            // Missing, malformed, revoked and wrong-role tokens.
             let tok = &w.admin;
+            // The path bent: extra segments, a trailing slash, doubled slashes.
+            for (name, bent) in [
+                ("extra-segment", format!("{path}/extra")),
+                ("extra-traversal", format!("{path}/..%2f..%2fetc")),
+                ("trailing-slash", format!("{path}/")),
+                ("double-slash", path.replacen("/v1/", "/v1//", 1)),
+                ("leading-double-slash", format!("/{path}")),
+            ] {
+                r.run(filler(
+                    Case::new(format!("bent-{name}"), &method, bent)
+                        .auth(tok)
+                        .expect(&[404, 405]),
+                ));
+            }
+
+            // Missing, malformed, revoked and wrong-role tokens.
             let bad_auth: Vec<(&str, Option<String>)> = vec![
                 ("no-token", None),
                 ("garbage-token", Some("Bearer garbage".into())),
