@@ -1150,11 +1150,17 @@ fn generic_cases(w: &World, r: &mut Runner) {
                 ("trailing-slash", format!("{path}/")),
                 ("double-slash", path.replacen("/v1/", "/v1//", 1)),
                 ("leading-double-slash", format!("/{path}")),
+                ("dot-segment", path.replacen("/v1/", "/v1/./", 1)),
+                ("dotdot-segment", path.replacen("/v1/", "/v1/x/../", 1)),
+                ("encoded-dot", path.replacen("/v1/", "/v1/%2e/", 1)),
+                ("encoded-slash", path.replacen("/v1/", "/v1%2f", 1)),
+                ("matrix-param", format!("{path};x=1")),
+                ("upper-case", path.to_uppercase()),
             ] {
                 r.run(filler(
                     Case::new(format!("bent-{name}"), &method, bent)
                         .auth(tok)
-                        .expect(&[404, 405]),
+                        .expect(&[400, 404, 405]),
                 ));
             }
 
