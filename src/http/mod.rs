@@ -342,6 +342,19 @@ async fn route(ctx: &Ctx, req: Request<Incoming>) -> Result<Response<Body>, ApiE
     }
 }
 
+/// The token of the one `Authorization: Bearer ...` header. Two Authorization headers are
+/// ambiguous, so they count as none: a proxy that checks one and this daemon using the
+/// other would disagree about who calls (found by tests/hostile.rs).
+fn bearer_token(headers: &hyper::HeaderMap) -> Option<zeroize::Zeroizing<String>> {
+    let mut values = headers.get_all(hyper::header::AUTHORIZATION).iter();
+    let (first, second) = (values.next(), values.next());
+    first
+        .filter(|_| second.is_none())
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(|t| zeroize::Zeroizing::new(t.trim().to_owned()))
+}
+
 /// Verify the bearer token (401) and the route's roles (403).
 async fn authorize(
     ctx: &Ctx,
@@ -361,13 +374,7 @@ async fn authorize(
             None,
         )
     };
-    let token = req
-        .headers()
-        .get(hyper::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(|t| zeroize::Zeroizing::new(t.trim().to_owned()))
-        .ok_or_else(unauthenticated)?;
+    let token = bearer_token(req.headers()).ok_or_else(unauthenticated)?;
     let store = ctx.app.store.clone();
     let principal = ctx
         .app
@@ -535,4 +542,27 @@ pub fn error_response(e: &ApiError) -> Response<Body> {
     resp.headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     resp
+}
+
+#[cfg(test)]
+mod bearer_tests {
+    use super::bearer_token;
+    use hyper::HeaderMap;
+    use hyper::header::{AUTHORIZATION, HeaderValue};
+
+    #[test]
+    fn exactly_one_bearer_header() {
+        let mut h = HeaderMap::new();
+        assert!(bearer_token(&h).is_none());
+        h.insert(AUTHORIZATION, HeaderValue::from_static("Bearer abc "));
+        assert_eq!(bearer_token(&h).as_deref().map(String::as_str), Some("abc"));
+        h.append(AUTHORIZATION, HeaderValue::from_static("Bearer abc"));
+        assert!(
+            bearer_token(&h).is_none(),
+            "two headers, even equal, are none"
+        );
+        let mut h = HeaderMap::new();
+        h.insert(AUTHORIZATION, HeaderValue::from_static("Basic abc"));
+        assert!(bearer_token(&h).is_none());
+    }
 }
