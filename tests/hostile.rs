@@ -1189,6 +1189,21 @@ fn generic_cases(w: &World, r: &mut Runner) {
                 }
                 r.run(filler(c));
             }
+            // Two Authorization headers, in either order: ambiguous, so no token at all (a
+            // proxy that checks one and a daemon that uses the other must not disagree).
+            for (name, first, second) in [
+                ("two-tokens-valid-first", tok.as_str(), "garbage"),
+                ("two-tokens-valid-last", "garbage", tok.as_str()),
+                ("two-valid-tokens", tok.as_str(), w.auditor.as_str()),
+            ] {
+                r.run(filler(
+                    Case::new(name, &method, path.clone())
+                        .header("authorization", &format!("Bearer {first}"))
+                        .header("authorization", &format!("Bearer {second}"))
+                        .expect(&[401]),
+                ));
+            }
+
             // Every single-role token whose role the route table does not allow: 403.
             let def = ROUTES
                 .iter()
