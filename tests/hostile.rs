@@ -1084,6 +1084,14 @@ fn hostile_inputs_change_nothing() {
         audit_after.len() > audit_before.len() && audit_after.starts_with(&audit_before),
         "the audit log must only grow"
     );
+    for row in &audit_after {
+        for s in &r.secrets {
+            assert!(
+                !row.contains(s.as_str()),
+                "a secret in the audit log: {row}"
+            );
+        }
+    }
     let (ok, out) = w.d.cli(&["audit", "verify"]);
     assert!(ok, "audit verify: {out}");
     let log = w.d.log_text();
@@ -2364,6 +2372,13 @@ fn family_cases(w: &World, r: &mut Runner) -> Controls {
     ] {
         r.run(Case::new(name, "GET", path).auth(a).expect(&[400, 404]));
     }
+    // A token sent as the request id: neither echoed, logged nor written to the audit log.
+    r.run(
+        Case::new("secret-as-request-id", "GET", "/v1/keys/nope")
+            .auth(a)
+            .header("x-request-id", tok)
+            .expect(&[404]),
+    );
     for (name, path, body) in [
         ("secret-as-ca-id", VICAL.to_owned(), json!({"caId": tok})),
         (
