@@ -2365,6 +2365,15 @@ fn family_cases(w: &World, r: &mut Runner) -> Controls {
             format!("/v1/audit-events?cursor={tok}"),
         ),
         ("secret-as-root-id", format!("{DTS_CA}/{tok}")),
+        ("secret-as-key-id", format!("/v1/keys/{tok}")),
+        (
+            "secret-as-cert-id",
+            format!("{STORE}/org.t1.x509-store-1.{tok}"),
+        ),
+        (
+            "secret-as-audit-filter",
+            format!("/v1/audit-events?objectId={tok}&zz=1"),
+        ),
         (
             "secret-as-store-id",
             format!("/v1/{tok}/x509-store-api/certificates"),
