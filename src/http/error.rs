@@ -83,11 +83,23 @@ impl ApiError {
         )
     }
 
+    /// The wire body. Every echoed string passes `redact_tokens`: a client that pasted an
+    /// API token into a field, a parameter or a path does not get it back in an error.
     pub fn body(&self) -> ErrorBody {
+        let r = |s: &str| crate::service::auth::redact_tokens(s).into_owned();
         ErrorBody {
             code: self.code.to_owned(),
-            message: self.message.clone(),
-            details: self.details.clone(),
+            message: r(&self.message),
+            details: self
+                .details
+                .iter()
+                .map(|d| ErrorDetail {
+                    value: d.value.as_deref().map(r),
+                    msg: r(&d.msg),
+                    param: r(&d.param),
+                    location: d.location.clone(),
+                })
+                .collect(),
         }
     }
 }

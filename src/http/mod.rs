@@ -261,7 +261,7 @@ async fn handle(
     tracing::info!(
         request_id = %request_id,
         method = %method,
-        path = %path,
+        path = %auth::redact_tokens(&path),
         status = resp.status().as_u16(),
         elapsed_ms = started.elapsed().as_millis() as u64,
         "request"
@@ -276,16 +276,24 @@ fn request_id(req: &Request<Incoming>) -> String {
         .headers()
         .get("x-request-id")
         .and_then(|v| v.to_str().ok())
-        && !v.is_empty()
-        && v.len() <= 128
-        && v.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+        && acceptable_request_id(v)
     {
         return v.to_owned();
     }
     let mut b = [0u8; 16];
     rand::fill(&mut b);
     b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// A caller's request id we may echo, log and record: 1 to 128 of letters, digits and
+/// `-_.:`, and not an API token (it goes to the log and the audit log; found by
+/// tests/hostile.rs).
+fn acceptable_request_id(v: &str) -> bool {
+    !v.is_empty()
+        && v.len() <= 128
+        && v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+        && auth::redact_tokens(v) == v
 }
 
 async fn route(ctx: &Ctx, req: Request<Incoming>) -> Result<Response<Body>, ApiError> {
@@ -307,6 +315,11 @@ async fn route(ctx: &Ctx, req: Request<Incoming>) -> Result<Response<Body>, ApiE
         Access::Public => None,
         Access::Roles(allowed) => Some(authorize(ctx, &req, allowed).await?),
     };
+    // A protected route without query parameters refuses any (found by tests/hostile.rs:
+    // `DELETE /v1/keys/k1?zz=1` used to succeed, ignoring the parameter).
+    if def.access != Access::Public && !def.id.takes_query() {
+        query::parse(req.uri().query(), &[])?;
+    }
     let op = || op.clone().expect("authorized route has a context");
     match def.id {
         RouteId::Healthz => health::healthz(ctx).await,
@@ -337,6 +350,19 @@ async fn route(ctx: &Ctx, req: Request<Incoming>) -> Result<Response<Body>, ApiE
     }
 }
 
+/// The token of the one `Authorization: Bearer ...` header. Two Authorization headers are
+/// ambiguous, so they count as none: a proxy that checks one and this daemon using the
+/// other would disagree about who calls (found by tests/hostile.rs).
+fn bearer_token(headers: &hyper::HeaderMap) -> Option<zeroize::Zeroizing<String>> {
+    let mut values = headers.get_all(hyper::header::AUTHORIZATION).iter();
+    let (first, second) = (values.next(), values.next());
+    first
+        .filter(|_| second.is_none())
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(|t| zeroize::Zeroizing::new(t.trim().to_owned()))
+}
+
 /// Verify the bearer token (401) and the route's roles (403).
 async fn authorize(
     ctx: &Ctx,
@@ -356,13 +382,7 @@ async fn authorize(
             None,
         )
     };
-    let token = req
-        .headers()
-        .get(hyper::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(|t| zeroize::Zeroizing::new(t.trim().to_owned()))
-        .ok_or_else(unauthenticated)?;
+    let token = bearer_token(req.headers()).ok_or_else(unauthenticated)?;
     let store = ctx.app.store.clone();
     let principal = ctx
         .app
@@ -530,4 +550,39 @@ pub fn error_response(e: &ApiError) -> Response<Body> {
     resp.headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     resp
+}
+
+#[cfg(test)]
+mod header_tests {
+    use super::bearer_token;
+    use hyper::HeaderMap;
+    use hyper::header::{AUTHORIZATION, HeaderValue};
+
+    #[test]
+    fn request_ids_we_echo() {
+        use super::acceptable_request_id as ok;
+        assert!(ok("req-1.a:b_c"));
+        assert!(!ok(""));
+        assert!(!ok(&"a".repeat(129)));
+        assert!(!ok("a b"));
+        assert!(!ok("a\nb"));
+        let t = crate::service::auth::new_token("org.t1", &[], None, "now");
+        assert!(!ok(t.secret.as_str()), "an API token is no request id");
+    }
+
+    #[test]
+    fn exactly_one_bearer_header() {
+        let mut h = HeaderMap::new();
+        assert!(bearer_token(&h).is_none());
+        h.insert(AUTHORIZATION, HeaderValue::from_static("Bearer abc "));
+        assert_eq!(bearer_token(&h).as_deref().map(String::as_str), Some("abc"));
+        h.append(AUTHORIZATION, HeaderValue::from_static("Bearer abc"));
+        assert!(
+            bearer_token(&h).is_none(),
+            "two headers, even equal, are none"
+        );
+        let mut h = HeaderMap::new();
+        h.insert(AUTHORIZATION, HeaderValue::from_static("Basic abc"));
+        assert!(bearer_token(&h).is_none());
+    }
 }

@@ -37,6 +37,22 @@ pub enum RouteId {
     HolderCaCrl,
 }
 
+impl RouteId {
+    /// Whether the route reads a query string (pagination, filters). Every other protected
+    /// route refuses one, as list routes refuse unknown parameters: a mistyped or smuggled
+    /// parameter is a 400 naming it, never silently ignored.
+    pub fn takes_query(self) -> bool {
+        matches!(
+            self,
+            RouteId::KeysList
+                | RouteId::AuditList
+                | RouteId::X509StoreList
+                | RouteId::X509StoreListIds
+                | RouteId::Ca(_, CaOp::List)
+        )
+    }
+}
+
 #[derive(Debug, Clone, Copy)]
 pub struct RouteDef {
     pub method: &'static str,
@@ -299,7 +315,9 @@ pub enum Match<'p> {
 fn match_pattern<'p>(pattern: &str, path: &'p str) -> Option<Vec<&'p str>> {
     let mut params = Vec::new();
     let mut pat = pattern.trim_start_matches('/').split('/');
-    let mut segs = path.trim_start_matches('/').split('/');
+    // Exactly one leading slash: `//v1/keys` is no alias of `/v1/keys` (found by
+    // tests/hostile.rs; a proxy that guards paths by prefix would not see it as one).
+    let mut segs = path.strip_prefix('/')?.split('/');
     loop {
         match (pat.next(), segs.next()) {
             (None, None) => return Some(params),
@@ -350,6 +368,9 @@ mod tests {
         assert!(matches!(find("GET", "/v1/keys/"), Match::NotFound));
         assert!(matches!(find("GET", "/v1/keys/a/b"), Match::NotFound));
         assert!(matches!(find("GET", "/nope"), Match::NotFound));
+        assert!(matches!(find("GET", "//v1/keys/abc"), Match::NotFound));
+        assert!(matches!(find("DELETE", "///v1/keys/abc"), Match::NotFound));
+        assert!(matches!(find("GET", "v1/keys/abc"), Match::NotFound));
     }
 
     #[test]
@@ -396,6 +417,20 @@ mod openapi_tests {
                 r.method,
                 r.pattern
             );
+        }
+    }
+
+    /// The routes that take a query string are exactly those whose OpenAPI operation
+    /// declares query parameters.
+    #[test]
+    fn query_strings_only_where_documented() {
+        let doc: serde_json::Value = serde_json::from_str(crate::http::openapi()).unwrap();
+        for r in ROUTES.iter().filter(|r| r.access != Access::Public) {
+            let op = &doc["paths"][r.pattern][r.method.to_lowercase()];
+            let documented = op["parameters"]
+                .as_array()
+                .is_some_and(|ps| ps.iter().any(|p| p["in"] == "query"));
+            assert_eq!(documented, r.id.takes_query(), "{} {}", r.method, r.pattern);
         }
     }
 }

@@ -128,6 +128,41 @@ fn split(token: &str) -> Option<(&str, &str)> {
     (ok_id && ok_secret).then_some((id, secret))
 }
 
+/// `s` with the secret part of anything shaped like an API token (`hpk_<16 hex>_<secret>`)
+/// replaced by `***`; the public id stays, so a client can still tell which token it pasted.
+/// Errors echo offending values and the request log names paths; a token pasted into the
+/// wrong field or path must come back in neither (found by tests/hostile.rs).
+pub fn redact_tokens(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.contains(PREFIX) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = rest.find(PREFIX) {
+        let (before, from) = rest.split_at(i);
+        out.push_str(before);
+        let after = &from[PREFIX.len()..];
+        let id_ok = after.len() > 17
+            && after.as_bytes()[..16].iter().all(u8::is_ascii_hexdigit)
+            && after.as_bytes()[16] == b'_';
+        if id_ok {
+            let secret_len = after[17..]
+                .bytes()
+                .take_while(|b| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_')
+                .count();
+            out.push_str(PREFIX);
+            out.push_str(&after[..17]);
+            out.push_str("***");
+            rest = &after[17 + secret_len..];
+        } else {
+            out.push_str(PREFIX);
+            rest = after;
+        }
+    }
+    out.push_str(rest);
+    std::borrow::Cow::Owned(out)
+}
+
 /// Verify a bearer token against the store. Blocking (one indexed SQLite read).
 pub fn authenticate(store: &Store, token: &str) -> Result<Principal, AuthError> {
     let (id, secret) = split(token).ok_or(AuthError::Unauthenticated)?;
@@ -153,6 +188,34 @@ pub fn authenticate(store: &Store, token: &str) -> Result<Principal, AuthError> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tokens_are_redacted_wherever_they_appear() {
+        let t = new_token("org.t1", &[Role::Admin], None, "now");
+        let full = t.secret.as_str();
+        let (id, secret) = split(full).unwrap();
+        let text = format!("unknown field `{full}`, and again /v1/{full}/x");
+        let red = redact_tokens(&text);
+        assert!(!red.contains(secret), "{red}");
+        assert_eq!(
+            red,
+            format!("unknown field `hpk_{id}_***`, and again /v1/hpk_{id}_***/x")
+        );
+        // Nothing token-shaped: untouched.
+        assert!(matches!(
+            redact_tokens("plain"),
+            std::borrow::Cow::Borrowed(_)
+        ));
+        for s in [
+            "hpk_",
+            "hpk_xyz_abc",
+            "hpk_0123456789abcdef",
+            "a hpk_ b",
+            "hpk_hpk_",
+        ] {
+            assert_eq!(redact_tokens(s), s);
+        }
+    }
 
     #[test]
     fn token_round_trip_revocation_and_tampering() {

@@ -448,10 +448,17 @@ pub async fn create_root(
                 (Some(pem), _) => {
                     let cert = x509::check_uploaded_root(pem, now).map_err(x509_error)?;
                     record.certificate_der = cert.der().to_vec();
-                    if !store.insert_ca(&record, None, ROOT_LIMIT, &events)? {
-                        return Err(full());
+                    match store.insert_ca(&record, None, ROOT_LIMIT, &events) {
+                        Ok(true) => root_view(&record),
+                        Ok(false) => Err(full()),
+                        // Found by tests/hostile.rs: the same root uploaded twice made two
+                        // roots with one certificate.
+                        Err(StoreError::Conflict) => Err(ServiceError::Conflict {
+                            code: "RootExists",
+                            message: format!("This {} is already uploaded", family.what()),
+                        }),
+                        Err(e) => Err(e.into()),
                     }
-                    root_view(&record)
                 }
                 (None, Some(token)) => {
                     let tenant = store.get_tenant(&tenant_id)?;

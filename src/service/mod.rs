@@ -104,7 +104,9 @@ impl OpContext {
             token_id: Some(self.principal.token_id.clone()),
             request_id: Some(self.request_id.clone()),
             event: name,
-            object_id: object_id.map(str::to_owned),
+            // An object id is whatever the caller put in the path; a pasted API token must
+            // not be recorded (found by tests/hostile.rs: `GET /v1/keys/<token>`).
+            object_id: object_id.map(|o| auth::redact_tokens(o).into_owned()),
             outcome: outcome.to_owned(),
             error_code: code.map(str::to_owned),
         }
@@ -361,6 +363,31 @@ impl Reconciliation {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn audit_events_never_record_a_token() {
+        let t = auth::new_token("org.t1", &[], None, "now");
+        let ctx = OpContext {
+            principal: auth::Principal {
+                tenant: "org.t1".into(),
+                token_id: "0123456789abcdef".into(),
+                roles: vec![],
+            },
+            request_id: "r".into(),
+        };
+        let secret = &t.secret["hpk_".len() + 17..];
+        let e = ctx.event(
+            "KEY_RETRIEVE".into(),
+            "start",
+            Some(t.secret.as_str()),
+            None,
+        );
+        let recorded = e.object_id.unwrap();
+        assert!(!recorded.contains(secret), "{recorded}");
+        assert!(recorded.ends_with("_***"), "{recorded}");
+        let e = ctx.event("KEY_RETRIEVE".into(), "start", Some("k1"), None);
+        assert_eq!(e.object_id.as_deref(), Some("k1"));
+    }
 
     #[test]
     fn reconciliation_reports_both_directions() {

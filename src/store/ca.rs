@@ -154,6 +154,8 @@ fn get_signer_tx(
 impl Store {
     /// Record a root (and, for a managed root, its token key) with its events, unless the
     /// tenant already has `limit` roots of this kind: then `Ok(false)` and nothing changes.
+    /// The same certificate twice in one tenant and family is `StoreError::Conflict`
+    /// (checked in this transaction, so concurrent uploads cannot both pass).
     pub fn insert_ca(
         &self,
         ca: &CaRecord,
@@ -162,6 +164,15 @@ impl Store {
         events: &[AuditEvent],
     ) -> Result<bool, StoreError> {
         self.write(|tx| {
+            let same: i64 = tx.query_row(
+                "SELECT COUNT(*) FROM root_cas
+                 WHERE tenant = ?1 AND kind = ?2 AND certificate_der = ?3",
+                params![ca.tenant, ca.kind, ca.certificate_der],
+                |r| r.get(0),
+            )?;
+            if same > 0 {
+                return Err(StoreError::Conflict);
+            }
             let n: i64 = tx.query_row(
                 "SELECT COUNT(*) FROM root_cas WHERE tenant = ?1 AND kind = ?2",
                 params![ca.tenant, ca.kind],
@@ -555,7 +566,7 @@ mod tests {
             tenant: "t1".into(),
             kind: kind.into(),
             key_label: label.map(str::to_owned),
-            certificate_der: vec![9],
+            certificate_der: id.as_bytes().to_vec(),
             active: false,
             crl_number: 0,
             created_at: "2026-11-22T00:00:00Z".into(),
@@ -597,6 +608,14 @@ mod tests {
                 .insert_ca(&ca("c3", "holder", None), None, 2, &[])
                 .unwrap()
         );
+        assert_eq!(store.count_cas("t1", "holder").unwrap(), 2);
+        // The same certificate again: a conflict, nothing written.
+        let mut again = ca("c4", "holder", None);
+        again.certificate_der = ca("c2", "holder", None).certificate_der;
+        assert!(matches!(
+            store.insert_ca(&again, None, 5, &[]),
+            Err(StoreError::Conflict)
+        ));
         assert_eq!(store.count_cas("t1", "holder").unwrap(), 2);
         // Another kind counts separately.
         assert!(
