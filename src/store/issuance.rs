@@ -112,13 +112,14 @@ impl Store {
         spki_der: &[u8],
         limit: usize,
     ) -> Result<Vec<Vec<u8>>, StoreError> {
-        let conn = self.lock();
-        let mut stmt = conn.prepare_cached(
-            "SELECT der FROM issued_certificates
-             WHERE tenant = ?1 AND subject_public_key = ?2 ORDER BY id DESC LIMIT ?3",
-        )?;
-        let rows = stmt.query_map(params![tenant, spki_der, limit as i64], |r| r.get(0))?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT der FROM issued_certificates
+                 WHERE tenant = ?1 AND subject_public_key = ?2 ORDER BY id DESC LIMIT ?3",
+            )?;
+            let rows = stmt.query_map(params![tenant, spki_der, limit as i64], |r| r.get(0))?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
     }
 
     /// Number of ledger rows of a tenant (tests and operators).
@@ -148,14 +149,15 @@ impl Store {
         store_id: &str,
         cert_id: &str,
     ) -> Result<Option<StoredCertificate>, StoreError> {
-        let conn = self.lock();
-        let mut stmt = conn.prepare_cached(&format!(
-            "SELECT {STORED_COLUMNS} FROM stored_certificates
-             WHERE tenant = ?1 AND store_id = ?2 AND cert_id = ?3"
-        ))?;
-        Ok(stmt
-            .query_row(params![tenant, store_id, cert_id], row_to_stored)
-            .optional()?)
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT {STORED_COLUMNS} FROM stored_certificates
+                 WHERE tenant = ?1 AND store_id = ?2 AND cert_id = ?3"
+            ))?;
+            Ok(stmt
+                .query_row(params![tenant, store_id, cert_id], row_to_stored)
+                .optional()?)
+        })
     }
 
     /// One page of a store in insertion order after position `after` (exclusive), with
