@@ -299,6 +299,27 @@ fn rss_kib(pid: u32, field: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// CPU time (user + system) the process `pid` has used so far.
+fn cpu_time(pid: u32) -> Duration {
+    // /proc/<pid>/stat fields 14 and 15 (utime, stime) in clock ticks; the command name in
+    // field 2 may hold spaces, so count from the closing parenthesis.
+    let ticks = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            let rest = s.rsplit_once(')')?.1.to_owned();
+            let f: Vec<u64> = rest
+                .split_whitespace()
+                .skip(11)
+                .take(2)
+                .filter_map(|v| v.parse().ok())
+                .collect();
+            (f.len() == 2).then(|| f[0] + f[1])
+        })
+        .unwrap_or(0);
+    // USER_HZ is 100 on every Linux ABI this runs on.
+    Duration::from_millis(ticks * 10)
+}
+
 fn main() {
     let o = options();
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
@@ -372,7 +393,7 @@ fn main() {
     println!("  {cores} threads         {ceil_n:>10.0} sig/s");
     println!();
     println!(
-        "{:<16} {:>9} {:>7} {:>8} {:>8} {:>8} {:>7} | {:>9} {:>8} {:>8}",
+        "{:<16} {:>9} {:>7} {:>8} {:>8} {:>8} {:>7} {:>7} | {:>9} {:>8} {:>8}",
         "daemon",
         "req/s",
         "ratio",
@@ -380,6 +401,7 @@ fn main() {
         "p90 ms",
         "p99 ms",
         "errors",
+        "cpu ms",
         "half req/s",
         "p99 ms",
         "errors"
@@ -388,7 +410,11 @@ fn main() {
         if !o.scenarios.is_empty() && !o.scenarios.iter().any(|s| s == sc.name) {
             continue;
         }
+        let cpu_before = cpu_time(pid);
         let mut peak = load(daemon.addr, &token, &sc, o.concurrency, o.duration, None);
+        // Daemon CPU per successful request: steadier than req/s when other work shares the
+        // machine.
+        let cpu_ms = (cpu_time(pid) - cpu_before).as_secs_f64() * 1e3 / peak.ok.max(1) as f64;
         let rate = peak.rate();
         let mut half = if rate > 0.0 {
             load(
@@ -408,7 +434,7 @@ fn main() {
             half.rate()
         };
         println!(
-            "{:<16} {:>9.0} {:>7.2} {:>8.2} {:>8.2} {:>8.2} {:>7} | {:>9.0} {:>8.2} {:>8}",
+            "{:<16} {:>9.0} {:>7.2} {:>8.2} {:>8.2} {:>8.2} {:>7} {:>7.2} | {:>9.0} {:>8.2} {:>8}",
             sc.name,
             rate,
             rate / ceil_n,
@@ -416,6 +442,7 @@ fn main() {
             peak.pct(0.90),
             peak.pct(0.99),
             peak.errors,
+            cpu_ms,
             half_rate,
             half.pct(0.99),
             half.errors
@@ -438,6 +465,7 @@ fn main() {
         samples.len()
     );
     println!(
-        "(ratio = daemon req/s ÷ {cores}-thread token ceiling; each request is one token signature)"
+        "(ratio = daemon req/s ÷ {cores}-thread token ceiling; each request is one token signature;"
     );
+    println!(" cpu ms = daemon CPU time, user + system, per request at peak)");
 }

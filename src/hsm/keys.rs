@@ -297,13 +297,16 @@ impl Live {
     /// Build the TokenKey for `label`: look it up and read its public half. Retries once
     /// with a fresh search if the cached handles went stale.
     fn load(&self, token: &Token, s: &Session, label: &str) -> Result<TokenKey, HsmError> {
+        if let Some((h, public_key, id)) = self.loaded(label) {
+            return finish(token, label, self.generation, h, Ok((public_key, id)));
+        }
         let h = self.lookup(s, label, false)?;
         if let Ok(read) = read_public(s, h) {
-            return finish(token, label, self.generation, h, read);
+            return self.finish_and_remember(token, label, h, read);
         }
         let h = self.lookup(s, label, true)?;
         if let Ok(read) = read_public(s, h) {
-            return finish(token, label, self.generation, h, read);
+            return self.finish_and_remember(token, label, h, read);
         }
         // Found by a search a moment ago, yet its handle is invalid: either it was
         // destroyed in between, or the token's storage is gone (see token.rs).
@@ -312,6 +315,20 @@ impl Live {
         Err(HsmError::KeyNotFound {
             label: label.to_owned(),
         })
+    }
+}
+
+impl Live {
+    fn finish_and_remember(
+        &self,
+        token: &Token,
+        label: &str,
+        h: KeyHandles,
+        read: Result<(PublicKey, Vec<u8>), HsmError>,
+    ) -> Result<TokenKey, HsmError> {
+        let key = finish(token, label, self.generation, h, read)?;
+        self.loaded_put(label, h, &key.public_key, &key.id);
+        Ok(key)
     }
 }
 

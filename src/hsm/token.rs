@@ -46,6 +46,7 @@ use super::error::{HsmError, classify};
 use super::pool::SessionPool;
 use super::stats::{LatencyRecorder, LatencySnapshot};
 use super::{TokenConfig, TokenSelector};
+use crate::crypto::PublicKey;
 
 /// CKA_LABEL of the data object whose presence [`Token::check`] verifies.
 pub const SENTINEL_LABEL: &str = "hsm-pki.sentinel";
@@ -126,6 +127,9 @@ struct State {
     live: Option<Live>,
 }
 
+/// Handles of a key with the public key and CKA_ID read from them.
+pub(crate) type LoadedKey = (KeyHandles, PublicKey, Vec<u8>);
+
 /// Everything that is only valid within one C_Initialize.
 pub(crate) struct Live {
     pub(crate) slot: Slot,
@@ -138,6 +142,11 @@ pub(crate) struct Live {
     pub(crate) pool: SessionPool,
     /// label -> handles. Handles change across C_Initialize (measured, see module docs).
     cache: Mutex<HashMap<String, KeyHandles>>,
+    /// label -> (handles, public key, CKA_ID) read from those handles: a key that signs on
+    /// every request is loaded without two C_GetAttributeValue calls each time. Evicted and
+    /// cleared with `cache`; a stale handle is still caught where it is used (`sign_on_token`
+    /// re-resolves and checks CKA_ID), and a wrong public key by the signature check.
+    loaded: Mutex<HashMap<String, LoadedKey>>,
 }
 
 fn relock<G>(r: Result<G, std::sync::PoisonError<G>>) -> G {
@@ -157,10 +166,26 @@ impl Live {
 
     pub(crate) fn cache_clear(&self) {
         relock(self.cache.lock()).clear();
+        relock(self.loaded.lock()).clear();
     }
 
     pub(crate) fn cache_evict(&self, label: &str) {
         relock(self.cache.lock()).remove(label);
+        relock(self.loaded.lock()).remove(label);
+    }
+
+    /// The public key and CKA_ID read earlier for `label`, if its handles are still the
+    /// cached ones.
+    pub(crate) fn loaded(&self, label: &str) -> Option<LoadedKey> {
+        let h = self.cached(label)?;
+        relock(self.loaded.lock())
+            .get(label)
+            .filter(|l| l.0 == h)
+            .cloned()
+    }
+
+    pub(crate) fn loaded_put(&self, label: &str, h: KeyHandles, key: &PublicKey, id: &[u8]) {
+        relock(self.loaded.lock()).insert(label.to_owned(), (h, key.clone(), id.to_vec()));
     }
 
     fn login_session(&self) -> MutexGuard<'_, Session> {
@@ -302,6 +327,7 @@ impl TokenInner {
                 self.sessions_in_use.clone(),
             ),
             cache: Mutex::new(HashMap::new()),
+            loaded: Mutex::new(HashMap::new()),
         });
         self.healthy.store(true, Ordering::Release);
         Ok(())

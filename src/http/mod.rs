@@ -383,16 +383,28 @@ async fn authorize(
         )
     };
     let token = bearer_token(req.headers()).ok_or_else(unauthenticated)?;
-    let store = ctx.app.store.clone();
-    let principal = ctx
-        .app
-        .blocking(move || auth::authenticate(&store, &token))
-        .await
-        .map_err(ApiError::from)?
-        .map_err(|e| match e {
-            auth::AuthError::Unauthenticated => unauthenticated(),
-            auth::AuthError::Store(e) => ApiError::from(ServiceError::Store(e)),
-        })?;
+    let principal = match ctx.app.auth_cache.get(&token, Instant::now()) {
+        Some(p) => p,
+        None => {
+            let store = ctx.app.store.clone();
+            let checked = Instant::now();
+            let (token, principal) = ctx
+                .app
+                .blocking(move || {
+                    let r = auth::authenticate(&store, &token);
+                    (token, r)
+                })
+                .await
+                .map_err(ApiError::from)?;
+            let principal = principal.map_err(|e| match e {
+                auth::AuthError::Unauthenticated => unauthenticated(),
+                auth::AuthError::Store(e) => ApiError::from(ServiceError::Store(e)),
+            })?;
+            // Stamped with the time before the read, so the TTL bounds staleness from it.
+            ctx.app.auth_cache.insert(&token, &principal, checked);
+            principal
+        }
+    };
     if !principal.has_any(allowed) {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,

@@ -5,6 +5,10 @@
 //! stored only as its SHA-256. A fast hash is right here: the secret is random, not a
 //! password, so there is nothing for a slow hash to protect against.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
 use base64ct::{Base64UrlUnpadded, Encoding};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -185,6 +189,63 @@ pub fn authenticate(store: &Store, token: &str) -> Result<Principal, AuthError> 
     })
 }
 
+/// How long a verified token is trusted without asking the database again. Revoking a token
+/// (the `hsm-pki token revoke` CLI, another process writing the database) therefore takes
+/// effect within this bound. Only successes are cached: an unknown, wrong or revoked token
+/// is looked up every time, so a new token works at once.
+pub const AUTH_CACHE_TTL: Duration = Duration::from_secs(1);
+
+/// Bound on cached tokens; when full, the cache is emptied (a burst of distinct tokens then
+/// costs one database read each, as without a cache).
+const AUTH_CACHE_MAX: usize = 4096;
+
+struct CachedToken {
+    /// SHA-256 of the secret, as stored: the cache holds nothing the database does not.
+    secret_hash: [u8; 32],
+    principal: Principal,
+    verified_at: Instant,
+}
+
+/// Recently verified API tokens, so that a busy client does not cost a blocking-thread
+/// handoff and a SQLite read (queued behind writers' fsyncs) per request. Pure memory: safe
+/// on a tokio worker.
+#[derive(Default)]
+pub struct AuthCache {
+    entries: Mutex<HashMap<String, CachedToken>>,
+}
+
+impl AuthCache {
+    /// The principal of `token` if it was verified less than [`AUTH_CACHE_TTL`] ago.
+    pub fn get(&self, token: &str, now: Instant) -> Option<Principal> {
+        let (id, secret) = split(token)?;
+        let presented = Sha256::digest(secret.as_bytes());
+        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        let hit = entries.get(id)?;
+        let fresh = now.saturating_duration_since(hit.verified_at) < AUTH_CACHE_TTL;
+        let matches: bool = presented.as_slice().ct_eq(&hit.secret_hash).into();
+        (fresh && matches).then(|| hit.principal.clone())
+    }
+
+    /// Remember that `token` authenticated as `principal` at `now`.
+    pub fn insert(&self, token: &str, principal: &Principal, now: Instant) {
+        let Some((id, secret)) = split(token) else {
+            return;
+        };
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        if entries.len() >= AUTH_CACHE_MAX && !entries.contains_key(id) {
+            entries.clear();
+        }
+        entries.insert(
+            id.to_owned(),
+            CachedToken {
+                secret_hash: Sha256::digest(secret.as_bytes()).into(),
+                principal: principal.clone(),
+                verified_at: now,
+            },
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -252,6 +313,33 @@ mod tests {
             authenticate(&store, &t.secret),
             Err(AuthError::Unauthenticated)
         ));
+    }
+
+    #[test]
+    fn cache_trusts_a_verified_token_for_the_ttl_only() {
+        let t = new_token("org.t1", &[Role::Issuer], None, "now");
+        let p = Principal {
+            tenant: "org.t1".into(),
+            token_id: t.record.id.clone(),
+            roles: vec![Role::Issuer],
+        };
+        let cache = AuthCache::default();
+        let t0 = Instant::now();
+        assert_eq!(cache.get(&t.secret, t0), None);
+        cache.insert(&t.secret, &p, t0);
+        assert_eq!(cache.get(&t.secret, t0), Some(p.clone()));
+        assert_eq!(
+            cache.get(&t.secret, t0 + AUTH_CACHE_TTL - Duration::from_millis(1)),
+            Some(p)
+        );
+        // Expired: the database decides again (a revocation is seen within the TTL).
+        assert_eq!(cache.get(&t.secret, t0 + AUTH_CACHE_TTL), None);
+        // Same id, another secret: never served from the cache.
+        let mut bad = t.secret.to_string();
+        let last = bad.pop().unwrap();
+        bad.push(if last == 'A' { 'B' } else { 'A' });
+        assert_eq!(cache.get(&bad, t0), None);
+        assert_eq!(cache.get("garbage", t0), None);
     }
 
     #[test]

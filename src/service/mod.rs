@@ -224,6 +224,8 @@ pub struct App {
     blocking: Semaphore,
     /// The semaphore's size, so that [`App::exclusive`] can take every permit.
     max_blocking: u32,
+    /// Recently verified API tokens (bounded staleness: [`auth::AUTH_CACHE_TTL`]).
+    pub auth_cache: auth::AuthCache,
 }
 
 impl App {
@@ -234,6 +236,7 @@ impl App {
             health: TokenHealth::default(),
             blocking: Semaphore::new(max_blocking),
             max_blocking: max_blocking as u32,
+            auth_cache: auth::AuthCache::default(),
         }
     }
 

@@ -59,11 +59,8 @@ fn row_hash(prev: &[u8], seq: i64, e: &AuditEvent) -> [u8; 32] {
 /// describe, or not at all.
 pub(super) fn append(tx: &Transaction<'_>, events: &[AuditEvent]) -> Result<(), StoreError> {
     let (mut seq, mut prev): (i64, Vec<u8>) = tx
-        .query_row(
-            "SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
+        .prepare_cached("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1")?
+        .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
         .or_else(|e| match e {
             rusqlite::Error::QueryReturnedNoRows => Ok((0, GENESIS.to_vec())),
             e => Err(e),

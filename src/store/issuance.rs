@@ -65,30 +65,32 @@ impl Store {
     ) -> Result<(), StoreError> {
         debug_assert_eq!(issued.tenant, stored.tenant);
         self.write(|tx| {
-            tx.execute(
+            tx.prepare_cached(
                 "INSERT INTO issued_certificates (tenant, serial, issuer, subject, not_before,
                      not_after, profile, fingerprint_sha256, subject_public_key, der, created_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-                params![
-                    issued.tenant,
-                    issued.serial,
-                    issued.issuer,
-                    issued.subject,
-                    issued.not_before,
-                    issued.not_after,
-                    issued.profile,
-                    issued.fingerprint_sha256,
-                    issued.subject_public_key,
-                    issued.der,
-                    issued.created_at
-                ],
-            )?;
+            )?
+            .execute(params![
+                issued.tenant,
+                issued.serial,
+                issued.issuer,
+                issued.subject,
+                issued.not_before,
+                issued.not_after,
+                issued.profile,
+                issued.fingerprint_sha256,
+                issued.subject_public_key,
+                issued.der,
+                issued.created_at
+            ])?;
             let issuance_id = tx.last_insert_rowid();
-            map_conflict(tx.execute(
-                "INSERT INTO stored_certificates (tenant, store_id, cert_id, kind, metadata,
+            map_conflict(
+                tx.prepare_cached(
+                    "INSERT INTO stored_certificates (tenant, store_id, cert_id, kind, metadata,
                      issuance_id, der, created_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                params![
+                )?
+                .execute(params![
                     stored.tenant,
                     stored.store_id,
                     stored.cert_id,
@@ -97,8 +99,8 @@ impl Store {
                     issuance_id,
                     stored.der,
                     stored.created_at
-                ],
-            ))?;
+                ]),
+            )?;
             audit::append(tx, events)
         })
     }
@@ -110,13 +112,14 @@ impl Store {
         spki_der: &[u8],
         limit: usize,
     ) -> Result<Vec<Vec<u8>>, StoreError> {
-        let conn = self.lock();
-        let mut stmt = conn.prepare_cached(
-            "SELECT der FROM issued_certificates
-             WHERE tenant = ?1 AND subject_public_key = ?2 ORDER BY id DESC LIMIT ?3",
-        )?;
-        let rows = stmt.query_map(params![tenant, spki_der, limit as i64], |r| r.get(0))?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT der FROM issued_certificates
+                 WHERE tenant = ?1 AND subject_public_key = ?2 ORDER BY id DESC LIMIT ?3",
+            )?;
+            let rows = stmt.query_map(params![tenant, spki_der, limit as i64], |r| r.get(0))?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
     }
 
     /// Number of ledger rows of a tenant (tests and operators).
@@ -146,17 +149,15 @@ impl Store {
         store_id: &str,
         cert_id: &str,
     ) -> Result<Option<StoredCertificate>, StoreError> {
-        let conn = self.lock();
-        Ok(conn
-            .query_row(
-                &format!(
-                    "SELECT {STORED_COLUMNS} FROM stored_certificates
-                     WHERE tenant = ?1 AND store_id = ?2 AND cert_id = ?3"
-                ),
-                params![tenant, store_id, cert_id],
-                row_to_stored,
-            )
-            .optional()?)
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT {STORED_COLUMNS} FROM stored_certificates
+                 WHERE tenant = ?1 AND store_id = ?2 AND cert_id = ?3"
+            ))?;
+            Ok(stmt
+                .query_row(params![tenant, store_id, cert_id], row_to_stored)
+                .optional()?)
+        })
     }
 
     /// One page of a store in insertion order after position `after` (exclusive), with

@@ -187,6 +187,12 @@ impl ParsedCertificate {
         .map(|_| ())
     }
 
+    /// Whether this certificate's tbsCertificate and signature are exactly `tbs` and
+    /// `signature` (a signature verified over `tbs` before the certificate was assembled).
+    pub(crate) fn carries_signed(&self, tbs: &[u8], signature: &[u8]) -> bool {
+        self.tbs_der == tbs && self.signature == signature
+    }
+
     /// Check `now` lies in [notBefore, notAfter] (RFC 5280 4.1.2.5: both bounds inclusive).
     /// Pure: the caller supplies the time.
     pub fn check_valid_at(&self, now: OffsetDateTime) -> Result<(), X509Error> {

@@ -56,11 +56,28 @@ impl ParsedCsr {
     /// Decode DER, then verify the proof of possession: the request must be signed by the
     /// private key of the public key it carries (RFC 2986 section 3, step 3).
     pub fn from_der(der: &[u8]) -> Result<Self, X509Error> {
+        Self::decode(der, None)
+    }
+
+    /// Decode DER. With `verified`, the (tbs, signature) pair that was already verified with
+    /// the request's key (by `KeySigner` while building it): the request must carry exactly
+    /// those bytes instead of being verified a second time.
+    fn decode(der: &[u8], verified: Option<(&[u8], &[u8])>) -> Result<Self, X509Error> {
         pem::check_size(der, "CSR")?;
         let req = CertReq::from_der(der).map_err(|e| X509Error::malformed("CSR", e))?;
         let (tbs, alg_id, sig) = split_signed(der, "CSR")?;
         let public_key = PublicKey::from_spki(req.info.public_key.clone())?;
-        let signature_algorithm = verify_signed(&public_key, &alg_id, &tbs, &sig, "CSR")?;
+        let signature_algorithm = match verified {
+            None => verify_signed(&public_key, &alg_id, &tbs, &sig, "CSR")?,
+            Some((v_tbs, v_sig)) => {
+                if tbs != v_tbs || sig != v_sig {
+                    return Err(enc(
+                        "built CSR differs from the request info and signature that were verified",
+                    ));
+                }
+                SignatureAlgorithm::from_algorithm_identifier(&alg_id)?
+            }
+        };
         if req.info.attributes.len() > MAX_ATTRIBUTES {
             return Err(X509Error::invalid("csr.attributes", "too many attributes"));
         }
@@ -194,5 +211,7 @@ pub fn build_csr<K: DigestSigner>(
         algorithm: signer.algorithm().algorithm_identifier(),
         signature: der::asn1::BitString::from_bytes(&sig.0).map_err(enc)?,
     };
-    ParsedCsr::from_der(&req.to_der().map_err(enc)?)
+    // `try_sign` verified the signature over `tbs` with the key's public half; the request
+    // is decoded like foreign input but not verified twice.
+    ParsedCsr::decode(&req.to_der().map_err(enc)?, Some((&tbs, &sig.0)))
 }

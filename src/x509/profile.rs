@@ -8,6 +8,7 @@
 //! both keys are known by then.
 
 use der::referenced::OwnedToRef;
+use spki::SignatureBitStringEncoding;
 use time::OffsetDateTime;
 use x509_cert::Certificate;
 use x509_cert::builder::profile::BuilderProfile;
@@ -524,10 +525,24 @@ pub fn sign_certificate<P: BuilderProfile, K: DigestSigner>(
         Some(alg) => KeySigner::new(issuer_key, alg)?,
         None => KeySigner::with_default_algorithm(issuer_key),
     };
-    let builder = CertificateBuilder::new(profile, serial, validity, subject_key.spki().clone())?;
-    let cert = builder.build::<_, crate::crypto::X509Signature>(&signer)?;
+    let mut builder =
+        CertificateBuilder::new(profile, serial, validity, subject_key.spki().clone())?;
+    // `Builder::build` is finalize + try_sign + assemble; spelled out so that we keep the
+    // exact bytes that were signed. `KeySigner::try_sign` verifies the token's signature over
+    // them with the issuer's public key (ARCHITECTURE.md: every token signature is verified
+    // in Rust before use). Verifying the reparsed certificate again would repeat that
+    // elliptic-curve verification (the most expensive step of an issuance); instead the
+    // reparsed certificate must carry byte for byte the verified tbsCertificate and
+    // signature, which proves the same thing.
+    let tbs = builder.finalize(&signer)?;
+    let signature = signature::Signer::try_sign(&signer, &tbs).map_err(X509Error::Signing)?;
+    let cert = builder.assemble(signature.to_bitstring().map_err(enc)?, &signer)?;
     let parsed = reparse(&cert)?;
-    parsed.verify_signed_by(issuer_key.public_key())?;
+    if !parsed.carries_signed(&tbs, &signature.0) {
+        return Err(enc(
+            "built certificate differs from the tbsCertificate and signature that were verified",
+        ));
+    }
     if !parsed.has_public_key(subject_key) {
         return Err(enc("built certificate does not carry the subject key"));
     }
