@@ -163,6 +163,10 @@ fn softhsm_token_end_to_end() {
         assert!(a.always_sensitive, "{alg:?} CKA_ALWAYS_SENSITIVE");
         assert!(a.never_extractable, "{alg:?} CKA_NEVER_EXTRACTABLE");
         assert!(a.token && a.private && a.sign, "{alg:?} {a:?}");
+        assert!(
+            !a.other_use,
+            "{alg:?}: a signing key that can decrypt, unwrap or derive"
+        );
         assert!(a.has_label && a.has_id, "{alg:?} {a:?}");
         assert!(
             !a.value_readable,
@@ -268,7 +272,7 @@ fn softhsm_token_end_to_end() {
     let a = token.inspect_private_key("imported-p256").expect("inspect");
     eprintln!("imported key attributes: {a:?}");
     assert!(a.sensitive && !a.extractable && !a.modifiable && a.token && a.private);
-    assert!(!a.value_readable);
+    assert!(!a.value_readable && !a.other_use);
     let again = token.find("imported-p256").expect("find imported");
     assert_eq!(again.public_key(), &public);
 
@@ -321,7 +325,7 @@ fn softhsm_token_end_to_end() {
     sign_and_verify(&imported_rsa, SignatureAlgorithm::RsaPkcs1Sha256);
     sign_and_verify(&imported_rsa, SignatureAlgorithm::RsaPssSha384);
     let a = token.inspect_private_key("imported-rsa").expect("inspect");
-    assert!(a.sensitive && !a.extractable && !a.modifiable && !a.value_readable);
+    assert!(a.sensitive && !a.extractable && !a.modifiable && !a.value_readable && !a.other_use);
     let err = token
         .import_private(rsa_material(Some(keys[3].public_key())), "mismatched-rsa")
         .expect_err("RSA parts of two keys");

@@ -92,6 +92,8 @@ pub struct KeyAttributes {
     pub token: bool,
     pub private: bool,
     pub sign: bool,
+    /// Any use besides signing (CKA_DECRYPT, CKA_UNWRAP, CKA_DERIVE). Must be false.
+    pub other_use: bool,
     pub has_label: bool,
     pub has_id: bool,
     /// Whether the token handed out the secret value (CKA_VALUE for EC, CKA_PRIVATE_EXPONENT
@@ -235,7 +237,13 @@ fn private_key_policy(label: &str, id: &[u8]) -> Vec<Attribute> {
         Attribute::Extractable(false),
         // CKA_MODIFIABLE false: nobody can later flip usage flags or the label.
         Attribute::Modifiable(false),
+        // One key, one purpose: it signs, and nothing else. SoftHSM otherwise leaves decrypt
+        // and unwrap on (seen on EC keys with pkcs11-tool), and an EC key with CKA_DERIVE
+        // would serve ECDH with the signing key.
         Attribute::Sign(true),
+        Attribute::Decrypt(false),
+        Attribute::Unwrap(false),
+        Attribute::Derive(false),
         Attribute::Label(label.as_bytes().to_vec()),
         Attribute::Id(id.to_vec()),
     ]
@@ -484,7 +492,7 @@ impl Token {
             ensure_label_free(live, &s, label)?;
             let id = s.generate_random_vec(16).map_err(|e| s.fail(e))?;
             let mut public = public_key_policy(label, &id);
-            let mut private = private_key_policy(label, &id);
+            let private = private_key_policy(label, &id);
             let mechanism = match (alg.curve(), alg.rsa_bits()) {
                 (Some(curve), _) => {
                     public.push(Attribute::EcParams(curve_params(curve)?));
@@ -493,9 +501,6 @@ impl Token {
                 (None, Some(bits)) => {
                     public.push(Attribute::ModulusBits(u64::from(bits).into()));
                     public.push(Attribute::PublicExponent(RSA_F4.to_vec()));
-                    // A signing key must not decrypt or unwrap (one key, one purpose).
-                    private.push(Attribute::Decrypt(false));
-                    private.push(Attribute::Unwrap(false));
                     Mechanism::RsaPkcsKeyPairGen
                 }
                 (None, None) => return Err(HsmError::other("algorithm has no key shape")),
@@ -744,6 +749,9 @@ impl Token {
                         AttributeType::Token,
                         AttributeType::Private,
                         AttributeType::Sign,
+                        AttributeType::Decrypt,
+                        AttributeType::Unwrap,
+                        AttributeType::Derive,
                         AttributeType::Label,
                         AttributeType::Id,
                         AttributeType::KeyType,
@@ -759,6 +767,7 @@ impl Token {
                 token: false,
                 private: false,
                 sign: false,
+                other_use: false,
                 has_label: false,
                 has_id: false,
                 value_readable: false,
@@ -774,6 +783,9 @@ impl Token {
                     Attribute::Token(b) => k.token = b,
                     Attribute::Private(b) => k.private = b,
                     Attribute::Sign(b) => k.sign = b,
+                    Attribute::Decrypt(b) | Attribute::Unwrap(b) | Attribute::Derive(b) => {
+                        k.other_use |= b
+                    }
                     Attribute::Label(v) => k.has_label = v == label.as_bytes(),
                     Attribute::Id(v) => k.has_id = v.len() == 16,
                     Attribute::KeyType(t) => key_type = Some(t),
@@ -866,8 +878,6 @@ fn import_templates(
                     Attribute::KeyType(KeyType::RSA),
                     Attribute::Modulus(n.clone()),
                     Attribute::PublicExponent(e.clone()),
-                    Attribute::Decrypt(false),
-                    Attribute::Unwrap(false),
                     Attribute::PrivateExponent(d.to_vec()),
                     Attribute::Prime1(p.to_vec()),
                     Attribute::Prime2(q.to_vec()),
