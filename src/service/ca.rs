@@ -516,19 +516,19 @@ pub async fn get_root(
     family: RootFamily,
     id: String,
 ) -> Result<RootView, ServiceError> {
-    let store = app.store.clone();
-    let tenant = ctx.principal.tenant.clone();
+    let name = format!("{}_RETRIEVE", family.event());
     let id2 = id.clone();
-    let result = app
-        .blocking(move || match store.get_ca(&tenant, family.kind(), &id2)? {
+    super::read(
+        app,
+        ctx,
+        &name,
+        Some(&id),
+        move |store, tenant| match store.get_ca(tenant, family.kind(), &id2)? {
             Some(r) => root_view(&r),
             None => Err(ServiceError::NotFound(family.what())),
-        })
-        .await
-        .and_then(|r| r);
-    let name = format!("{}_RETRIEVE", family.event());
-    ctx.record(app, &name, Some(&id), &result).await;
-    result
+        },
+    )
+    .await
 }
 
 pub async fn list_roots(
@@ -538,18 +538,12 @@ pub async fn list_roots(
     after: i64,
     limit: usize,
 ) -> Result<(Vec<RootView>, Option<i64>), ServiceError> {
-    let store = app.store.clone();
-    let tenant = ctx.principal.tenant.clone();
-    let result = app
-        .blocking(move || {
-            let rows = store.list_cas(&tenant, family.kind(), after, limit + 1)?;
-            super::page(rows, limit, root_view)
-        })
-        .await
-        .and_then(|r| r);
     let name = format!("{}_RETRIEVE_LIST", family.event());
-    ctx.record(app, &name, None, &result).await;
-    result
+    super::read(app, ctx, &name, None, move |store, tenant| {
+        let rows = store.list_cas(tenant, family.kind(), after, limit + 1)?;
+        super::page(rows, limit, root_view)
+    })
+    .await
 }
 
 /// `PUT {active}`. A holder root is exclusive: activating one deactivates the others.
@@ -831,21 +825,19 @@ pub async fn get_signer(
     family: SignerFamily,
     id: String,
 ) -> Result<SignerView, ServiceError> {
-    let store = app.store.clone();
-    let tenant = ctx.principal.tenant.clone();
-    let id2 = id.clone();
-    let result = app
-        .blocking(
-            move || match store.get_signer(&tenant, family.kind(), &id2)? {
-                Some(r) => signer_view(&r),
-                None => Err(ServiceError::NotFound(family.what())),
-            },
-        )
-        .await
-        .and_then(|r| r);
     let name = format!("{}_RETRIEVE", family.event());
-    ctx.record(app, &name, Some(&id), &result).await;
-    result
+    let id2 = id.clone();
+    super::read(
+        app,
+        ctx,
+        &name,
+        Some(&id),
+        move |store, tenant| match store.get_signer(tenant, family.kind(), &id2)? {
+            Some(r) => signer_view(&r),
+            None => Err(ServiceError::NotFound(family.what())),
+        },
+    )
+    .await
 }
 
 pub async fn list_signers(
@@ -855,18 +847,12 @@ pub async fn list_signers(
     after: i64,
     limit: usize,
 ) -> Result<(Vec<SignerView>, Option<i64>), ServiceError> {
-    let store = app.store.clone();
-    let tenant = ctx.principal.tenant.clone();
-    let result = app
-        .blocking(move || {
-            let rows = store.list_signers(&tenant, family.kind(), after, limit + 1)?;
-            super::page(rows, limit, signer_view)
-        })
-        .await
-        .and_then(|r| r);
     let name = format!("{}_RETRIEVE_LIST", family.event());
-    ctx.record(app, &name, None, &result).await;
-    result
+    super::read(app, ctx, &name, None, move |store, tenant| {
+        let rows = store.list_signers(tenant, family.kind(), after, limit + 1)?;
+        super::page(rows, limit, signer_view)
+    })
+    .await
 }
 
 /// `PUT {active?, certificatePem?}`. The certificate is checked against the signer's key,

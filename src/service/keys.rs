@@ -101,19 +101,18 @@ pub async fn create(
 }
 
 pub async fn get(app: &Arc<App>, ctx: &OpContext, key_id: String) -> Result<KeyView, ServiceError> {
-    let store = app.store.clone();
-    let tenant = ctx.principal.tenant.clone();
     let name = key_id.clone();
-    let result = app
-        .blocking(move || match store.get_key(&tenant, &name)? {
+    super::read(
+        app,
+        ctx,
+        "KEY_RETRIEVE",
+        Some(&key_id),
+        move |store, tenant| match store.get_key(tenant, &name)? {
             Some(r) => view(&r),
             None => Err(ServiceError::NotFound("key")),
-        })
-        .await
-        .and_then(|r| r);
-    ctx.record(app, "KEY_RETRIEVE", Some(&key_id), &result)
-        .await;
-    result
+        },
+    )
+    .await
 }
 
 /// One page of keys; the second value is the position of the last row, for the cursor.
@@ -123,17 +122,11 @@ pub async fn list(
     after: i64,
     limit: usize,
 ) -> Result<(Vec<KeyView>, Option<i64>), ServiceError> {
-    let store = app.store.clone();
-    let tenant = ctx.principal.tenant.clone();
-    let result = app
-        .blocking(move || {
-            let rows = store.list_keys(&tenant, after, limit + 1)?;
-            super::page(rows, limit, view)
-        })
-        .await
-        .and_then(|r| r);
-    ctx.record(app, "KEY_RETRIEVE_LIST", None, &result).await;
-    result
+    super::read(app, ctx, "KEY_RETRIEVE_LIST", None, move |store, tenant| {
+        let rows = store.list_keys(tenant, after, limit + 1)?;
+        super::page(rows, limit, view)
+    })
+    .await
 }
 
 pub async fn delete(app: &Arc<App>, ctx: &OpContext, key_id: String) -> Result<(), ServiceError> {

@@ -173,6 +173,25 @@ impl OpContext {
     }
 }
 
+/// A read of the caller's tenant: `f(store, tenant)` on the blocking pool, then
+/// `<event>_START` and `<event>_SUCCESS` or `_FAIL` recorded (reads change nothing else).
+pub(crate) async fn read<T: Send + 'static>(
+    app: &App,
+    ctx: &OpContext,
+    event: &str,
+    object_id: Option<&str>,
+    f: impl FnOnce(&Store, &str) -> Result<T, ServiceError> + Send + 'static,
+) -> Result<T, ServiceError> {
+    let store = app.store.clone();
+    let tenant = ctx.principal.tenant.clone();
+    let result = app
+        .blocking(move || f(&store, &tenant))
+        .await
+        .and_then(|r| r);
+    ctx.record(app, event, object_id, &result).await;
+    result
+}
+
 /// One page of a list whose store query fetched `limit + 1` rows (the extra row tells that
 /// there is a next page): the views of the first `limit` rows, and the position of the last
 /// of them when there is more (the HTTP layer turns it into the opaque cursor).

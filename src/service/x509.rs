@@ -1115,18 +1115,12 @@ pub async fn list_certificates(
     after: i64,
     limit: usize,
 ) -> Result<PageOf<api::StoredCertificate>, ServiceError> {
-    let store = app.store.clone();
-    let tenant = ctx.principal.tenant.clone();
-    let result = app
-        .blocking(move || {
-            let rows = store.list_stored_certificates(&tenant, STORE_ID, after, limit + 1)?;
-            super::page(rows, limit, view)
-        })
-        .await
-        .and_then(|r| r);
-    ctx.record(app, "X509_STORE_CERTIFICATE_RETRIEVE_LIST", None, &result)
-        .await;
-    result
+    let event = "X509_STORE_CERTIFICATE_RETRIEVE_LIST";
+    super::read(app, ctx, event, None, move |store, tenant| {
+        let rows = store.list_stored_certificates(tenant, STORE_ID, after, limit + 1)?;
+        super::page(rows, limit, view)
+    })
+    .await
 }
 
 pub async fn list_certificate_ids(
@@ -1148,20 +1142,18 @@ pub async fn get_certificate(
     id: String,
     full: &str,
 ) -> Result<api::StoredCertificate, ServiceError> {
-    let store = app.store.clone();
-    let tenant = ctx.principal.tenant.clone();
-    let result = app
-        .blocking(
-            move || match store.get_stored_certificate(&tenant, STORE_ID, &id)? {
-                Some(s) => view(&s),
-                None => Err(ServiceError::NotFound("certificate")),
-            },
-        )
-        .await
-        .and_then(|r| r);
-    ctx.record(app, "X509_STORE_CERTIFICATE_RETRIEVE", Some(full), &result)
-        .await;
-    result
+    let event = "X509_STORE_CERTIFICATE_RETRIEVE";
+    super::read(
+        app,
+        ctx,
+        event,
+        Some(full),
+        move |store, tenant| match store.get_stored_certificate(tenant, STORE_ID, &id)? {
+            Some(s) => view(&s),
+            None => Err(ServiceError::NotFound("certificate")),
+        },
+    )
+    .await
 }
 
 pub async fn delete_certificate(
