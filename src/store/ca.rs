@@ -1,4 +1,4 @@
-//! Root CAs and signers: queries over `root_cas` and `signers` (migration 003).
+//! Root CAs and signers: queries over `root_cas` and `signers` (migration 005).
 //!
 //! Every state change takes its audit events and commits in one transaction (`Store::write`),
 //! and every limit ("at most 3 roots per tenant") is counted inside the transaction that

@@ -1,4 +1,4 @@
-//! The issuance ledger and the certificate store (migration 004).
+//! The issuance ledger and the certificate store (migration 006).
 //!
 //! Issuing writes three things in ONE transaction: the ledger row, the store row and the
 //! audit events. A duplicate store id fails the whole transaction with

@@ -574,6 +574,42 @@ mod tests {
         store.ping().unwrap();
     }
 
+    /// A database made by a binary that shipped migrations 3 and 4 as no-ops (version 4,
+    /// no root CA or issuance tables) gets those tables from migrations 5 and 6.
+    #[test]
+    fn a_version_4_database_gains_the_later_tables() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.sqlite3");
+        {
+            let mut conn = Connection::open(&path).unwrap();
+            for (i, sql) in schema::MIGRATIONS.iter().take(4).enumerate() {
+                let tx = conn.transaction().unwrap();
+                tx.execute_batch(sql).unwrap();
+                tx.pragma_update(None, "user_version", (i + 1) as i64)
+                    .unwrap();
+                tx.commit().unwrap();
+            }
+        }
+        let store = Store::open(&path).unwrap();
+        assert_eq!(store.schema_version().unwrap(), CURRENT_VERSION);
+        let conn = store.lock();
+        for table in [
+            "root_cas",
+            "signers",
+            "issued_certificates",
+            "stored_certificates",
+        ] {
+            let n: i64 = conn
+                .query_row(
+                    "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?1",
+                    [table],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            assert_eq!(n, 1, "{table} missing after migrating a version-4 database");
+        }
+    }
+
     #[test]
     fn newer_schema_is_refused() {
         let dir = tempfile::tempdir().unwrap();

@@ -9,8 +9,12 @@
 pub const MIGRATIONS: &[&str] = &[
     include_str!("migrations/001_keys.sql"),
     include_str!("migrations/002_tenants_tokens_audit.sql"),
-    include_str!("migrations/003_ca_signers.sql"),
-    include_str!("migrations/004_issuance.sql"),
+    // 3 and 4 shipped as no-ops (slots reserved before issues 4 and 5 were built); databases
+    // exist at version 4 without those tables, so the real schema follows as 5 and 6.
+    include_str!("migrations/003_reserved.sql"),
+    include_str!("migrations/004_reserved.sql"),
+    include_str!("migrations/005_ca_signers.sql"),
+    include_str!("migrations/006_issuance.sql"),
 ];
 
 pub const CURRENT_VERSION: i64 = MIGRATIONS.len() as i64;

@@ -1,4 +1,4 @@
--- 3: root CAs (DTS and holder) and the signers under them (VICAL, wallet attestation).
+-- 5: root CAs (DTS and holder) and the signers under them (VICAL, wallet attestation).
     -- One table for both root families and one for both signer families: the rules are the
     -- same, only the limits, roles and profiles differ (those live in `service::ca`).
     CREATE TABLE root_cas (

@@ -1,4 +1,4 @@
--- 4: the issuance ledger and the certificate store (issue 5).
+-- 6: the issuance ledger and the certificate store (issue 5).
 
     -- Every certificate the X.509 service issued, append-only: what was signed, for whom,
     -- under which profile. Rows are never updated or deleted (deleting a stored certificate
