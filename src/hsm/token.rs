@@ -114,7 +114,7 @@ pub(crate) struct TokenInner {
     sessions_in_use: Arc<AtomicUsize>,
     pub(crate) sign_latency: LatencyRecorder,
     /// Serialises the creation and destruction of token objects (key generation, import,
-    /// destroy). SoftHSM 2.6 fails concurrent `C_GenerateKeyPair` calls from one process
+    /// destroy) and the health check's read of the sentinel object. SoftHSM 2.6 fails concurrent `C_GenerateKeyPair` calls from one process
     /// with `CKR_GENERAL_ERROR` now and then (seen under load in `tests/resilience.rs`),
     /// which would read as an outage. Key creation is rare next to signing, which this lock
     /// does not touch, so serialising it costs nothing that matters.
@@ -458,6 +458,10 @@ impl Token {
     /// [`HsmError::Unavailable`] when the token is gone (call [`recover`](Self::recover)
     /// later), with [`HsmError::Unusable`] when the PIN got locked.
     pub fn check(&self) -> Result<(), HsmError> {
+        // Not beside a key generation: SoftHSM's file store can answer CKR_GENERAL_ERROR to
+        // one of two sessions reading and writing token objects at the same moment, and a
+        // check costs next to nothing to delay.
+        let _objects = self.inner.lock_objects();
         let result = self.inner.with_live(|live| {
             let session = live.login_session();
             match session
