@@ -111,7 +111,7 @@ pub fn new_token(tenant: &str, roles: &[Role], description: Option<String>, now:
             id,
             tenant: tenant.to_owned(),
             roles: roles.join(","),
-            secret_hash: Sha256::digest(secret_b64.as_bytes()).to_vec(),
+            secret_hash: secret_hash(&secret_b64).to_vec(),
             description,
             created_at: now.to_owned(),
             revoked_at: None,
@@ -121,6 +121,19 @@ pub fn new_token(tenant: &str, roles: &[Role], description: Option<String>, now:
 }
 
 /// Split `hpk_<id>_<secret>`; `None` for anything else.
+/// What is stored of a token's secret part: its SHA-256 (the secret has 256 bits of
+/// entropy, so a fast hash leaves nothing to brute-force).
+fn secret_hash(secret: &str) -> [u8; 32] {
+    Sha256::digest(secret.as_bytes()).into()
+}
+
+/// Whether `secret` hashes to `stored`, compared in constant time so that response timing
+/// does not reveal how much of a guess matched. The one comparison the database check and
+/// the cache both use.
+fn secret_matches(secret: &str, stored: &[u8]) -> bool {
+    secret_hash(secret).as_slice().ct_eq(stored).into()
+}
+
 fn split(token: &str) -> Option<(&str, &str)> {
     let rest = token.strip_prefix(PREFIX)?;
     let (id, secret) = rest.split_once('_')?;
@@ -171,10 +184,7 @@ pub fn redact_tokens(s: &str) -> std::borrow::Cow<'_, str> {
 pub fn authenticate(store: &Store, token: &str) -> Result<Principal, AuthError> {
     let (id, secret) = split(token).ok_or(AuthError::Unauthenticated)?;
     let record = store.get_api_token(id)?.ok_or(AuthError::Unauthenticated)?;
-    let presented = Sha256::digest(secret.as_bytes());
-    // Constant time, so response timing does not reveal how much of a guess matched.
-    let matches: bool = presented.as_slice().ct_eq(&record.secret_hash).into();
-    if !matches || record.revoked_at.is_some() {
+    if !secret_matches(secret, &record.secret_hash) || record.revoked_at.is_some() {
         return Err(AuthError::Unauthenticated);
     }
     let roles = record
@@ -218,12 +228,10 @@ impl AuthCache {
     /// The principal of `token` if it was verified less than [`AUTH_CACHE_TTL`] ago.
     pub fn get(&self, token: &str, now: Instant) -> Option<Principal> {
         let (id, secret) = split(token)?;
-        let presented = Sha256::digest(secret.as_bytes());
         let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         let hit = entries.get(id)?;
         let fresh = now.saturating_duration_since(hit.verified_at) < AUTH_CACHE_TTL;
-        let matches: bool = presented.as_slice().ct_eq(&hit.secret_hash).into();
-        (fresh && matches).then(|| hit.principal.clone())
+        (fresh && secret_matches(secret, &hit.secret_hash)).then(|| hit.principal.clone())
     }
 
     /// Remember that `token` authenticated as `principal` at `now`.
@@ -238,7 +246,7 @@ impl AuthCache {
         entries.insert(
             id.to_owned(),
             CachedToken {
-                secret_hash: Sha256::digest(secret.as_bytes()).into(),
+                secret_hash: secret_hash(secret),
                 principal: principal.clone(),
                 verified_at: now,
             },
