@@ -138,14 +138,7 @@ impl OpContext {
             return self.record_failure(app, name, object_id, result).await;
         }
         let events = self.events(name, object_id, None);
-        let store = app.store.clone();
-        match app.blocking(move || store.append_events(&events)).await {
-            Ok(Ok(())) => {}
-            Ok(Err(err)) => {
-                tracing::error!(error = %err, event = name, "could not record audit event")
-            }
-            Err(err) => tracing::error!(error = %err, event = name, "could not record audit event"),
-        }
+        append_best_effort(app, name, events).await;
     }
 
     /// On failure, append `<NAME>_START` and `<NAME>_FAIL` with the error code. Best effort:
@@ -162,15 +155,21 @@ impl OpContext {
             self.event(format!("{name}_START"), "start", object_id, None),
             self.event(format!("{name}_FAIL"), "fail", object_id, Some(e.code())),
         ];
-        let store = app.store.clone();
-        match app.blocking(move || store.append_events(&events)).await {
-            Ok(Ok(())) => {}
-            Ok(Err(err)) => {
-                tracing::error!(error = %err, event = name, "could not record audit event")
-            }
-            Err(err) => tracing::error!(error = %err, event = name, "could not record audit event"),
-        }
+        append_best_effort(app, name, events).await;
     }
+}
+
+/// Append audit events in their own transaction. Best effort: a failure is logged, and the
+/// caller's own result stands.
+async fn append_best_effort(app: &App, name: &str, events: Vec<AuditEvent>) {
+    let store = app.store.clone();
+    let r = app.blocking(move || store.append_events(&events)).await;
+    let err = match r {
+        Ok(Ok(())) => return,
+        Ok(Err(e)) => e.to_string(),
+        Err(e) => e.to_string(),
+    };
+    tracing::error!(error = %err, event = name, "could not record audit event");
 }
 
 /// A read of the caller's tenant: `f(store, tenant)` on the blocking pool, then
