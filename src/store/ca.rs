@@ -221,8 +221,9 @@ impl Store {
         kind: &str,
         id: &str,
     ) -> Result<Option<CaRecord>, StoreError> {
-        let conn = self.lock();
-        Ok(conn
+        // Readers never wait behind the writer's fsync (WAL).
+        self.read(|conn| {
+            Ok(conn
             .query_row(
                 &format!(
                     "SELECT {CA_COLUMNS} FROM root_cas WHERE tenant = ?1 AND kind = ?2 AND id = ?3"
@@ -232,6 +233,7 @@ impl Store {
             )
             .optional()?
             .map(|(_, r)| r))
+        })
     }
 
     /// One page of a tenant's roots of `kind` in creation order, after row `after`.
@@ -242,13 +244,15 @@ impl Store {
         after: i64,
         limit: usize,
     ) -> Result<Vec<(i64, CaRecord)>, StoreError> {
-        let conn = self.lock();
-        let mut stmt = conn.prepare_cached(&format!(
-            "SELECT {CA_COLUMNS} FROM root_cas
+        // Readers never wait behind the writer's fsync (WAL).
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT {CA_COLUMNS} FROM root_cas
              WHERE tenant = ?1 AND kind = ?2 AND rowid > ?3 ORDER BY rowid LIMIT ?4"
-        ))?;
-        let rows = stmt.query_map(params![tenant, kind, after, limit as i64], row_to_ca)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+            ))?;
+            let rows = stmt.query_map(params![tenant, kind, after, limit as i64], row_to_ca)?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
     }
 
     /// Set a root's `active` flag. With `exclusive`, activating it deactivates every other
@@ -418,18 +422,20 @@ impl Store {
         kind: &str,
         id: &str,
     ) -> Result<Option<SignerRecord>, StoreError> {
-        let conn = self.lock();
-        Ok(conn
-            .query_row(
-                &format!(
-                    "SELECT {SIGNER_COLUMNS} FROM signers
+        // Readers never wait behind the writer's fsync (WAL).
+        self.read(|conn| {
+            Ok(conn
+                .query_row(
+                    &format!(
+                        "SELECT {SIGNER_COLUMNS} FROM signers
                      WHERE tenant = ?1 AND kind = ?2 AND id = ?3"
-                ),
-                params![tenant, kind, id],
-                row_to_signer,
-            )
-            .optional()?
-            .map(|(_, r)| r))
+                    ),
+                    params![tenant, kind, id],
+                    row_to_signer,
+                )
+                .optional()?
+                .map(|(_, r)| r))
+        })
     }
 
     pub fn list_signers(
@@ -439,13 +445,15 @@ impl Store {
         after: i64,
         limit: usize,
     ) -> Result<Vec<(i64, SignerRecord)>, StoreError> {
-        let conn = self.lock();
-        let mut stmt = conn.prepare_cached(&format!(
-            "SELECT {SIGNER_COLUMNS} FROM signers
+        // Readers never wait behind the writer's fsync (WAL).
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT {SIGNER_COLUMNS} FROM signers
              WHERE tenant = ?1 AND kind = ?2 AND rowid > ?3 ORDER BY rowid LIMIT ?4"
-        ))?;
-        let rows = stmt.query_map(params![tenant, kind, after, limit as i64], row_to_signer)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+            ))?;
+            let rows = stmt.query_map(params![tenant, kind, after, limit as i64], row_to_signer)?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
     }
 
     /// Set a signer's certificate (only while it has none: a different one is
