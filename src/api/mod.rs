@@ -5,7 +5,10 @@
 
 use serde::Serialize;
 
+pub mod code;
 pub mod x509;
+
+pub use code::ErrorCode;
 
 /// The error body of every non-2xx response, as the seeds document it:
 /// `{code, message, details: [{value, msg, param, location}]}`.

@@ -304,19 +304,11 @@ pub async fn holder_crl(
     raw_id: &str,
 ) -> Result<Response<Body>, ApiError> {
     let id = path_id(raw_id)?;
-    match ca::holder_root_crl(&ctx.app, op, id).await? {
-        Some(der) => {
-            let mut resp = Response::new(Body::from(der));
-            resp.headers_mut().insert(
-                CONTENT_TYPE,
-                HeaderValue::from_static("application/pkix-crl"),
-            );
-            Ok(resp)
-        }
-        None => Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "NoCertificateRevocationList",
-            "The root CA is unmanaged: its revocation list is published by the holder of its key",
-        )),
-    }
+    let der = ca::holder_root_crl(&ctx.app, op, id).await?;
+    let mut resp = Response::new(Body::from(der));
+    resp.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("application/pkix-crl"),
+    );
+    Ok(resp)
 }

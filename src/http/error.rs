@@ -6,25 +6,28 @@
 
 use hyper::StatusCode;
 
-use crate::api::{ErrorBody, ErrorDetail};
+use crate::api::{ErrorBody, ErrorCode, ErrorDetail};
 use crate::service::ServiceError;
 
 #[derive(Debug, Clone)]
 pub struct ApiError {
-    pub status: StatusCode,
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub message: String,
     pub details: Vec<ErrorDetail>,
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         ApiError {
-            status,
             code,
             message: message.into(),
             details: Vec::new(),
         }
+    }
+
+    /// The status is the code's ([`ErrorCode::status`]): one table for both.
+    pub fn status(&self) -> StatusCode {
+        StatusCode::from_u16(self.code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
     }
 
     pub fn with_detail(
@@ -44,43 +47,37 @@ impl ApiError {
     }
 
     pub fn not_found() -> Self {
-        Self::new(StatusCode::NOT_FOUND, "NotFound", "No such resource")
+        Self::new(ErrorCode::NotFound, "No such resource")
     }
 
     pub fn method_not_allowed() -> Self {
         Self::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "MethodNotAllowed",
+            ErrorCode::MethodNotAllowed,
             "Method not allowed on this resource",
         )
     }
 
     pub fn payload_too_large(limit: usize) -> Self {
         Self::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "PayloadTooLarge",
+            ErrorCode::PayloadTooLarge,
             format!("Request body exceeds the limit of {limit} bytes"),
         )
     }
 
-    pub fn unavailable(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::SERVICE_UNAVAILABLE, code, message)
+    pub fn unavailable(code: ErrorCode, message: impl Into<String>) -> Self {
+        debug_assert_eq!(code.status(), 503);
+        Self::new(code, message)
     }
 
     pub fn timeout() -> Self {
         Self::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "RequestTimeout",
-            "The request did not complete in time",
+            ErrorCode::RequestTimeout,
+            "The request timed out before any of it was done; retry",
         )
     }
 
     pub fn internal() -> Self {
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "InternalError",
-            "An internal error occurred",
-        )
+        Self::new(ErrorCode::InternalError, "An internal error occurred")
     }
 
     /// The wire body. Every echoed string passes `redact_tokens`: a client that pasted an
@@ -88,7 +85,7 @@ impl ApiError {
     pub fn body(&self) -> ErrorBody {
         let r = |s: &str| crate::service::auth::redact_tokens(s).into_owned();
         ErrorBody {
-            code: self.code.to_owned(),
+            code: self.code.as_str().to_owned(),
             message: r(&self.message),
             details: self
                 .details
@@ -124,46 +121,35 @@ impl From<ServiceError> for ApiError {
             ServiceError::TokenUnavailable(reason) => {
                 tracing::warn!(%reason, "request failed: token unavailable");
                 ApiError::unavailable(
-                    "TokenUnavailable",
+                    ErrorCode::TokenUnavailable,
                     "The key store is temporarily unavailable; retry later",
                 )
             }
-            ServiceError::NotFound(what) => ApiError::new(
-                StatusCode::NOT_FOUND,
-                "NotFound",
-                format!("The {what} was not found"),
-            ),
-            ServiceError::Conflict { code, message } => {
-                ApiError::new(StatusCode::CONFLICT, code, message)
+            ServiceError::NotFound(what) => {
+                ApiError::new(ErrorCode::NotFound, format!("The {what} was not found"))
             }
+            ServiceError::Conflict { code, message } => ApiError::new(code, message),
             ServiceError::Invalid {
                 location,
                 param,
                 msg,
                 value,
-            } => ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "ValidationError",
-                "Request is not valid",
-            )
-            .with_detail(location, &param, msg, value),
+            } => ApiError::new(ErrorCode::ValidationError, "Request is not valid")
+                .with_detail(location, &param, msg, value),
             ServiceError::Hsm(e) => {
                 tracing::error!(error = %e, "token error");
-                ApiError::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "TokenError",
-                    "The key store refused the operation",
-                )
+                ApiError::new(ErrorCode::TokenError, "The key store refused the operation")
             }
             e @ (ServiceError::Store(_) | ServiceError::Internal(_) | ServiceError::Join) => {
                 tracing::error!(error = %e, "internal error");
                 ApiError::internal()
             }
+            ServiceError::Cancelled => ApiError::timeout(),
             ServiceError::NotFoundAt {
                 location,
                 param,
                 msg,
-            } => ApiError::new(StatusCode::NOT_FOUND, "NotFound", "No such resource")
+            } => ApiError::new(ErrorCode::NotFound, "No such resource")
                 .with_detail(location, &param, msg, None),
         }
     }

@@ -23,7 +23,7 @@ pub async fn readyz(ctx: &Ctx) -> Result<Response<Body>, ApiError> {
             },
         )),
         Err(NotReady { component, reason }) => Err(ApiError::unavailable(
-            "NotReady",
+            crate::api::ErrorCode::NotReady,
             format!("The {component} is not available"),
         )
         .with_detail("header", component, reason, None)),

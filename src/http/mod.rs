@@ -37,7 +37,7 @@ pub use metrics::Metrics;
 
 use crate::config::ServerConfig;
 use crate::service::auth::{self, Role};
-use crate::service::{App, OpContext, ServiceError};
+use crate::service::{App, Gate, OpContext, ServiceError};
 use routes::{Access, RouteId};
 
 pub type Body = Full<Bytes>;
@@ -48,6 +48,9 @@ pub struct Ctx {
     pub metrics: Arc<Metrics>,
     pub request_id: String,
     pub body_limit: usize,
+    /// The request's commit gate (see `service::Gate`): the timeout gives the request up
+    /// only through it.
+    pub gate: Arc<Gate>,
 }
 
 /// Accepts connections and serves them until shutdown.
@@ -240,10 +243,22 @@ async fn handle(
         metrics,
         request_id: request_id.clone(),
         body_limit: config.body_limit_bytes,
+        gate: Gate::new(),
     };
-    let result = match tokio::time::timeout(config.request_timeout(), route(&ctx, req)).await {
-        Ok(r) => r,
-        Err(_) => Err(ApiError::timeout()),
+    // At the timeout the request is given up only if nothing of it has committed (then
+    // work still in flight rolls back, so the 503 is true: nothing happened). If its work
+    // committed already, the client gets that outcome, however late.
+    let work = route(&ctx, req);
+    tokio::pin!(work);
+    let result = tokio::select! {
+        r = &mut work => r,
+        _ = tokio::time::sleep(config.request_timeout()) => {
+            if ctx.gate.cancel() {
+                Err(ApiError::timeout())
+            } else {
+                work.await
+            }
+        }
     };
     let mut resp = match result {
         Ok(resp) => resp,
@@ -371,8 +386,7 @@ async fn authorize(
 ) -> Result<OpContext, ApiError> {
     let unauthenticated = || {
         ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "Unauthorized",
+            crate::api::ErrorCode::Unauthorized,
             "A valid API token is required",
         )
         .with_detail(
@@ -407,14 +421,14 @@ async fn authorize(
     };
     if !principal.has_any(allowed) {
         return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "Forbidden",
+            crate::api::ErrorCode::Forbidden,
             "The API token's roles do not allow this operation",
         ));
     }
     Ok(OpContext {
         principal,
         request_id: ctx.request_id.clone(),
+        gate: ctx.gate.clone(),
     })
 }
 
@@ -473,8 +487,7 @@ pub async fn read_json<T: serde::de::DeserializeOwned>(
         .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
     if !is_json {
         return Err(ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "UnsupportedMediaType",
+            crate::api::ErrorCode::UnsupportedMediaType,
             "Request body must be application/json",
         )
         .with_detail("header", "content-type", "must be application/json", None));
@@ -497,8 +510,7 @@ pub async fn read_json<T: serde::de::DeserializeOwned>(
                 ApiError::payload_too_large(ctx.body_limit)
             } else {
                 ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "BadRequest",
+                    crate::api::ErrorCode::BadRequest,
                     "Request body could not be read",
                 )
             }
@@ -532,8 +544,7 @@ fn json_error(e: &serde_path_to_error::Error<serde_json::Error>) -> ApiError {
     // Strip serde's "at line X column Y" tail: positions are noise for a client.
     let msg = msg.split(" at line ").next().unwrap_or(&msg).to_owned();
     ApiError::new(
-        StatusCode::BAD_REQUEST,
-        "ValidationError",
+        crate::api::ErrorCode::ValidationError,
         "Request body is not valid",
     )
     .with_detail("body", &param, msg, None)
@@ -558,7 +569,7 @@ pub fn json_response<T: serde::Serialize>(status: StatusCode, value: &T) -> Resp
 pub fn error_response(e: &ApiError) -> Response<Body> {
     let bytes = serde_json::to_vec(&e.body()).unwrap_or_else(|_| b"{}".to_vec());
     let mut resp = Response::new(Full::new(Bytes::from(bytes)));
-    *resp.status_mut() = e.status;
+    *resp.status_mut() = e.status();
     resp.headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     resp

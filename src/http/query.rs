@@ -2,7 +2,6 @@
 //! rejected like unknown body fields.
 
 use base64ct::{Base64UrlUnpadded, Encoding};
-use hyper::StatusCode;
 
 use super::ApiError;
 
@@ -11,8 +10,7 @@ pub const MAX_LIMIT: usize = 1000;
 
 fn bad(param: &str, msg: &str, value: Option<&str>) -> ApiError {
     ApiError::new(
-        StatusCode::BAD_REQUEST,
-        "ValidationError",
+        crate::api::ErrorCode::ValidationError,
         "Query parameters are not valid",
     )
     .with_detail(

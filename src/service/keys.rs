@@ -1,18 +1,17 @@
 //! The keys API: key pairs generated in the token, recorded per tenant.
 //!
-//! Create follows the four steps Parsec documents: make an id, create the key in the token,
-//! record it (with its audit events, one transaction), and destroy the token key if recording
-//! fails. Delete runs the other way: the record goes first, then the token object, so a crash
-//! in between leaves an unrecorded token key (reported at start-up), never a record that
-//! points at nothing.
+//! Create follows the four steps Parsec documents (make an id, create the key in the token,
+//! record it with its audit events in one transaction, destroy the token key if recording
+//! fails); the operation runner (`op::run`) owns the last three.
 
 use std::sync::Arc;
 
+use crate::api::ErrorCode;
 use crate::crypto::{KeyAlgorithm, PublicKey};
-use crate::hsm::HsmError;
 use crate::store::{KeyRecord, StoreError};
 
-use super::{App, OpContext, ServiceError, now_rfc3339};
+use super::op::{self, Op};
+use super::{App, KeyPurpose, OpContext, ServiceError, now_rfc3339};
 
 /// A key as the API shows it.
 #[derive(Debug, Clone)]
@@ -55,49 +54,57 @@ pub async fn create(
     algorithm: KeyAlgorithm,
 ) -> Result<KeyView, ServiceError> {
     let name = key_id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-    let token = app.ready_token()?;
-    let store = app.store.clone();
-    let ctx2 = ctx.clone();
-    let result = app
-        .blocking(move || -> Result<KeyView, ServiceError> {
-            if store.get_key(&ctx2.principal.tenant, &name)?.is_some() {
-                return Err(ServiceError::Conflict {
-                    code: "KeyIdExists",
-                    message: format!("A key with keyId '{name}' already exists"),
-                });
-            }
-            // The token label is our own id, never the client's: names are per tenant,
-            // labels are global to the token.
-            let label = format!("hsm-pki.{}", uuid::Uuid::new_v4());
-            let key = token.generate(algorithm, &label)?;
-            let record = KeyRecord {
-                label: label.clone(),
-                tenant: ctx2.principal.tenant.clone(),
-                name: name.clone(),
-                algorithm: algorithm.name().to_owned(),
-                public_key_der: key.public_key().to_spki_der(),
-                origin: "generated".into(),
-                created_at: now_rfc3339(),
-            };
-            let events = ctx2.events("KEY_CREATE", Some(&name), None);
-            if let Err(e) = store.insert_key_with_events(&record, &events) {
-                // Rule 4: a key we could not record must not stay in the token.
-                if let Err(d) = token.destroy(&label) {
-                    tracing::error!(%label, error = %d, "could not destroy an unrecorded key");
-                }
-                return Err(match e {
-                    StoreError::Conflict => ServiceError::Conflict {
-                        code: "KeyIdExists",
-                        message: format!("A key with keyId '{name}' already exists"),
-                    },
-                    e => e.into(),
-                });
-            }
-            view(&record)
-        })
-        .await?;
-    ctx.record_failure(app, "KEY_CREATE", None, &result).await;
-    result
+    let taken = |name: &str| {
+        ServiceError::conflict(
+            ErrorCode::KeyIdExists,
+            format!("A key with keyId '{name}' already exists"),
+        )
+    };
+    op::run(app, ctx, Op::new("KEY_CREATE", None), move |w| {
+        // A cheap check first, so a taken id never costs a key generation; the insert
+        // checks again (UNIQUE) inside the transaction.
+        if w.store().get_key(w.tenant(), &name)?.is_some() {
+            return Err(taken(&name));
+        }
+        let key = w.generate_key(algorithm)?;
+        let record = KeyRecord {
+            label: key.label().to_owned(),
+            tenant: w.tenant().to_owned(),
+            name: name.clone(),
+            algorithm: algorithm.name().to_owned(),
+            public_key_der: key.public_key().to_spki_der(),
+            origin: "generated".into(),
+            created_at: now_rfc3339(),
+            // Fixed at the key's first use by the X.509 service.
+            purpose: None,
+        };
+        w.object(name.clone());
+        w.commit(|tx| {
+            tx.insert_key(&record).map_err(|e| match e {
+                StoreError::Conflict => taken(&name),
+                e => e.into(),
+            })
+        })?;
+        view(&record)
+    })
+    .await
+}
+
+/// A key of the caller's tenant that the keys API may show: a root CA's or a signer's key
+/// belongs to that lifecycle and reads as absent here.
+fn visible(r: Option<KeyRecord>) -> Result<KeyRecord, ServiceError> {
+    match r {
+        Some(r) if !is_lifecycle_owned(&r) => Ok(r),
+        _ => Err(ServiceError::NotFound("key")),
+    }
+}
+
+/// Whether a recorded key belongs to a root CA or a signer.
+pub(crate) fn is_lifecycle_owned(r: &KeyRecord) -> bool {
+    r.purpose
+        .as_deref()
+        .and_then(KeyPurpose::from_name)
+        .is_some_and(KeyPurpose::is_lifecycle_owned)
 }
 
 pub async fn get(app: &Arc<App>, ctx: &OpContext, key_id: String) -> Result<KeyView, ServiceError> {
@@ -107,10 +114,7 @@ pub async fn get(app: &Arc<App>, ctx: &OpContext, key_id: String) -> Result<KeyV
         ctx,
         "KEY_RETRIEVE",
         Some(&key_id),
-        move |store, tenant| match store.get_key(tenant, &name)? {
-            Some(r) => view(&r),
-            None => Err(ServiceError::NotFound("key")),
-        },
+        move |store, tenant| view(&visible(store.get_key(tenant, &name)?)?),
     )
     .await
 }
@@ -129,50 +133,26 @@ pub async fn list(
     .await
 }
 
+/// The record goes first, then the token object (after the commit), so a crash in between
+/// leaves an unrecorded token key, which reconciliation destroys, never a record that
+/// points at nothing.
 pub async fn delete(app: &Arc<App>, ctx: &OpContext, key_id: String) -> Result<(), ServiceError> {
-    let token = app.ready_token()?;
-    let store = app.store.clone();
-    let ctx2 = ctx.clone();
-    let name = key_id.clone();
-    let result = app
-        .blocking(move || -> Result<(), ServiceError> {
-            let record = store
-                .get_key(&ctx2.principal.tenant, &name)?
-                .ok_or(ServiceError::NotFound("key"))?;
-            // A root CA's or a signer's key goes with its owner, never on its own.
-            if store.key_in_use(&record.label)? {
-                return Err(ServiceError::Conflict {
-                    code: "KeyInUse",
-                    message: format!(
-                        "Key '{name}' belongs to a root CA or signer; delete that instead"
-                    ),
-                });
-            }
-            let events = ctx2.events("KEY_DELETE", Some(&name), None);
-            if !store.delete_key_with_events(&ctx2.principal.tenant, &name, &events)? {
-                return Err(ServiceError::NotFound("key"));
-            }
-            match token.destroy(&record.label) {
-                Ok(()) => Ok(()),
-                // The record is gone; the orphaned token key is reported at start-up.
-                Err(e) => {
-                    tracing::error!(label = %record.label, error = %e, "key record deleted but token key not destroyed");
-                    Ok(())
-                }
-            }
-        })
-        .await?;
-    ctx.record_failure(app, "KEY_DELETE", Some(&key_id), &result)
-        .await;
-    result
-}
-
-impl From<HsmError> for ServiceError {
-    fn from(e: HsmError) -> Self {
-        if e.is_transient() {
-            ServiceError::TokenUnavailable(e.to_string())
-        } else {
-            ServiceError::Hsm(e)
+    let op = Op::new("KEY_DELETE", Some(&key_id));
+    op::run(app, ctx, op, move |w| {
+        let record = visible(w.store().get_key(w.tenant(), &key_id)?)?;
+        // A root CA's or a signer's key goes with its owner, never on its own.
+        if w.store().key_in_use(&record.label)? {
+            return Err(ServiceError::conflict(
+                ErrorCode::KeyInUse,
+                format!("Key '{key_id}' belongs to a root CA or signer; delete that instead"),
+            ));
         }
-    }
+        let tenant = w.tenant().to_owned();
+        w.destroy_after_commit(record.label.clone());
+        w.commit(|tx| match tx.delete_key(&tenant, &key_id)? {
+            true => Ok(()),
+            false => Err(ServiceError::NotFound("key")),
+        })
+    })
+    .await
 }

@@ -4,12 +4,16 @@
 //! than one of those (create a key in the token, then record it; on failure destroy it), and
 //! it is where blocking work leaves the async world: every token or SQLite call goes through
 //! [`App::blocking`], which runs it on tokio's blocking pool under a semaphore, never on a
-//! tokio worker thread (DEVELOPERS.md rule 3).
+//! tokio worker thread: PKCS#11 and SQLite calls block, and a worker that blocks stalls
+//! every request scheduled on it. State changes go through the one runner, [`op::run`].
 
 pub mod auth;
 pub mod ca;
+mod error;
 mod health;
 pub mod keys;
+pub(crate) mod op;
+pub mod purpose;
 pub mod x509;
 
 use std::sync::{Arc, RwLock};
@@ -17,77 +21,21 @@ use std::time::Duration;
 
 use tokio::sync::Semaphore;
 
+pub use error::ServiceError;
 pub use health::{TokenHealth, TokenStatus};
+pub use op::Gate;
+pub use purpose::KeyPurpose;
 
-use crate::hsm::{HsmError, Token};
-use crate::store::{AuditEvent, Store, StoreError};
-
-/// Errors of the service layer, each mapped to a status and a stable code by `http`.
-#[derive(Debug, thiserror::Error)]
-pub enum ServiceError {
-    /// 503: the token is away; retry later.
-    #[error("token unavailable: {0}")]
-    TokenUnavailable(String),
-    /// A token error that is not an outage (permanently unusable, refused operation).
-    #[error(transparent)]
-    Hsm(HsmError),
-    #[error(transparent)]
-    Store(StoreError),
-    /// 404. Also for objects of another tenant: never reveal that they exist.
-    #[error("{0} not found")]
-    NotFound(&'static str),
-    /// 409: a conflict or a limit reached.
-    #[error("{message}")]
-    Conflict { code: &'static str, message: String },
-    /// 400 naming the offending input.
-    #[error("{msg}")]
-    Invalid {
-        location: &'static str,
-        param: String,
-        msg: String,
-        value: Option<String>,
-    },
-    #[error("internal error: {0}")]
-    Internal(String),
-    #[error("blocking task failed")]
-    Join,
-    /// 404 naming the input that referred to nothing (e.g. a key descriptor's keyIdPath).
-    #[error("{param}: {msg}")]
-    NotFoundAt {
-        location: &'static str,
-        param: String,
-        msg: String,
-    },
-}
-
-impl From<StoreError> for ServiceError {
-    fn from(e: StoreError) -> Self {
-        ServiceError::Store(e)
-    }
-}
-
-impl ServiceError {
-    /// The stable code written to the audit log and sent to the client.
-    pub fn code(&self) -> &'static str {
-        match self {
-            ServiceError::TokenUnavailable(_) => "TokenUnavailable",
-            ServiceError::Hsm(_) => "TokenError",
-            ServiceError::Store(_) | ServiceError::Internal(_) | ServiceError::Join => {
-                "InternalError"
-            }
-            ServiceError::NotFound(_) => "NotFound",
-            ServiceError::Conflict { code, .. } => code,
-            ServiceError::Invalid { .. } => "ValidationError",
-            ServiceError::NotFoundAt { .. } => "NotFound",
-        }
-    }
-}
+use crate::hsm::Token;
+use crate::store::{AuditEvent, Store};
 
 /// Who is acting and under which request: everything an audit event needs.
 #[derive(Debug, Clone)]
 pub struct OpContext {
     pub principal: auth::Principal,
     pub request_id: String,
+    /// The request's commit gate: nothing commits once the request was given up.
+    pub gate: Arc<Gate>,
 }
 
 impl OpContext {
@@ -96,7 +44,7 @@ impl OpContext {
         name: String,
         outcome: &str,
         object_id: Option<&str>,
-        code: Option<&str>,
+        code: Option<crate::api::ErrorCode>,
     ) -> AuditEvent {
         AuditEvent {
             at: now_rfc3339(),
@@ -108,7 +56,7 @@ impl OpContext {
             // not be recorded (found by tests/hostile.rs: `GET /v1/keys/<token>`).
             object_id: object_id.map(|o| auth::redact_tokens(o).into_owned()),
             outcome: outcome.to_owned(),
-            error_code: code.map(str::to_owned),
+            error_code: code.map(|c| c.as_str().to_owned()),
         }
     }
 
@@ -238,8 +186,11 @@ pub struct App {
     token: RwLock<Option<Arc<Token>>>,
     pub health: TokenHealth,
     /// Bounds blocking work in flight (token sessions plus database), so a burst of
-    /// requests queues here instead of growing tokio's blocking pool without limit.
-    blocking: Semaphore,
+    /// requests queues here instead of growing tokio's blocking pool without limit. Its
+    /// permits are owned by the blocking work, not by the request's future: a request
+    /// dropped mid-way (timeout, disconnect) keeps its permit until its work has ended, so
+    /// the bound holds and [`App::exclusive`] waits for that work.
+    blocking: Arc<Semaphore>,
     /// The semaphore's size, so that [`App::exclusive`] can take every permit.
     max_blocking: u32,
     /// Recently verified API tokens (bounded staleness: [`auth::AUTH_CACHE_TTL`]).
@@ -252,7 +203,7 @@ impl App {
             store,
             token: RwLock::new(None),
             health: TokenHealth::default(),
-            blocking: Semaphore::new(max_blocking),
+            blocking: Arc::new(Semaphore::new(max_blocking)),
             max_blocking: max_blocking as u32,
             auth_cache: auth::AuthCache::default(),
         }
@@ -281,14 +232,18 @@ impl App {
         F: FnOnce() -> R + Send + 'static,
         R: Send + 'static,
     {
-        let _permit = self
+        let permit = self
             .blocking
-            .acquire()
+            .clone()
+            .acquire_owned()
             .await
             .map_err(|_| ServiceError::Join)?;
-        tokio::task::spawn_blocking(f)
-            .await
-            .map_err(|_| ServiceError::Join)
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            f()
+        })
+        .await
+        .map_err(|_| ServiceError::Join)
     }
 
     /// Run blocking work with nothing else in flight: takes every permit of the blocking
@@ -299,14 +254,18 @@ impl App {
         F: FnOnce() -> R + Send + 'static,
         R: Send + 'static,
     {
-        let _permits = self
+        let permits = self
             .blocking
-            .acquire_many(self.max_blocking)
+            .clone()
+            .acquire_many_owned(self.max_blocking)
             .await
             .map_err(|_| ServiceError::Join)?;
-        tokio::task::spawn_blocking(f)
-            .await
-            .map_err(|_| ServiceError::Join)
+        tokio::task::spawn_blocking(move || {
+            let _permits = permits;
+            f()
+        })
+        .await
+        .map_err(|_| ServiceError::Join)
     }
 
     /// Token logged in and answering (as of the last probe), database answering now.
@@ -346,13 +305,15 @@ impl App {
     }
 }
 
-/// What start-up reconciliation found (DEVELOPERS.md rule 4).
+/// What reconciliation (at start-up and after an outage) found between the keys recorded in
+/// the database and the daemon's keys in the token.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Reconciliation {
     /// Recorded in the database, absent from the token: the record is unusable.
     pub missing_in_token: Vec<String>,
-    /// Present in the token, never recorded: left by a crash between key creation and the
-    /// database commit. Reported, not destroyed: only an operator should destroy keys.
+    /// Present in the token, never recorded: left by a crash or an outage between key
+    /// creation and the database commit, so never acknowledged to a client. The daemon
+    /// destroys these (`daemon::reconcile`).
     pub unrecorded_in_token: Vec<String>,
 }
 
@@ -395,6 +356,7 @@ mod tests {
                 roles: vec![],
             },
             request_id: "r".into(),
+            gate: Gate::new(),
         };
         let secret = &t.secret["hpk_".len() + 17..];
         let e = ctx.event(

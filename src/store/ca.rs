@@ -1,12 +1,12 @@
 //! Root CAs and signers: queries over `root_cas` and `signers` (migration 005).
 //!
-//! Every state change takes its audit events and commits in one transaction (`Store::write`),
+//! Every state change is a [`Write`] method, committed with its audit events by `Store::commit`,
 //! and every limit ("at most 3 roots per tenant") is counted inside the transaction that
 //! inserts, so two concurrent requests cannot both slip under it.
 
 use rusqlite::{OptionalExtension, Transaction, params};
 
-use super::{AuditEvent, KeyRecord, Store, StoreError, audit, map_conflict};
+use super::{KeyRecord, Store, StoreError, Write, map_conflict};
 
 /// A root CA certificate (managed: its key is in the token; unmanaged: uploaded).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,23 +98,6 @@ fn row_to_signer(r: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, SignerRecord)>
     ))
 }
 
-fn insert_key_row(tx: &Transaction<'_>, k: &KeyRecord) -> Result<(), StoreError> {
-    map_conflict(tx.execute(
-        "INSERT INTO keys (label, tenant, name, algorithm, public_key_der, origin, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![
-            k.label,
-            k.tenant,
-            k.name,
-            k.algorithm,
-            k.public_key_der,
-            k.origin,
-            k.created_at
-        ],
-    ))?;
-    Ok(())
-}
-
 fn get_ca_tx(
     tx: &Transaction<'_>,
     tenant: &str,
@@ -152,58 +135,6 @@ fn get_signer_tx(
 }
 
 impl Store {
-    /// Record a root (and, for a managed root, its token key) with its events, unless the
-    /// tenant already has `limit` roots of this kind: then `Ok(false)` and nothing changes.
-    /// The same certificate twice in one tenant and family is `StoreError::Conflict`
-    /// (checked in this transaction, so concurrent uploads cannot both pass).
-    pub fn insert_ca(
-        &self,
-        ca: &CaRecord,
-        key: Option<&KeyRecord>,
-        limit: usize,
-        events: &[AuditEvent],
-    ) -> Result<bool, StoreError> {
-        self.write(|tx| {
-            let same: i64 = tx.query_row(
-                "SELECT COUNT(*) FROM root_cas
-                 WHERE tenant = ?1 AND kind = ?2 AND certificate_der = ?3",
-                params![ca.tenant, ca.kind, ca.certificate_der],
-                |r| r.get(0),
-            )?;
-            if same > 0 {
-                return Err(StoreError::Conflict);
-            }
-            let n: i64 = tx.query_row(
-                "SELECT COUNT(*) FROM root_cas WHERE tenant = ?1 AND kind = ?2",
-                params![ca.tenant, ca.kind],
-                |r| r.get(0),
-            )?;
-            if n as usize >= limit {
-                return Ok(false);
-            }
-            if let Some(k) = key {
-                insert_key_row(tx, k)?;
-            }
-            map_conflict(tx.execute(
-                "INSERT INTO root_cas (id, tenant, kind, key_label, certificate_der, active,
-                                       crl_number, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                params![
-                    ca.id,
-                    ca.tenant,
-                    ca.kind,
-                    ca.key_label,
-                    ca.certificate_der,
-                    ca.active as i64,
-                    ca.crl_number,
-                    ca.created_at
-                ],
-            ))?;
-            audit::append(tx, events)?;
-            Ok(true)
-        })
-    }
-
     /// How many roots of `kind` the tenant has.
     pub fn count_cas(&self, tenant: &str, kind: &str) -> Result<usize, StoreError> {
         let conn = self.lock();
@@ -252,143 +183,6 @@ impl Store {
             ))?;
             let rows = stmt.query_map(params![tenant, kind, after, limit as i64], row_to_ca)?;
             Ok(rows.collect::<Result<_, _>>()?)
-        })
-    }
-
-    /// Set a root's `active` flag. With `exclusive`, activating it deactivates every other
-    /// root of the same kind of the tenant, in the same transaction. `None` when absent.
-    pub fn set_ca_active(
-        &self,
-        tenant: &str,
-        kind: &str,
-        id: &str,
-        active: bool,
-        exclusive: bool,
-        events: &[AuditEvent],
-    ) -> Result<Option<CaRecord>, StoreError> {
-        self.write(|tx| {
-            if get_ca_tx(tx, tenant, kind, id)?.is_none() {
-                return Ok(None);
-            }
-            if active && exclusive {
-                tx.execute(
-                    "UPDATE root_cas SET active = 0 WHERE tenant = ?1 AND kind = ?2 AND id <> ?3",
-                    params![tenant, kind, id],
-                )?;
-            }
-            tx.execute(
-                "UPDATE root_cas SET active = ?4 WHERE tenant = ?1 AND kind = ?2 AND id = ?3",
-                params![tenant, kind, id, active as i64],
-            )?;
-            audit::append(tx, events)?;
-            get_ca_tx(tx, tenant, kind, id)
-        })
-    }
-
-    /// Delete a root; with `cascade` its signers (and their key rows) go too, otherwise a
-    /// root with signers is left alone. The key rows go in the same transaction; the caller
-    /// destroys the returned token keys afterwards (record first, token object second).
-    pub fn delete_ca(
-        &self,
-        tenant: &str,
-        kind: &str,
-        id: &str,
-        cascade: bool,
-        events: &[AuditEvent],
-    ) -> Result<CaDeletion, StoreError> {
-        self.write(|tx| {
-            let Some(ca) = get_ca_tx(tx, tenant, kind, id)? else {
-                return Ok(CaDeletion::NotFound);
-            };
-            let signer_labels: Vec<String> = {
-                let mut stmt = tx.prepare("SELECT key_label FROM signers WHERE ca_id = ?1")?;
-                let rows = stmt.query_map(params![id], |r| r.get(0))?;
-                rows.collect::<Result<_, _>>()?
-            };
-            if !signer_labels.is_empty() && !cascade {
-                return Ok(CaDeletion::HasSigners(signer_labels.len()));
-            }
-            tx.execute("DELETE FROM signers WHERE ca_id = ?1", params![id])?;
-            tx.execute("DELETE FROM root_cas WHERE id = ?1", params![id])?;
-            let mut key_labels = signer_labels;
-            key_labels.extend(ca.key_label);
-            for l in &key_labels {
-                tx.execute("DELETE FROM keys WHERE label = ?1", params![l])?;
-            }
-            audit::append(tx, events)?;
-            Ok(CaDeletion::Deleted { key_labels })
-        })
-    }
-
-    /// Take the next cRLNumber of a root (1, 2, ...), committed before the CRL is signed so
-    /// a number is never issued twice, even when signing then fails. `None` when absent.
-    pub fn next_crl_number(&self, tenant: &str, id: &str) -> Result<Option<i64>, StoreError> {
-        self.write(|tx| {
-            let n = tx.execute(
-                "UPDATE root_cas SET crl_number = crl_number + 1 WHERE tenant = ?1 AND id = ?2",
-                params![tenant, id],
-            )?;
-            if n == 0 {
-                return Ok(None);
-            }
-            Ok(Some(tx.query_row(
-                "SELECT crl_number FROM root_cas WHERE id = ?1",
-                params![id],
-                |r| r.get(0),
-            )?))
-        })
-    }
-
-    /// Record a signer and its token key with its events, unless the limit is reached
-    /// (`Ok(false)`, nothing changes).
-    pub fn insert_signer(
-        &self,
-        s: &SignerRecord,
-        key: &KeyRecord,
-        limit: SignerLimit,
-        events: &[AuditEvent],
-    ) -> Result<bool, StoreError> {
-        self.write(|tx| {
-            let (n, max): (i64, usize) = match limit {
-                SignerLimit::PerTenant(max) => (
-                    tx.query_row(
-                        "SELECT COUNT(*) FROM signers WHERE tenant = ?1 AND kind = ?2",
-                        params![s.tenant, s.kind],
-                        |r| r.get(0),
-                    )?,
-                    max,
-                ),
-                SignerLimit::PerRoot(max) => (
-                    tx.query_row(
-                        "SELECT COUNT(*) FROM signers WHERE ca_id = ?1",
-                        params![s.ca_id],
-                        |r| r.get(0),
-                    )?,
-                    max,
-                ),
-            };
-            if n as usize >= max {
-                return Ok(false);
-            }
-            insert_key_row(tx, key)?;
-            map_conflict(tx.execute(
-                "INSERT INTO signers (id, tenant, kind, ca_id, key_label, csr_der, certificate_der,
-                                      active, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                params![
-                    s.id,
-                    s.tenant,
-                    s.kind,
-                    s.ca_id,
-                    s.key_label,
-                    s.csr_der,
-                    s.certificate_der,
-                    s.active as i64,
-                    s.created_at
-                ],
-            ))?;
-            audit::append(tx, events)?;
-            Ok(true)
         })
     }
 
@@ -456,67 +250,6 @@ impl Store {
         })
     }
 
-    /// Set a signer's certificate (only while it has none: a different one is
-    /// `StoreError::Conflict`, the same one is a no-op) and/or its `active` flag.
-    pub fn update_signer(
-        &self,
-        tenant: &str,
-        kind: &str,
-        id: &str,
-        certificate_der: Option<&[u8]>,
-        active: Option<bool>,
-        events: &[AuditEvent],
-    ) -> Result<Option<SignerRecord>, StoreError> {
-        self.write(|tx| {
-            let Some(cur) = get_signer_tx(tx, tenant, kind, id)? else {
-                return Ok(None);
-            };
-            if let Some(der) = certificate_der {
-                match &cur.certificate_der {
-                    Some(existing) if existing.as_slice() != der => {
-                        return Err(StoreError::Conflict);
-                    }
-                    Some(_) => {}
-                    None => {
-                        tx.execute(
-                            "UPDATE signers SET certificate_der = ?2 WHERE id = ?1",
-                            params![id, der],
-                        )?;
-                    }
-                }
-            }
-            if let Some(a) = active {
-                // The CHECK constraint refuses active without a certificate as well.
-                tx.execute(
-                    "UPDATE signers SET active = ?2 WHERE id = ?1",
-                    params![id, a as i64],
-                )?;
-            }
-            audit::append(tx, events)?;
-            get_signer_tx(tx, tenant, kind, id)
-        })
-    }
-
-    /// Delete a signer and its key row with its events; returns the token key label to
-    /// destroy, `None` when absent.
-    pub fn delete_signer(
-        &self,
-        tenant: &str,
-        kind: &str,
-        id: &str,
-        events: &[AuditEvent],
-    ) -> Result<Option<String>, StoreError> {
-        self.write(|tx| {
-            let Some(cur) = get_signer_tx(tx, tenant, kind, id)? else {
-                return Ok(None);
-            };
-            tx.execute("DELETE FROM signers WHERE id = ?1", params![id])?;
-            tx.execute("DELETE FROM keys WHERE label = ?1", params![cur.key_label])?;
-            audit::append(tx, events)?;
-            Ok(Some(cur.key_label))
-        })
-    }
-
     /// Whether a root CA or a signer uses the token key `label`.
     pub fn key_in_use(&self, label: &str) -> Result<bool, StoreError> {
         let conn = self.lock();
@@ -552,6 +285,239 @@ impl Store {
     }
 }
 
+impl Write<'_> {
+    /// Record a root (and, for a managed root, its token key) unless the
+    /// tenant already has `limit` roots of this kind: then `Ok(false)` and nothing changes.
+    /// The same certificate twice in one tenant and family is `StoreError::Conflict`
+    /// (checked in this transaction, so concurrent uploads cannot both pass).
+    pub fn insert_ca(
+        &self,
+        ca: &CaRecord,
+        key: Option<&KeyRecord>,
+        limit: usize,
+    ) -> Result<bool, StoreError> {
+        let tx = self.0;
+        let same: i64 = tx.query_row(
+            "SELECT COUNT(*) FROM root_cas
+             WHERE tenant = ?1 AND kind = ?2 AND certificate_der = ?3",
+            params![ca.tenant, ca.kind, ca.certificate_der],
+            |r| r.get(0),
+        )?;
+        if same > 0 {
+            return Err(StoreError::Conflict);
+        }
+        let n: i64 = tx.query_row(
+            "SELECT COUNT(*) FROM root_cas WHERE tenant = ?1 AND kind = ?2",
+            params![ca.tenant, ca.kind],
+            |r| r.get(0),
+        )?;
+        if n as usize >= limit {
+            return Ok(false);
+        }
+        if let Some(k) = key {
+            self.insert_key(k)?;
+        }
+        map_conflict(tx.execute(
+            "INSERT INTO root_cas (id, tenant, kind, key_label, certificate_der, active,
+                                   crl_number, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![
+                ca.id,
+                ca.tenant,
+                ca.kind,
+                ca.key_label,
+                ca.certificate_der,
+                ca.active as i64,
+                ca.crl_number,
+                ca.created_at
+            ],
+        ))?;
+        Ok(true)
+    }
+
+    /// Set a root's `active` flag. With `exclusive`, activating it deactivates every other
+    /// root of the same kind of the tenant, in the same transaction. `None` when absent.
+    pub fn set_ca_active(
+        &self,
+        tenant: &str,
+        kind: &str,
+        id: &str,
+        active: bool,
+        exclusive: bool,
+    ) -> Result<Option<CaRecord>, StoreError> {
+        let tx = self.0;
+        if get_ca_tx(tx, tenant, kind, id)?.is_none() {
+            return Ok(None);
+        }
+        if active && exclusive {
+            tx.execute(
+                "UPDATE root_cas SET active = 0 WHERE tenant = ?1 AND kind = ?2 AND id <> ?3",
+                params![tenant, kind, id],
+            )?;
+        }
+        tx.execute(
+            "UPDATE root_cas SET active = ?4 WHERE tenant = ?1 AND kind = ?2 AND id = ?3",
+            params![tenant, kind, id, active as i64],
+        )?;
+        get_ca_tx(tx, tenant, kind, id)
+    }
+
+    /// Delete a root; with `cascade` its signers (and their key rows) go too, otherwise a
+    /// root with signers is left alone. The key rows go in the same transaction; the caller
+    /// destroys the returned token keys afterwards (record first, token object second).
+    pub fn delete_ca(
+        &self,
+        tenant: &str,
+        kind: &str,
+        id: &str,
+        cascade: bool,
+    ) -> Result<CaDeletion, StoreError> {
+        let tx = self.0;
+        let Some(ca) = get_ca_tx(tx, tenant, kind, id)? else {
+            return Ok(CaDeletion::NotFound);
+        };
+        let signer_labels: Vec<String> = {
+            let mut stmt = tx.prepare("SELECT key_label FROM signers WHERE ca_id = ?1")?;
+            let rows = stmt.query_map(params![id], |r| r.get(0))?;
+            rows.collect::<Result<_, _>>()?
+        };
+        if !signer_labels.is_empty() && !cascade {
+            return Ok(CaDeletion::HasSigners(signer_labels.len()));
+        }
+        tx.execute("DELETE FROM signers WHERE ca_id = ?1", params![id])?;
+        tx.execute("DELETE FROM root_cas WHERE id = ?1", params![id])?;
+        let mut key_labels = signer_labels;
+        key_labels.extend(ca.key_label);
+        for l in &key_labels {
+            tx.execute("DELETE FROM keys WHERE label = ?1", params![l])?;
+        }
+        Ok(CaDeletion::Deleted { key_labels })
+    }
+
+    /// Take the next cRLNumber of a root (1, 2, ...), committed before the CRL is signed so
+    /// a number is never issued twice, even when signing then fails. `None` when absent.
+    pub fn next_crl_number(&self, tenant: &str, id: &str) -> Result<Option<i64>, StoreError> {
+        let tx = self.0;
+        let n = tx.execute(
+            "UPDATE root_cas SET crl_number = crl_number + 1 WHERE tenant = ?1 AND id = ?2",
+            params![tenant, id],
+        )?;
+        if n == 0 {
+            return Ok(None);
+        }
+        Ok(Some(tx.query_row(
+            "SELECT crl_number FROM root_cas WHERE id = ?1",
+            params![id],
+            |r| r.get(0),
+        )?))
+    }
+
+    /// Record a signer and its token key unless the limit is reached
+    /// (`Ok(false)`, nothing changes).
+    pub fn insert_signer(
+        &self,
+        s: &SignerRecord,
+        key: &KeyRecord,
+        limit: SignerLimit,
+    ) -> Result<bool, StoreError> {
+        let tx = self.0;
+        let (n, max): (i64, usize) = match limit {
+            SignerLimit::PerTenant(max) => (
+                tx.query_row(
+                    "SELECT COUNT(*) FROM signers WHERE tenant = ?1 AND kind = ?2",
+                    params![s.tenant, s.kind],
+                    |r| r.get(0),
+                )?,
+                max,
+            ),
+            SignerLimit::PerRoot(max) => (
+                tx.query_row(
+                    "SELECT COUNT(*) FROM signers WHERE ca_id = ?1",
+                    params![s.ca_id],
+                    |r| r.get(0),
+                )?,
+                max,
+            ),
+        };
+        if n as usize >= max {
+            return Ok(false);
+        }
+        self.insert_key(key)?;
+        map_conflict(tx.execute(
+            "INSERT INTO signers (id, tenant, kind, ca_id, key_label, csr_der, certificate_der,
+                                  active, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            params![
+                s.id,
+                s.tenant,
+                s.kind,
+                s.ca_id,
+                s.key_label,
+                s.csr_der,
+                s.certificate_der,
+                s.active as i64,
+                s.created_at
+            ],
+        ))?;
+        Ok(true)
+    }
+
+    /// Set a signer's certificate (only while it has none: a different one is
+    /// `StoreError::Conflict`, the same one is a no-op) and/or its `active` flag.
+    pub fn update_signer(
+        &self,
+        tenant: &str,
+        kind: &str,
+        id: &str,
+        certificate_der: Option<&[u8]>,
+        active: Option<bool>,
+    ) -> Result<Option<SignerRecord>, StoreError> {
+        let tx = self.0;
+        let Some(cur) = get_signer_tx(tx, tenant, kind, id)? else {
+            return Ok(None);
+        };
+        if let Some(der) = certificate_der {
+            match &cur.certificate_der {
+                Some(existing) if existing.as_slice() != der => {
+                    return Err(StoreError::Conflict);
+                }
+                Some(_) => {}
+                None => {
+                    tx.execute(
+                        "UPDATE signers SET certificate_der = ?2 WHERE id = ?1",
+                        params![id, der],
+                    )?;
+                }
+            }
+        }
+        if let Some(a) = active {
+            // The CHECK constraint refuses active without a certificate as well.
+            tx.execute(
+                "UPDATE signers SET active = ?2 WHERE id = ?1",
+                params![id, a as i64],
+            )?;
+        }
+        get_signer_tx(tx, tenant, kind, id)
+    }
+
+    /// Delete a signer and its key row ; returns the token key label to
+    /// destroy, `None` when absent.
+    pub fn delete_signer(
+        &self,
+        tenant: &str,
+        kind: &str,
+        id: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let tx = self.0;
+        let Some(cur) = get_signer_tx(tx, tenant, kind, id)? else {
+            return Ok(None);
+        };
+        tx.execute("DELETE FROM signers WHERE id = ?1", params![id])?;
+        tx.execute("DELETE FROM keys WHERE label = ?1", params![cur.key_label])?;
+        Ok(Some(cur.key_label))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -565,6 +531,7 @@ mod tests {
             public_key_der: vec![1, 2, 3],
             origin: "generated".into(),
             created_at: "2026-11-22T00:00:00Z".into(),
+            purpose: None,
         }
     }
 
@@ -602,18 +569,18 @@ mod tests {
         let k1 = key("l1");
         assert!(
             store
-                .insert_ca(&ca("c1", "holder", Some("l1")), Some(&k1), 2, &[])
+                .w(|w| w.insert_ca(&ca("c1", "holder", Some("l1")), Some(&k1), 2))
                 .unwrap()
         );
         assert!(
             store
-                .insert_ca(&ca("c2", "holder", None), None, 2, &[])
+                .w(|w| w.insert_ca(&ca("c2", "holder", None), None, 2))
                 .unwrap()
         );
         // Limit reached: nothing written.
         assert!(
             !store
-                .insert_ca(&ca("c3", "holder", None), None, 2, &[])
+                .w(|w| w.insert_ca(&ca("c3", "holder", None), None, 2))
                 .unwrap()
         );
         assert_eq!(store.count_cas("t1", "holder").unwrap(), 2);
@@ -621,31 +588,31 @@ mod tests {
         let mut again = ca("c4", "holder", None);
         again.certificate_der = ca("c2", "holder", None).certificate_der;
         assert!(matches!(
-            store.insert_ca(&again, None, 5, &[]),
+            store.w(|w| w.insert_ca(&again, None, 5)),
             Err(StoreError::Conflict)
         ));
         assert_eq!(store.count_cas("t1", "holder").unwrap(), 2);
         // Another kind counts separately.
         assert!(
             store
-                .insert_ca(&ca("d1", "dts", None), None, 2, &[])
+                .w(|w| w.insert_ca(&ca("d1", "dts", None), None, 2))
                 .unwrap()
         );
 
         // Exclusive activation.
         store
-            .set_ca_active("t1", "holder", "c1", true, true, &[])
+            .w(|w| w.set_ca_active("t1", "holder", "c1", true, true))
             .unwrap()
             .unwrap();
         store
-            .set_ca_active("t1", "holder", "c2", true, true, &[])
+            .w(|w| w.set_ca_active("t1", "holder", "c2", true, true))
             .unwrap()
             .unwrap();
         assert!(!store.get_ca("t1", "holder", "c1").unwrap().unwrap().active);
         assert!(store.get_ca("t1", "holder", "c2").unwrap().unwrap().active);
         assert!(
             store
-                .set_ca_active("t2", "holder", "c2", true, true, &[])
+                .w(|w| w.set_ca_active("t2", "holder", "c2", true, true))
                 .unwrap()
                 .is_none()
         );
@@ -655,57 +622,53 @@ mod tests {
             let l = format!("s{i}");
             assert!(
                 store
-                    .insert_signer(
+                    .w(|w| w.insert_signer(
                         &signer(&format!("sg{i}"), "c1", &l),
                         &key(&l),
-                        SignerLimit::PerRoot(2),
-                        &[]
-                    )
+                        SignerLimit::PerRoot(2)))
                     .unwrap()
             );
         }
         assert!(
             !store
-                .insert_signer(
+                .w(|w| w.insert_signer(
                     &signer("sg9", "c1", "s9"),
                     &key("s9"),
-                    SignerLimit::PerRoot(2),
-                    &[]
-                )
+                    SignerLimit::PerRoot(2)))
                 .unwrap()
         );
         assert!(store.key_in_use("s0").unwrap());
         assert!(store.key_in_use("l1").unwrap());
         store
-            .update_signer("t1", "wallet", "sg0", Some(&[1]), Some(true), &[])
+            .w(|w| w.update_signer("t1", "wallet", "sg0", Some(&[1]), Some(true)))
             .unwrap()
             .unwrap();
         store
-            .update_signer("t1", "wallet", "sg0", Some(&[1]), None, &[])
+            .w(|w| w.update_signer("t1", "wallet", "sg0", Some(&[1]), None))
             .unwrap()
             .unwrap();
         assert!(matches!(
-            store.update_signer("t1", "wallet", "sg0", Some(&[2]), None, &[]),
+            store.w(|w| w.update_signer("t1", "wallet", "sg0", Some(&[2]), None)),
             Err(StoreError::Conflict)
         ));
         // Active without a certificate is refused by the schema too.
         assert!(
             store
-                .update_signer("t1", "wallet", "sg1", None, Some(true), &[])
+                .w(|w| w.update_signer("t1", "wallet", "sg1", None, Some(true)))
                 .is_err()
         );
 
         // CRL numbers increase.
-        assert_eq!(store.next_crl_number("t1", "c1").unwrap(), Some(1));
-        assert_eq!(store.next_crl_number("t1", "c1").unwrap(), Some(2));
-        assert_eq!(store.next_crl_number("t2", "c1").unwrap(), None);
+        assert_eq!(store.w(|w| w.next_crl_number("t1", "c1")).unwrap(), Some(1));
+        assert_eq!(store.w(|w| w.next_crl_number("t1", "c1")).unwrap(), Some(2));
+        assert_eq!(store.w(|w| w.next_crl_number("t2", "c1")).unwrap(), None);
 
         // No cascade: refused; cascade: root, signers and key rows go.
         assert_eq!(
-            store.delete_ca("t1", "holder", "c1", false, &[]).unwrap(),
+            store.w(|w| w.delete_ca("t1", "holder", "c1", false)).unwrap(),
             CaDeletion::HasSigners(2)
         );
-        match store.delete_ca("t1", "holder", "c1", true, &[]).unwrap() {
+        match store.w(|w| w.delete_ca("t1", "holder", "c1", true)).unwrap() {
             CaDeletion::Deleted { mut key_labels } => {
                 key_labels.sort();
                 assert_eq!(key_labels, vec!["l1", "s0", "s1"]);

@@ -6,7 +6,7 @@
 
 use rusqlite::{OptionalExtension, params};
 
-use super::{AuditEvent, Store, StoreError, audit, map_conflict};
+use super::{Store, StoreError, Write, map_conflict};
 
 /// One issued certificate, as the ledger records it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,57 +54,6 @@ fn row_to_stored(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredCertificate> {
 const STORED_COLUMNS: &str = "tenant, store_id, cert_id, kind, metadata, der, created_at";
 
 impl Store {
-    /// Record an issued certificate in the ledger and the store, with its audit events, in
-    /// one transaction. [`StoreError::Conflict`] when the store id is taken: nothing is
-    /// written then.
-    pub fn record_issuance(
-        &self,
-        issued: &IssuedRecord,
-        stored: &StoredCertificate,
-        events: &[AuditEvent],
-    ) -> Result<(), StoreError> {
-        debug_assert_eq!(issued.tenant, stored.tenant);
-        self.write(|tx| {
-            tx.prepare_cached(
-                "INSERT INTO issued_certificates (tenant, serial, issuer, subject, not_before,
-                     not_after, profile, fingerprint_sha256, subject_public_key, der, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-            )?
-            .execute(params![
-                issued.tenant,
-                issued.serial,
-                issued.issuer,
-                issued.subject,
-                issued.not_before,
-                issued.not_after,
-                issued.profile,
-                issued.fingerprint_sha256,
-                issued.subject_public_key,
-                issued.der,
-                issued.created_at
-            ])?;
-            let issuance_id = tx.last_insert_rowid();
-            map_conflict(
-                tx.prepare_cached(
-                    "INSERT INTO stored_certificates (tenant, store_id, cert_id, kind, metadata,
-                     issuance_id, der, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                )?
-                .execute(params![
-                    stored.tenant,
-                    stored.store_id,
-                    stored.cert_id,
-                    stored.kind,
-                    stored.metadata,
-                    issuance_id,
-                    stored.der,
-                    stored.created_at
-                ]),
-            )?;
-            audit::append(tx, events)
-        })
-    }
-
     /// The certificates issued to `tenant` for the subject key `spki_der`, newest first.
     pub fn issued_for_key(
         &self,
@@ -190,34 +139,80 @@ impl Store {
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
+}
+
+impl Write<'_> {
+    /// Record an issued certificate in the ledger and the store, in the
+    /// caller's transaction. [`StoreError::Conflict`] when the store id is taken: nothing is
+    /// written then.
+    pub fn record_issuance(
+        &self,
+        issued: &IssuedRecord,
+        stored: &StoredCertificate,
+    ) -> Result<(), StoreError> {
+        debug_assert_eq!(issued.tenant, stored.tenant);
+        let tx = self.0;
+        {
+            tx.prepare_cached(
+                "INSERT INTO issued_certificates (tenant, serial, issuer, subject, not_before,
+                     not_after, profile, fingerprint_sha256, subject_public_key, der, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            )?
+            .execute(params![
+                issued.tenant,
+                issued.serial,
+                issued.issuer,
+                issued.subject,
+                issued.not_before,
+                issued.not_after,
+                issued.profile,
+                issued.fingerprint_sha256,
+                issued.subject_public_key,
+                issued.der,
+                issued.created_at
+            ])?;
+            let issuance_id = tx.last_insert_rowid();
+            map_conflict(
+                tx.prepare_cached(
+                    "INSERT INTO stored_certificates (tenant, store_id, cert_id, kind, metadata,
+                     issuance_id, der, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                )?
+                .execute(params![
+                    stored.tenant,
+                    stored.store_id,
+                    stored.cert_id,
+                    stored.kind,
+                    stored.metadata,
+                    issuance_id,
+                    stored.der,
+                    stored.created_at
+                ]),
+            )?;
+            Ok(())
+        }
+    }
 
     /// Remove a certificate from the store (the ledger keeps it) and append the events, in
     /// one transaction. `false` when absent.
-    pub fn delete_stored_certificate_with_events(
+    pub fn delete_stored_certificate(
         &self,
         tenant: &str,
         store_id: &str,
         cert_id: &str,
-        events: &[AuditEvent],
     ) -> Result<bool, StoreError> {
-        self.write(|tx| {
-            let n = tx.execute(
-                "DELETE FROM stored_certificates
-                 WHERE tenant = ?1 AND store_id = ?2 AND cert_id = ?3",
-                params![tenant, store_id, cert_id],
-            )?;
-            if n == 0 {
-                return Ok(false);
-            }
-            audit::append(tx, events)?;
-            Ok(true)
-        })
+        Ok(self.0.execute(
+            "DELETE FROM stored_certificates
+             WHERE tenant = ?1 AND store_id = ?2 AND cert_id = ?3",
+            params![tenant, store_id, cert_id],
+        )? > 0)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::AuditEvent;
 
     fn issued(fp: &str) -> IssuedRecord {
         IssuedRecord {
@@ -265,12 +260,18 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("db")).unwrap();
         store
-            .record_issuance(&issued("f1"), &stored("a"), &[event("X_SUCCESS")])
+            .w(|w| {
+                w.record_issuance(&issued("f1"), &stored("a"))?;
+                w.append_events(&[event("X_SUCCESS")])
+            })
             .unwrap();
         assert_eq!(store.count_issued("org.t1").unwrap(), 1);
         // Same store id: conflict, and neither the ledger row nor the event is kept.
         assert!(matches!(
-            store.record_issuance(&issued("f2"), &stored("a"), &[event("X_SUCCESS")]),
+            store.w(|w| {
+                w.record_issuance(&issued("f2"), &stored("a"))?;
+                w.append_events(&[event("X_SUCCESS")])
+            }),
             Err(StoreError::Conflict)
         ));
         assert_eq!(store.count_issued("org.t1").unwrap(), 1);
@@ -303,7 +304,7 @@ mod tests {
         );
 
         store
-            .record_issuance(&issued("f3"), &stored("b"), &[])
+            .w(|w| w.record_issuance(&issued("f3"), &stored("b")))
             .unwrap();
         let page = store
             .list_stored_certificates("org.t1", "x509-store-1", 0, 1)
@@ -318,12 +319,12 @@ mod tests {
 
         assert!(
             store
-                .delete_stored_certificate_with_events("org.t1", "x509-store-1", "a", &[])
+                .w(|w| w.delete_stored_certificate("org.t1", "x509-store-1", "a"))
                 .unwrap()
         );
         assert!(
             !store
-                .delete_stored_certificate_with_events("org.t1", "x509-store-1", "a", &[])
+                .w(|w| w.delete_stored_certificate("org.t1", "x509-store-1", "a"))
                 .unwrap()
         );
         // The ledger keeps what was issued.

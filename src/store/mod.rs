@@ -42,6 +42,10 @@ pub enum StoreError {
     SchemaTooNew { found: i64, supported: i64 },
     #[error("record already exists")]
     Conflict,
+    /// The caller's request was given up before this transaction committed; it was rolled
+    /// back.
+    #[error("the request was cancelled before it committed")]
+    Cancelled,
 }
 
 /// A key as recorded in the database.
@@ -53,6 +57,22 @@ pub struct KeyRecord {
     pub algorithm: String,
     pub public_key_der: Vec<u8>,
     pub origin: String,
+    pub created_at: String,
+    /// What the key may sign (`service::KeyPurpose` names); `None` until first used.
+    pub purpose: Option<String>,
+}
+
+/// One signature the token made, for the append-only signature ledger.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignatureRecord {
+    pub tenant: String,
+    pub key_label: String,
+    /// `certificate`, `csr`, `crl`, `cose` or `jws`.
+    pub artefact: String,
+    pub algorithm: String,
+    /// Lowercase hex of the digest sent to the token.
+    pub digest: String,
+    pub request_id: Option<String>,
     pub created_at: String,
 }
 
@@ -149,11 +169,14 @@ impl Store {
     }
 
     /// Cheap liveness check for `/readyz`: the database answers a query.
+    /// On a read connection: under write load the writer's mutex is held across fsyncs,
+    /// and a probe queued behind it would report a busy database as down.
     pub fn ping(&self) -> Result<(), StoreError> {
-        let conn = self.lock();
-        let v: i64 = conn.query_row("SELECT 1", [], |r| r.get(0))?;
-        debug_assert_eq!(v, 1);
-        Ok(())
+        self.read(|conn| {
+            let v: i64 = conn.query_row("SELECT 1", [], |r| r.get(0))?;
+            debug_assert_eq!(v, 1);
+            Ok(())
+        })
     }
 
     pub fn schema_version(&self) -> Result<i64, StoreError> {
@@ -162,36 +185,11 @@ impl Store {
             .pragma_query_value(None, "user_version", |r| r.get(0))?)
     }
 
-    pub fn insert_key(&self, k: &KeyRecord) -> Result<(), StoreError> {
-        let conn = self.lock();
-        let r = conn.execute(
-            "INSERT INTO keys (label, tenant, name, algorithm, public_key_der, origin, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            params![
-                k.label,
-                k.tenant,
-                k.name,
-                k.algorithm,
-                k.public_key_der,
-                k.origin,
-                k.created_at
-            ],
-        );
-        match r {
-            Ok(_) => Ok(()),
-            Err(rusqlite::Error::SqliteFailure(e, _))
-                if e.code == rusqlite::ErrorCode::ConstraintViolation =>
-            {
-                Err(StoreError::Conflict)
-            }
-            Err(e) => Err(e.into()),
-        }
-    }
-
     pub fn get_key(&self, tenant: &str, name: &str) -> Result<Option<KeyRecord>, StoreError> {
         self.read(|conn| {
             let mut stmt = conn.prepare_cached(
-                "SELECT label, tenant, name, algorithm, public_key_der, origin, created_at
+                "SELECT label, tenant, name, algorithm, public_key_der, origin, created_at,
+                        purpose
                  FROM keys WHERE tenant = ?1 AND name = ?2",
             )?;
             Ok(stmt
@@ -224,85 +222,41 @@ impl Store {
         audit::verify(&self.lock())
     }
 
-    pub fn delete_key(&self, label: &str) -> Result<bool, StoreError> {
-        let conn = self.lock();
-        Ok(conn.execute("DELETE FROM keys WHERE label = ?1", params![label])? > 0)
-    }
-
-    /// Record a key and its audit events in one transaction: both or neither.
-    pub fn insert_key_with_events(
-        &self,
-        k: &KeyRecord,
-        events: &[AuditEvent],
-    ) -> Result<(), StoreError> {
-        self.write(|tx| {
-            let r = tx.execute(
-                "INSERT INTO keys (label, tenant, name, algorithm, public_key_der, origin,
-                                   created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![
-                    k.label,
-                    k.tenant,
-                    k.name,
-                    k.algorithm,
-                    k.public_key_der,
-                    k.origin,
-                    k.created_at
-                ],
-            );
-            map_conflict(r)?;
-            audit::append(tx, events)
-        })
-    }
-
-    /// Delete a key record and append its events in one transaction. `false` when absent.
-    pub fn delete_key_with_events(
-        &self,
-        tenant: &str,
-        name: &str,
-        events: &[AuditEvent],
-    ) -> Result<bool, StoreError> {
-        self.write(|tx| {
-            let n = tx.execute(
-                "DELETE FROM keys WHERE tenant = ?1 AND name = ?2",
-                params![tenant, name],
-            )?;
-            if n == 0 {
-                return Ok(false);
-            }
-            audit::append(tx, events)?;
-            Ok(true)
-        })
-    }
-
     /// One page of a tenant's keys in creation order, after the row `after` (exclusive).
     /// Returns the rows with their position, which the caller turns into a cursor.
+    /// Only keys made with the keys API: those of a root CA or a signer (their purpose
+    /// says so) belong to that lifecycle and are not the keys API's to show.
     pub fn list_keys(
         &self,
         tenant: &str,
         after: i64,
         limit: usize,
     ) -> Result<Vec<(i64, KeyRecord)>, StoreError> {
-        let conn = self.lock();
-        let mut stmt = conn.prepare_cached(
-            "SELECT rowid, label, tenant, name, algorithm, public_key_der, origin, created_at
-             FROM keys WHERE tenant = ?1 AND rowid > ?2 ORDER BY rowid LIMIT ?3",
-        )?;
-        let rows = stmt.query_map(params![tenant, after, limit as i64], |r| {
-            Ok((
-                r.get(0)?,
-                KeyRecord {
-                    label: r.get(1)?,
-                    tenant: r.get(2)?,
-                    name: r.get(3)?,
-                    algorithm: r.get(4)?,
-                    public_key_der: r.get(5)?,
-                    origin: r.get(6)?,
-                    created_at: r.get(7)?,
-                },
-            ))
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT rowid, label, tenant, name, algorithm, public_key_der, origin,
+                        created_at, purpose
+                 FROM keys WHERE tenant = ?1 AND rowid > ?2 AND (purpose IS NULL OR purpose
+                       NOT IN ('dts-root', 'holder-root', 'vical-signer', 'wallet-signer'))
+                 ORDER BY rowid LIMIT ?3",
+            )?;
+            let rows = stmt.query_map(params![tenant, after, limit as i64], |r| {
+                Ok((
+                    r.get(0)?,
+                    KeyRecord {
+                        label: r.get(1)?,
+                        tenant: r.get(2)?,
+                        name: r.get(3)?,
+                        algorithm: r.get(4)?,
+                        public_key_der: r.get(5)?,
+                        origin: r.get(6)?,
+                        created_at: r.get(7)?,
+                        purpose: r.get(8)?,
+                    },
+                ))
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
     }
 
     // --- tenants -------------------------------------------------------------------------
@@ -424,6 +378,36 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// Run `f` in one write transaction and commit it if `f` succeeds **and** `proceed()`
+    /// still says yes at the last moment (asked under the writer's lock, just before
+    /// COMMIT); otherwise roll back. `proceed` is how a request that was given up (timed
+    /// out) makes sure nothing of it commits: [`StoreError::Cancelled`] then.
+    pub fn commit<R, E: From<StoreError>>(
+        &self,
+        proceed: &dyn Fn() -> bool,
+        f: impl FnOnce(&Write<'_>) -> Result<R, E>,
+    ) -> Result<R, E> {
+        let mut conn = self.lock();
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(StoreError::from)?;
+        let r = f(&Write(&tx))?;
+        if !proceed() {
+            return Err(StoreError::Cancelled.into());
+        }
+        tx.commit().map_err(StoreError::from)?;
+        Ok(r)
+    }
+
+    /// Tests: one committed write transaction.
+    #[cfg(test)]
+    pub(crate) fn w<R>(
+        &self,
+        f: impl FnOnce(&Write<'_>) -> Result<R, StoreError>,
+    ) -> Result<R, StoreError> {
+        self.commit(&|| true, f)
+    }
+
     /// Run `f` in a write transaction; commit on `Ok`, roll back on `Err`.
     fn write<R>(
         &self,
@@ -436,6 +420,77 @@ impl Store {
         let r = f(&tx)?;
         tx.commit()?;
         Ok(r)
+    }
+}
+
+/// A write transaction in progress, handed to [`Store::commit`]'s closure. Its methods are
+/// the writes of every family; they commit together or not at all.
+pub struct Write<'t>(&'t rusqlite::Transaction<'t>);
+
+impl Write<'_> {
+    /// Record a key. [`StoreError::Conflict`] when its name is taken in the tenant.
+    pub fn insert_key(&self, k: &KeyRecord) -> Result<(), StoreError> {
+        map_conflict(
+            self.0
+                .prepare_cached(
+                    "INSERT INTO keys (label, tenant, name, algorithm, public_key_der, origin,
+                                       created_at, purpose)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                )?
+                .execute(params![
+                    k.label,
+                    k.tenant,
+                    k.name,
+                    k.algorithm,
+                    k.public_key_der,
+                    k.origin,
+                    k.created_at,
+                    k.purpose
+                ]),
+        )?;
+        Ok(())
+    }
+
+    /// Delete a key record by tenant and name; `false` when absent.
+    pub fn delete_key(&self, tenant: &str, name: &str) -> Result<bool, StoreError> {
+        Ok(self.0.execute(
+            "DELETE FROM keys WHERE tenant = ?1 AND name = ?2",
+            params![tenant, name],
+        )? > 0)
+    }
+
+    /// Fix a key's purpose at its first use: `true` when it had none or already had this
+    /// one, `false` when it has another (nothing changes then).
+    pub fn bind_purpose(&self, label: &str, purpose: &str) -> Result<bool, StoreError> {
+        Ok(self.0.execute(
+            "UPDATE keys SET purpose = ?2 WHERE label = ?1 AND (purpose IS NULL OR purpose = ?2)",
+            params![label, purpose],
+        )? > 0)
+    }
+
+    pub fn append_events(&self, events: &[audit::AuditEvent]) -> Result<(), StoreError> {
+        audit::append(self.0, events)
+    }
+
+    /// Append to the signature ledger.
+    pub fn record_signatures(&self, rows: &[SignatureRecord]) -> Result<(), StoreError> {
+        let mut stmt = self.0.prepare_cached(
+            "INSERT INTO signatures (tenant, key_label, artefact, algorithm, digest, request_id,
+                                     created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )?;
+        for r in rows {
+            stmt.execute(params![
+                r.tenant,
+                r.key_label,
+                r.artefact,
+                r.algorithm,
+                r.digest,
+                r.request_id,
+                r.created_at
+            ])?;
+        }
+        Ok(())
     }
 }
 
@@ -505,6 +560,7 @@ fn row_to_key(r: &rusqlite::Row<'_>) -> rusqlite::Result<KeyRecord> {
         public_key_der: r.get(4)?,
         origin: r.get(5)?,
         created_at: r.get(6)?,
+        purpose: r.get(7)?,
     })
 }
 
@@ -546,6 +602,7 @@ mod tests {
             public_key_der: vec![1, 2, 3],
             origin: "generated".into(),
             created_at: "2026-11-22T00:00:00Z".into(),
+            purpose: None,
         }
     }
 
@@ -629,19 +686,19 @@ mod tests {
     fn keys_round_trip_and_duplicates_conflict() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("db")).unwrap();
-        store.insert_key(&key("l1", "k1")).unwrap();
+        store.w(|w| w.insert_key(&key("l1", "k1"))).unwrap();
         assert!(matches!(
-            store.insert_key(&key("l2", "k1")),
+            store.w(|w| w.insert_key(&key("l2", "k1"))),
             Err(StoreError::Conflict)
         ));
         assert!(matches!(
-            store.insert_key(&key("l1", "k2")),
+            store.w(|w| w.insert_key(&key("l1", "k2"))),
             Err(StoreError::Conflict)
         ));
         assert_eq!(store.get_key("t1", "k1").unwrap().unwrap(), key("l1", "k1"));
         assert_eq!(store.get_key("t2", "k1").unwrap(), None);
         assert_eq!(store.key_labels().unwrap(), vec!["l1".to_string()]);
-        assert!(store.delete_key("l1").unwrap());
-        assert!(!store.delete_key("l1").unwrap());
+        assert!(store.w(|w| w.delete_key("t1", "k1")).unwrap());
+        assert!(!store.w(|w| w.delete_key("t1", "k1")).unwrap());
     }
 }

@@ -1,0 +1,450 @@
+//! Root CAs: managed (key generated in the token, certificate built here) or unmanaged (an
+//! offline root's certificate uploaded); activation, deletion, the holder root's CRL.
+
+use std::sync::Arc;
+
+use time::OffsetDateTime;
+
+use crate::api::ErrorCode;
+use crate::crypto::KeyAlgorithm;
+use crate::store::{CaDeletion, CaRecord, KeyRecord, StoreError, TenantRecord};
+use crate::x509::{self, DnFields, RootCaSpec, StringEncoding};
+
+use super::super::op::{self, Artefact, Op};
+use super::super::{App, OpContext, ServiceError, now_rfc3339};
+use super::{
+    CLOCK_SKEW, ROOT_LIMIT, ROOT_MAX_YEARS, RootFamily, RootRequest, RootView, invalid,
+    limit_reached, plus_years, rfc3339, root_view, stored_cert,
+};
+
+/// The subject and validity of a managed root, from the request and the tenant's defaults.
+/// Every rule is checked here, before any key exists.
+fn managed_root_spec(
+    family: RootFamily,
+    req: &RootRequest,
+    tenant_id: &str,
+    tenant: Option<&TenantRecord>,
+    now: OffsetDateTime,
+) -> Result<RootCaSpec, ServiceError> {
+    let domain = tenant.and_then(|t| t.domain.as_deref());
+    let common_name = match &req.common_name {
+        Some(cn) => {
+            // Seed 003: "must be a valid PrintableString and cannot be an empty string".
+            if cn.trim().is_empty() || cn.chars().count() > 64 || !x509::is_printable_string(cn) {
+                return Err(invalid(
+                    "commonName",
+                    "must be a non-empty PrintableString of at most 64 characters",
+                    Some(cn),
+                ));
+            }
+            cn.clone()
+        }
+        None => match (family, domain) {
+            (RootFamily::Dts, Some(d)) => format!("{d} DTS CA"),
+            (RootFamily::Holder, Some(d)) => format!("{d} Wallet Attestation"),
+            (_, None) => tenant_id.to_owned(),
+        },
+    };
+    let country = match (&req.country, tenant.and_then(|t| t.country.as_deref())) {
+        (Some(c), _) => {
+            if !x509::is_iso3166_alpha2(c) {
+                return Err(invalid(
+                    "country",
+                    "must be an ISO 3166-1 alpha-2 country code",
+                    Some(c),
+                ));
+            }
+            c.clone()
+        }
+        (None, Some(c)) => c.to_owned(),
+        (None, None) => {
+            return Err(invalid(
+                "country",
+                "is required: this tenant has no default country configured \
+                 (set one with `hsm-pki tenant set --country`)",
+                None,
+            ));
+        }
+    };
+    let organization = match family {
+        RootFamily::Dts => match &req.organisation_name {
+            Some(o) if !o.trim().is_empty() && o.chars().count() <= 64 => Some(o.clone()),
+            Some(o) => {
+                return Err(invalid(
+                    "organisationName",
+                    "must be 1 to 64 characters",
+                    Some(o),
+                ));
+            }
+            None => return Err(invalid("organisationName", "is required", None)),
+        },
+        RootFamily::Holder => None,
+    };
+    let not_before = match req.not_before {
+        Some(nb) if nb < now - CLOCK_SKEW => {
+            return Err(invalid(
+                "notBefore",
+                "must not be in the past (5 minutes of clock skew are allowed)",
+                Some(&rfc3339(nb)),
+            ));
+        }
+        Some(nb) => nb,
+        None => now,
+    };
+    let latest = plus_years(now, ROOT_MAX_YEARS);
+    let not_after = match req.not_after {
+        Some(na) if na <= not_before => {
+            return Err(invalid(
+                "notAfter",
+                "must be after notBefore",
+                Some(&rfc3339(na)),
+            ));
+        }
+        Some(na) if na > latest => {
+            return Err(invalid(
+                "notAfter",
+                "must be at most 20 years from creation",
+                Some(&rfc3339(na)),
+            ));
+        }
+        Some(na) => na,
+        // notBefore + 20 years, capped at the maximum (20 years from creation).
+        None => plus_years(not_before, ROOT_MAX_YEARS).min(latest),
+    };
+    let printable = x509::is_printable_string(&common_name)
+        && organization
+            .as_deref()
+            .is_none_or(x509::is_printable_string);
+    Ok(RootCaSpec {
+        subject: DnFields {
+            common_name: Some(common_name),
+            country: Some(country),
+            organization,
+            ..Default::default()
+        },
+        string_encoding: if printable {
+            StringEncoding::Printable
+        } else {
+            StringEncoding::Utf8
+        },
+        not_before,
+        not_after,
+        // The root certifies only end-entity signers (RFC 5280 4.2.1.9).
+        path_len: Some(0),
+        digital_signature: false,
+        issuer_alt_names: None,
+        crl_distribution_point_uri: None,
+    })
+}
+
+pub async fn create_root(
+    app: &Arc<App>,
+    ctx: &OpContext,
+    family: RootFamily,
+    req: RootRequest,
+) -> Result<RootView, ServiceError> {
+    let op = Op::new(format!("{}_CREATE", family.event()), None);
+    // An upload creates no key: it is recorded while the token is away.
+    let op = match req.certificate_pem {
+        Some(_) => op.records_only(),
+        None => op,
+    };
+    op::run(app, ctx, op, move |w| {
+        let tenant_id = w.tenant().to_owned();
+        let now = OffsetDateTime::now_utc();
+        let id = uuid::Uuid::new_v4().to_string();
+        w.object(id.clone());
+        let full = || {
+            limit_reached(format!(
+                "A tenant can have at most {ROOT_LIMIT} {}s",
+                family.what()
+            ))
+        };
+        let mut record = CaRecord {
+            id: id.clone(),
+            tenant: tenant_id.clone(),
+            kind: family.kind().to_owned(),
+            key_label: None,
+            certificate_der: Vec::new(),
+            // Seed 003 shows a new DTS root active; a holder root starts inactive
+            // (activating one deactivates the others).
+            active: family == RootFamily::Dts,
+            crl_number: 0,
+            created_at: now_rfc3339(),
+        };
+        let key_record = match &req.certificate_pem {
+            Some(pem) => {
+                let cert = x509::check_uploaded_root(pem, now)
+                    .map_err(|e| ServiceError::from(e).about("certificatePem"))?;
+                record.certificate_der = cert.der().to_vec();
+                None
+            }
+            None => {
+                let tenant = w.store().get_tenant(&tenant_id)?;
+                let spec = managed_root_spec(family, &req, &tenant_id, tenant.as_ref(), now)?;
+                // Checked again in the inserting transaction; this one spares the token.
+                if w.store().count_cas(&tenant_id, family.kind())? >= ROOT_LIMIT {
+                    return Err(full());
+                }
+                let algorithm = req.algorithm.unwrap_or(KeyAlgorithm::P256);
+                let key = w.generate_key(algorithm)?;
+                let cert =
+                    x509::build_root_ca(&spec, &w.signer(&key, Artefact::Certificate), None)?;
+                record.certificate_der = cert.der().to_vec();
+                record.key_label = Some(key.label().to_owned());
+                Some(KeyRecord {
+                    label: key.label().to_owned(),
+                    tenant: tenant_id.clone(),
+                    name: format!("{}{id}", family.key_prefix()),
+                    algorithm: algorithm.name().to_owned(),
+                    public_key_der: key.public_key().to_spki_der(),
+                    origin: "generated".into(),
+                    created_at: record.created_at.clone(),
+                    purpose: Some(family.purpose().name().to_owned()),
+                })
+            }
+        };
+        w.commit(
+            |tx| match tx.insert_ca(&record, key_record.as_ref(), ROOT_LIMIT) {
+                Ok(true) => Ok(()),
+                Ok(false) => Err(full()),
+                // Found by tests/hostile.rs: the same root uploaded twice made two roots
+                // with one certificate.
+                Err(StoreError::Conflict) => Err(ServiceError::conflict(
+                    ErrorCode::RootExists,
+                    format!("This {} is already uploaded", family.what()),
+                )),
+                Err(e) => Err(e.into()),
+            },
+        )?;
+        root_view(&record)
+    })
+    .await
+}
+
+/// `PUT {active}`. A holder root is exclusive: activating one deactivates the others.
+pub async fn set_root_active(
+    app: &Arc<App>,
+    ctx: &OpContext,
+    family: RootFamily,
+    id: String,
+    active: bool,
+) -> Result<RootView, ServiceError> {
+    let op = Op::new(format!("{}_UPDATE", family.event()), Some(&id)).records_only();
+    op::run(app, ctx, op, move |w| {
+        let tenant = w.tenant().to_owned();
+        let exclusive = family == RootFamily::Holder;
+        let r = w.commit(|tx| {
+            tx.set_ca_active(&tenant, family.kind(), &id, active, exclusive)?
+                .ok_or(ServiceError::NotFound(family.what()))
+        })?;
+        root_view(&r)
+    })
+    .await
+}
+
+/// `DELETE`: a DTS root with VICAL signers is refused (409); a holder root takes its wallet
+/// attestation signers with it. Token keys are destroyed after the records are gone.
+pub async fn delete_root(
+    app: &Arc<App>,
+    ctx: &OpContext,
+    family: RootFamily,
+    id: String,
+) -> Result<(), ServiceError> {
+    let op = Op::new(format!("{}_DELETE", family.event()), Some(&id));
+    op::run(app, ctx, op, move |w| {
+        let tenant = w.tenant().to_owned();
+        let cascade = family == RootFamily::Holder;
+        let labels =
+            w.commit(
+                |tx| match tx.delete_ca(&tenant, family.kind(), &id, cascade)? {
+                    CaDeletion::NotFound => Err(ServiceError::NotFound(family.what())),
+                    CaDeletion::HasSigners(n) => Err(ServiceError::conflict(
+                        ErrorCode::CaInUse,
+                        format!("The root CA has {n} VICAL signer(s); delete them first"),
+                    )),
+                    CaDeletion::Deleted { key_labels } => Ok(key_labels),
+                },
+            )?;
+        // After the commit: record first, token object second.
+        if let Ok(token) = w.token() {
+            for l in &labels {
+                op::destroy_quietly(token, l);
+            }
+        }
+        Ok(())
+    })
+    .await
+}
+
+/// A fresh CRL of a managed holder root, DER. An unmanaged root has none here (its CRL is
+/// published by whoever holds its key): 404 `NoCertificateRevocationList`. The cRLNumber is taken in its own committed
+/// transaction before signing, so a number is never issued twice even if signing fails;
+/// the signature's ledger row commits with the retrieval's events.
+pub async fn holder_root_crl(
+    app: &Arc<App>,
+    ctx: &OpContext,
+    id: String,
+) -> Result<Vec<u8>, ServiceError> {
+    let family = RootFamily::Holder;
+    let op = Op::new(
+        format!("{}_REVOCATION_LIST_RETRIEVE", family.event()),
+        Some(&id),
+    );
+    op::run(app, ctx, op, move |w| {
+        let tenant = w.tenant().to_owned();
+        let ca = w
+            .store()
+            .get_ca(&tenant, family.kind(), &id)?
+            .ok_or(ServiceError::NotFound(family.what()))?;
+        let Some(label) = ca.key_label else {
+            return Err(ServiceError::Conflict {
+                code: ErrorCode::NoCertificateRevocationList,
+                message: "The root CA is unmanaged: its revocation list is published by the \
+                          holder of its key"
+                    .into(),
+            });
+        };
+        let cert = stored_cert(&ca.certificate_der)?;
+        let number = w
+            .store()
+            .commit(&|| true, |tx| tx.next_crl_number(&tenant, &id))?
+            .ok_or(ServiceError::NotFound(family.what()))?;
+        let key = w.token()?.find(&label)?;
+        let der = x509::build_crl(
+            &cert,
+            &w.signer(&key, Artefact::Crl),
+            number as u64,
+            OffsetDateTime::now_utc(),
+        )?;
+        w.commit(|_| Ok(()))?;
+        Ok(der)
+    })
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    const NOW: OffsetDateTime = datetime!(2026-11-23 10:00:00 UTC);
+
+    fn tenant(domain: Option<&str>, country: Option<&str>) -> TenantRecord {
+        TenantRecord {
+            id: "org.t1".into(),
+            domain: domain.map(str::to_owned),
+            country: country.map(str::to_owned),
+            created_at: "x".into(),
+        }
+    }
+
+    fn param(e: ServiceError) -> String {
+        match e {
+            ServiceError::Invalid { param, .. } => param,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn managed_root_defaults_and_rules() {
+        let req = RootRequest {
+            organisation_name: Some("Example Inc.".into()),
+            ..Default::default()
+        };
+        let t = tenant(Some("example.com"), Some("NZ"));
+        let s = managed_root_spec(RootFamily::Dts, &req, "org.t1", Some(&t), NOW).unwrap();
+        assert_eq!(s.subject.common_name.as_deref(), Some("example.com DTS CA"));
+        assert_eq!(s.subject.country.as_deref(), Some("NZ"));
+        assert_eq!(s.not_before, NOW);
+        assert_eq!(s.not_after, datetime!(2046-11-23 10:00:00 UTC));
+        let s = managed_root_spec(
+            RootFamily::Holder,
+            &RootRequest::default(),
+            "org.t1",
+            Some(&t),
+            NOW,
+        )
+        .unwrap();
+        assert_eq!(
+            s.subject.common_name.as_deref(),
+            Some("example.com Wallet Attestation")
+        );
+        let bare = tenant(None, Some("NZ"));
+        let s = managed_root_spec(RootFamily::Dts, &req, "org.t1", Some(&bare), NOW).unwrap();
+        assert_eq!(s.subject.common_name.as_deref(), Some("org.t1"));
+        // No country anywhere: 400 naming country.
+        let e = managed_root_spec(
+            RootFamily::Dts,
+            &req,
+            "org.t1",
+            Some(&tenant(None, None)),
+            NOW,
+        )
+        .unwrap_err();
+        assert_eq!(param(e), "country");
+        let bad = |r: RootRequest| {
+            param(managed_root_spec(RootFamily::Dts, &r, "org.t1", Some(&t), NOW).unwrap_err())
+        };
+        assert_eq!(bad(RootRequest::default()), "organisationName");
+        assert_eq!(
+            bad(RootRequest {
+                common_name: Some("a_b".into()),
+                ..req.clone()
+            }),
+            "commonName"
+        );
+        assert_eq!(
+            bad(RootRequest {
+                common_name: Some(String::new()),
+                ..req.clone()
+            }),
+            "commonName"
+        );
+        assert_eq!(
+            bad(RootRequest {
+                country: Some("XX".into()),
+                ..req.clone()
+            }),
+            "country"
+        );
+        assert_eq!(
+            bad(RootRequest {
+                not_before: Some(NOW - time::Duration::hours(1)),
+                ..req.clone()
+            }),
+            "notBefore"
+        );
+        assert_eq!(
+            bad(RootRequest {
+                not_after: Some(NOW + time::Duration::days(7306)),
+                ..req.clone()
+            }),
+            "notAfter"
+        );
+        assert_eq!(
+            bad(RootRequest {
+                not_before: Some(NOW + time::Duration::days(2)),
+                not_after: Some(NOW + time::Duration::days(1)),
+                ..req.clone()
+            }),
+            "notAfter"
+        );
+        // Within the skew allowance; a future notBefore's default notAfter is capped.
+        let s = managed_root_spec(
+            RootFamily::Dts,
+            &RootRequest {
+                not_before: Some(NOW + time::Duration::days(30)),
+                ..req.clone()
+            },
+            "org.t1",
+            Some(&t),
+            NOW - time::Duration::minutes(4),
+        )
+        .unwrap();
+        assert_eq!(
+            s.not_after,
+            plus_years(NOW - time::Duration::minutes(4), 20)
+        );
+    }
+}

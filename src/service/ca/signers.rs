@@ -1,0 +1,263 @@
+//! Signers under unmanaged roots: a key in the token and a CSR out; the certificate back
+//! (checked against the key, the root and the family's profile), activation, deletion.
+
+use std::sync::Arc;
+
+use time::OffsetDateTime;
+
+use crate::api::ErrorCode;
+use crate::crypto::KeyAlgorithm;
+use crate::store::{KeyRecord, SignerLimit, SignerRecord, StoreError};
+use crate::x509::{self, CsrSpec, DnFields, KeyUsageName, ParsedCsr, StringEncoding};
+
+use super::super::op::{self, Artefact, Op};
+use super::super::{App, OpContext, ServiceError, now_rfc3339};
+use super::{SignerFamily, SignerView, invalid, limit_reached, signer_view, stored_cert};
+
+/// The subject of a signer's CSR: C and O copied from the root, CN "<O> VICAL Signer" or
+/// "<O> Wallet Attestation Signer" (O falls back to the root's CN), within 64 characters.
+fn signer_subject(family: SignerFamily, root: &DnFields) -> DnFields {
+    let suffix = match family {
+        SignerFamily::Vical => " VICAL Signer",
+        SignerFamily::Wallet => " Wallet Attestation Signer",
+    };
+    let base = root
+        .organization
+        .clone()
+        .or_else(|| root.common_name.clone())
+        .unwrap_or_default();
+    let room = 64 - suffix.len();
+    let base: String = base.chars().take(room).collect();
+    DnFields {
+        common_name: Some(format!("{}{suffix}", base.trim_end())),
+        country: root.country.clone(),
+        organization: root.organization.clone(),
+        ..Default::default()
+    }
+}
+
+pub async fn create_signer(
+    app: &Arc<App>,
+    ctx: &OpContext,
+    family: SignerFamily,
+    ca_id: String,
+) -> Result<SignerView, ServiceError> {
+    let op = Op::new(format!("{}_CREATE", family.event()), None);
+    op::run(app, ctx, op, move |w| {
+        let tenant = w.tenant().to_owned();
+        let root_family = family.root();
+        // An unknown id, a root of the other family and another tenant's root all read the
+        // same: the id names no root this caller may use.
+        let root = w
+            .store()
+            .get_ca(&tenant, root_family.kind(), &ca_id)?
+            .ok_or_else(|| {
+                invalid(
+                    "caId",
+                    format!(
+                        "must be the id of one of this tenant's {}s",
+                        root_family.what()
+                    ),
+                    Some(&ca_id),
+                )
+            })?;
+        if root.key_label.is_some() {
+            let msg = match family {
+                SignerFamily::Vical => "must be an unmanaged (uploaded) DTS root CA certificate",
+                SignerFamily::Wallet => {
+                    "must be an unmanaged (uploaded) holder root CA certificate: signers of \
+                     managed roots are provisioned automatically"
+                }
+            };
+            return Err(invalid("caId", msg, Some(&ca_id)));
+        }
+        let limit = family.limit();
+        let full = || {
+            limit_reached(match limit {
+                SignerLimit::PerTenant(n) => {
+                    format!("A tenant can have at most {n} {}s", family.what())
+                }
+                SignerLimit::PerRoot(n) => {
+                    format!("A root CA can have at most {n} {}s", family.what())
+                }
+            })
+        };
+        let max = match limit {
+            SignerLimit::PerTenant(n) | SignerLimit::PerRoot(n) => n,
+        };
+        // Checked again in the inserting transaction; this one spares the token.
+        if w.store()
+            .count_signers(&tenant, family.kind(), &ca_id, limit)?
+            >= max
+        {
+            return Err(full());
+        }
+        let root_cert = stored_cert(&root.certificate_der)?;
+        let subject = signer_subject(family, &root_cert.subject()?);
+        let spec = CsrSpec {
+            subject,
+            string_encoding: StringEncoding::Utf8,
+            subject_alt_names: None,
+            key_usage: vec![KeyUsageName::DigitalSignature],
+            extended_key_usage: match family {
+                // ISO/IEC 18013-5 C.1.7.2: id-mdl-kp-mdlVICAL.
+                SignerFamily::Vical => vec![x509::VICAL_SIGNER_EKU.to_string()],
+                SignerFamily::Wallet => vec![],
+            },
+        };
+        let id = uuid::Uuid::new_v4().to_string();
+        w.object(id.clone());
+        let algorithm = KeyAlgorithm::P256;
+        let key = w.generate_key(algorithm)?;
+        let csr = x509::build_csr(&spec, &w.signer(&key, Artefact::Csr), None)?;
+        let created_at = now_rfc3339();
+        let record = SignerRecord {
+            id: id.clone(),
+            tenant: tenant.clone(),
+            kind: family.kind().to_owned(),
+            ca_id: ca_id.clone(),
+            key_label: key.label().to_owned(),
+            csr_der: csr.der().to_vec(),
+            certificate_der: None,
+            active: false,
+            created_at: created_at.clone(),
+        };
+        let key_record = KeyRecord {
+            label: key.label().to_owned(),
+            tenant,
+            name: format!("{}{id}", family.key_prefix()),
+            algorithm: algorithm.name().to_owned(),
+            public_key_der: key.public_key().to_spki_der(),
+            origin: "generated".into(),
+            created_at,
+            purpose: Some(family.purpose().name().to_owned()),
+        };
+        w.commit(|tx| match tx.insert_signer(&record, &key_record, limit)? {
+            true => Ok(()),
+            false => Err(full()),
+        })?;
+        signer_view(&record)
+    })
+    .await
+}
+
+/// `PUT {active?, certificatePem?}`. The certificate is checked against the signer's key,
+/// the root and the family's profile; once set it is immutable (the same PEM again is
+/// accepted unchanged). A wallet attestation signer is activated by its upload (seed 000).
+pub async fn update_signer(
+    app: &Arc<App>,
+    ctx: &OpContext,
+    family: SignerFamily,
+    id: String,
+    active: Option<bool>,
+    certificate_pem: Option<String>,
+) -> Result<SignerView, ServiceError> {
+    let op = Op::new(format!("{}_UPDATE", family.event()), Some(&id)).records_only();
+    op::run(app, ctx, op, move |w| {
+        let tenant = w.tenant().to_owned();
+        let cur = w
+            .store()
+            .get_signer(&tenant, family.kind(), &id)?
+            .ok_or(ServiceError::NotFound(family.what()))?;
+        let immutable = || {
+            ServiceError::conflict(
+                ErrorCode::CertificateImmutable,
+                "certificatePem is already set and cannot be changed",
+            )
+        };
+        let mut new_der: Option<Vec<u8>> = None;
+        if let Some(pem) = &certificate_pem {
+            let parsed = x509::parse_uploaded(pem)
+                .map_err(|e| ServiceError::from(e).about("certificatePem"))?;
+            match &cur.certificate_der {
+                Some(existing) if existing.as_slice() == parsed.der() => {}
+                Some(_) => return Err(immutable()),
+                None => {
+                    let root = w
+                        .store()
+                        .get_ca(&tenant, family.root().kind(), &cur.ca_id)?
+                        .ok_or_else(|| ServiceError::Internal("signer without its root".into()))?;
+                    let root_cert = stored_cert(&root.certificate_der)?;
+                    let csr = ParsedCsr::from_der(&cur.csr_der)
+                        .map_err(|e| ServiceError::Internal(format!("stored CSR: {e}")))?;
+                    let cert = x509::check_signer_certificate(
+                        pem,
+                        &csr.public_key,
+                        &root_cert,
+                        family.profile(),
+                        OffsetDateTime::now_utc(),
+                    )
+                    .map_err(|e| ServiceError::from(e).about("certificatePem"))?;
+                    new_der = Some(cert.der().to_vec());
+                }
+            }
+        }
+        let has_cert = cur.certificate_der.is_some() || new_der.is_some();
+        let active = match (family, active, &new_der) {
+            (SignerFamily::Wallet, None, Some(_)) => Some(true),
+            (_, a, _) => a,
+        };
+        if active == Some(true) && !has_cert {
+            return Err(invalid(
+                "active",
+                "a signer can be activated only once its certificatePem is set",
+                Some("true"),
+            ));
+        }
+        let r = w.commit(|tx| {
+            match tx.update_signer(&tenant, family.kind(), &id, new_der.as_deref(), active) {
+                Ok(Some(r)) => Ok(r),
+                Ok(None) => Err(ServiceError::NotFound(family.what())),
+                Err(StoreError::Conflict) => Err(immutable()),
+                Err(e) => Err(e.into()),
+            }
+        })?;
+        signer_view(&r)
+    })
+    .await
+}
+
+pub async fn delete_signer(
+    app: &Arc<App>,
+    ctx: &OpContext,
+    family: SignerFamily,
+    id: String,
+) -> Result<(), ServiceError> {
+    let op = Op::new(format!("{}_DELETE", family.event()), Some(&id));
+    op::run(app, ctx, op, move |w| {
+        let tenant = w.tenant().to_owned();
+        let label = w.commit(|tx| {
+            tx.delete_signer(&tenant, family.kind(), &id)?
+                .ok_or(ServiceError::NotFound(family.what()))
+        })?;
+        // After the commit: record first, token object second.
+        if let Ok(token) = w.token() {
+            op::destroy_quietly(token, &label);
+        }
+        Ok(())
+    })
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signer_subject_is_derived_from_the_root() {
+        let root = DnFields {
+            common_name: Some("Root".into()),
+            country: Some("NZ".into()),
+            organization: Some("O".repeat(64)),
+            ..Default::default()
+        };
+        let s = signer_subject(SignerFamily::Vical, &root);
+        let cn = s.common_name.unwrap();
+        assert!(
+            cn.ends_with(" VICAL Signer") && cn.chars().count() <= 64,
+            "{cn}"
+        );
+        assert_eq!(s.country.as_deref(), Some("NZ"));
+        assert_eq!(s.organization, root.organization);
+    }
+}
