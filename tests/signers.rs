@@ -387,12 +387,28 @@ fn dts_roots_and_vical_signers() {
     ]);
     assert!(out.contains(": OK"), "{out}");
     assert_lint_clean("lint_pkix_cert", &[&managed_pem], ACCEPTED);
-    // Its key is recorded (so start-up reconciliation covers it) and in use: the keys API
-    // refuses to delete it.
-    let (_, keys) = env.call_as(&env.admin, "GET", "/v1/keys", None);
+    // Its key is recorded (so start-up reconciliation covers it) with the root's purpose,
+    // and belongs to the root's lifecycle: the keys API neither lists it nor lets it be
+    // named (404), so it cannot be deleted or borrowed that way.
     let key_name = format!("dts-ca-{managed_id}");
+    {
+        let conn = rusqlite::Connection::open_with_flags(
+            env.d.db_path(),
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        )
+        .unwrap();
+        let purpose: Option<String> = conn
+            .query_row(
+                "SELECT purpose FROM keys WHERE name = ?1",
+                [key_name.as_str()],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(purpose.as_deref(), Some("dts-root"));
+    }
+    let (_, keys) = env.call_as(&env.admin, "GET", "/v1/keys", None);
     assert!(
-        keys["data"]
+        !keys["data"]
             .as_array()
             .unwrap()
             .iter()
@@ -404,8 +420,8 @@ fn dts_roots_and_vical_signers() {
         "DELETE",
         &format!("/v1/keys/{key_name}"),
         None,
-        409,
-        "KeyInUse",
+        404,
+        "NotFound",
         None,
     );
 
@@ -1145,4 +1161,115 @@ fn raw_get(env: &Env, path: &str) -> Vec<u8> {
             .to_bytes()
             .to_vec()
     })
+}
+
+/// Rows of the issuance ledger and of the signature ledger, read from the database file.
+fn ledger_counts(env: &Env) -> (i64, i64) {
+    let conn = rusqlite::Connection::open_with_flags(
+        env.d.db_path(),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .unwrap();
+    let n = |table: &str| {
+        conn.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))
+            .unwrap()
+    };
+    (n("issued_certificates"), n("signatures"))
+}
+
+/// The keys of roots and signers belong to their lifecycle: an issuer-role caller cannot
+/// name them as the issuer of a generic certificate (which would mint a certificate that
+/// verifies under a managed root, outside that root's lifecycle and role), nor see them
+/// through the keys API. Refused as "no such key", nothing signed, ledgers unchanged.
+#[test]
+fn root_and_signer_keys_cannot_be_borrowed() {
+    let env = Env::new("signers-borrow", &["admin"]);
+    let issuer = env.d.create_token("org.t1", &["issuer"]);
+    let (ok, out) = env
+        .d
+        .cli(&["tenant", "set", "--tenant", "org.t1", "--country", "NZ"]);
+    assert!(ok, "{out}");
+
+    let (_, sig0) = ledger_counts(&env);
+    let holder = env.ok("POST", HOLDER_CA, Some(&json!({})), 201);
+    let dts = env.ok("POST", DTS_CA, Some(&json!({"organisationName": "Example"})), 201);
+    // Each managed root's certificate is one token signature, in the ledger.
+    assert_eq!(ledger_counts(&env).1, sig0 + 2);
+    let dts_up = offline_root(&env, "dts-up", "/C=NZ/O=Example/CN=Up DTS", true);
+    let dts_up = env.ok(
+        "POST",
+        DTS_CA,
+        Some(&json!({"certificatePem": dts_up.2})),
+        201,
+    );
+    let vical = env.ok("POST", VICAL, Some(&json!({"caId": dts_up["id"]})), 201);
+    let holder_up = offline_root(&env, "holder-up", "/C=NZ/O=Example/CN=Up Holder", true);
+    let holder_up = env.ok(
+        "POST",
+        HOLDER_CA,
+        Some(&json!({"certificatePem": holder_up.2})),
+        201,
+    );
+    let wallet = env.ok("POST", WALLET, Some(&json!({"caId": holder_up["id"]})), 201);
+    let names = [
+        format!("holder-ca-{}", holder["id"].as_str().unwrap()),
+        format!("dts-ca-{}", dts["id"].as_str().unwrap()),
+        format!("vical-signer-{}", vical["id"].as_str().unwrap()),
+        format!("wallet-signer-{}", wallet["id"].as_str().unwrap()),
+    ];
+
+    // None of them is listed by, or readable or deletable through, the keys API.
+    let (s, keys) = env.call_as(&env.admin, "GET", "/v1/keys?limit=1000", None);
+    assert_eq!(s, 200, "{keys}");
+    assert_eq!(keys["data"].as_array().map(Vec::len), Some(0), "{keys}");
+    for name in &names {
+        let path = format!("/v1/keys/{name}");
+        env.refused_as(&issuer, "GET", &path, None, 404, "NotFound", None);
+        env.refused_as(&env.admin, "DELETE", &path, None, 404, "NotFound", None);
+    }
+
+    let target = "/v1/org.t1.x509-service-1/x509-service-api/certificate";
+    for name in &names {
+        let body = json!({
+            "certificateData": {"subjectName": {"commonName": "Minted", "country": "NZ"}},
+            "subjectPublicKeySource": {"type": "key-descriptor", "keyDescriptor": {
+                "type": "jwk-encoded-key-descriptor",
+                "jwk": {"kty": "EC", "crv": "P-256",
+                    "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
+                    "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}}},
+            "issuer": {"type": "ca-signed", "issuerKeyDescriptor": {
+                "type": "kms-hosted-key-descriptor",
+                "keyIdPath": format!("org.t1.kms.{name}")}}
+        });
+        let before = ledger_counts(&env);
+        let v = env.refused_as(&issuer, "POST", target, Some(&body), 404, "NotFound", None);
+        assert_eq!(
+            v["details"][0]["param"], "issuer.issuerKeyDescriptor.keyIdPath",
+            "{v}"
+        );
+        assert_eq!(ledger_counts(&env), before, "{name}: something was signed");
+    }
+
+    // Positive control: the same request with a key of the keys API is issued and signed.
+    env.ok(
+        "POST",
+        "/v1/keys",
+        Some(&json!({"keyId": "ca1", "algorithm": "secp256r1"})),
+        201,
+    );
+    let before = ledger_counts(&env);
+    let body = json!({
+        "certificateData": {"subjectName": {"commonName": "Minted", "country": "NZ"},
+            "issuerName": {"commonName": "CA 1", "country": "NZ"}},
+        "subjectPublicKeySource": {"type": "key-descriptor", "keyDescriptor": {
+            "type": "jwk-encoded-key-descriptor",
+            "jwk": {"kty": "EC", "crv": "P-256",
+                "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
+                "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}}},
+        "issuer": {"type": "ca-signed", "issuerKeyDescriptor": {
+            "type": "kms-hosted-key-descriptor", "keyIdPath": "org.t1.kms.ca1"}}
+    });
+    let (s, v) = env.call_as(&issuer, "POST", target, Some(&body));
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(ledger_counts(&env), (before.0 + 1, before.1 + 1));
 }

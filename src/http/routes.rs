@@ -388,6 +388,24 @@ mod openapi_tests {
     use super::*;
 
     /// The OpenAPI document and the route table describe the same (method, path) set.
+    /// The `Error` schema lists exactly the codes of `ErrorCode`, so a client generated from
+    /// the document knows every code the daemon can send.
+    #[test]
+    fn openapi_error_codes_are_the_error_code_table() {
+        let doc: serde_json::Value = serde_json::from_str(crate::http::openapi()).unwrap();
+        let listed: Vec<&str> = doc["components"]["schemas"]["Error"]["properties"]["code"]["enum"]
+            .as_array()
+            .expect("Error.code has an enum")
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        let table: Vec<&str> = crate::api::ErrorCode::ALL
+            .iter()
+            .map(|c| c.as_str())
+            .collect();
+        assert_eq!(listed, table);
+    }
+
     #[test]
     fn openapi_document_matches_the_route_table() {
         let doc: serde_json::Value = serde_json::from_str(crate::http::openapi()).unwrap();

@@ -625,7 +625,8 @@ mod tests {
                     .w(|w| w.insert_signer(
                         &signer(&format!("sg{i}"), "c1", &l),
                         &key(&l),
-                        SignerLimit::PerRoot(2)))
+                        SignerLimit::PerRoot(2)
+                    ))
                     .unwrap()
             );
         }
@@ -634,7 +635,8 @@ mod tests {
                 .w(|w| w.insert_signer(
                     &signer("sg9", "c1", "s9"),
                     &key("s9"),
-                    SignerLimit::PerRoot(2)))
+                    SignerLimit::PerRoot(2)
+                ))
                 .unwrap()
         );
         assert!(store.key_in_use("s0").unwrap());
@@ -665,10 +667,15 @@ mod tests {
 
         // No cascade: refused; cascade: root, signers and key rows go.
         assert_eq!(
-            store.w(|w| w.delete_ca("t1", "holder", "c1", false)).unwrap(),
+            store
+                .w(|w| w.delete_ca("t1", "holder", "c1", false))
+                .unwrap(),
             CaDeletion::HasSigners(2)
         );
-        match store.w(|w| w.delete_ca("t1", "holder", "c1", true)).unwrap() {
+        match store
+            .w(|w| w.delete_ca("t1", "holder", "c1", true))
+            .unwrap()
+        {
             CaDeletion::Deleted { mut key_labels } => {
                 key_labels.sort();
                 assert_eq!(key_labels, vec!["l1", "s0", "s1"]);

@@ -118,6 +118,17 @@ impl Daemon {
         log_filter: &str,
         extra_toml: &str,
     ) -> Daemon {
+        Self::start_server(hsm, pool_size, log_filter, "", extra_toml)
+    }
+
+    /// As [`Daemon::start_full`], with extra keys for the `[server]` table.
+    pub fn start_server(
+        hsm: &SoftHsm,
+        pool_size: usize,
+        log_filter: &str,
+        server_toml: &str,
+        extra_toml: &str,
+    ) -> Daemon {
         let dir = tempfile::tempdir().expect("tempdir");
         let pin_file = dir.path().join("user.pin");
         std::fs::write(&pin_file, &hsm.pin).unwrap();
@@ -133,6 +144,7 @@ impl Daemon {
 [server]
 listen = "127.0.0.1:0"
 shutdown_grace_secs = 2
+{server_toml}
 [database]
 path = "hsm-pki.sqlite3"
 [token]
