@@ -1,6 +1,6 @@
 //! A request's answer is true: a 2xx means its work committed, and an error (a 503
 //! `RequestTimeout` included) means nothing of it happened. Flooded with key creations
-//! (RSA, slow to generate) under a one-second request timeout, with some clients hanging up
+//! (some of them RSA, slow to generate) under a one-second request timeout, with some clients hanging up
 //! mid-create, the daemon must leave token and database in agreement, keep every key it
 //! acknowledged, and hold no key it answered with an error. Real daemon, real SoftHSM2
 //! token, real HTTP.
@@ -28,9 +28,16 @@ fn db_labels(d: &Daemon) -> BTreeSet<String> {
         .unwrap()
 }
 
-fn create(addr: SocketAddr, token: &str, id: &str) -> Result<(u16, String), String> {
+/// Every sixth key is RSA (slow to generate: likely to be in flight at its deadline), the
+/// others P-256 (fast: many succeed).
+fn body(i: usize) -> String {
+    let alg = if i % 6 == 0 { "rsa2048" } else { "secp256r1" };
+    format!(r#"{{"keyId":"k{i}","algorithm":"{alg}"}}"#)
+}
+
+fn create(addr: SocketAddr, token: &str, i: usize) -> Result<(u16, String), String> {
     let auth = format!("Bearer {token}");
-    let body = format!(r#"{{"keyId":"{id}","algorithm":"rsa2048"}}"#);
+    let body = body(i);
     try_request(
         addr,
         "POST",
@@ -38,14 +45,15 @@ fn create(addr: SocketAddr, token: &str, id: &str) -> Result<(u16, String), Stri
         &[
             ("authorization", auth.as_str()),
             ("content-type", "application/json"),
+            ("x-request-id", &format!("req-k{i}")),
         ],
         Some(body.into_bytes()),
     )
 }
 
 /// Send a create and hang up before the answer: the handler's future is dropped mid-way.
-fn create_and_hang_up(addr: SocketAddr, token: &str, id: &str, after: Duration) {
-    let body = format!(r#"{{"keyId":"{id}","algorithm":"rsa2048"}}"#);
+fn create_and_hang_up(addr: SocketAddr, token: &str, i: usize, after: Duration) {
+    let body = body(i);
     let req = format!(
         "POST /v1/keys HTTP/1.1\r\nhost: {addr}\r\nauthorization: Bearer {token}\r\n\
          content-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
@@ -75,15 +83,18 @@ fn flooded_and_cancelled_creates_leave_token_and_database_in_agreement() {
 
     let answers: Arc<Mutex<Vec<(String, Result<(u16, String), String>)>>> = Arc::default();
     let mut threads = Vec::new();
-    for i in 0..160 {
+    for i in 0..240usize {
         let (token, answers) = (token.clone(), answers.clone());
         let addr = d.addr;
         threads.push(std::thread::spawn(move || {
+            // Staggered over about 5 s, so that deadlines fall while work is in flight,
+            // not only while requests queue for a permit.
+            std::thread::sleep(Duration::from_millis(20 * i as u64));
             let id = format!("k{i}");
             if i % 4 == 3 {
-                create_and_hang_up(addr, &token, &id, Duration::from_millis(50 * (i % 20)));
+                create_and_hang_up(addr, &token, i, Duration::from_millis(50 * (i as u64 % 20)));
             } else {
-                let r = create(addr, &token, &id);
+                let r = create(addr, &token, i);
                 answers.lock().unwrap().push((id, r));
             }
         }));
@@ -140,11 +151,69 @@ fn flooded_and_cancelled_creates_leave_token_and_database_in_agreement() {
         assert_eq!(g, 404, "{id} was answered {s} but exists: {b}");
     }
 
+    // The audit log tells each answered request's outcome at most once: SUCCESS for a 201;
+    // for a 503 never SUCCESS, and FAIL with RequestTimeout once the caller was known (a
+    // request that timed out while its API token was still being checked has no principal
+    // to record).
+    let conn = rusqlite::Connection::open_with_flags(
+        d.db_path(),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .unwrap();
+    let outcomes = |id: &str| -> Vec<(String, Option<String>)> {
+        let mut stmt = conn
+            .prepare(
+                "SELECT event, error_code FROM audit_events WHERE request_id = ?1
+                 AND event IN ('KEY_CREATE_SUCCESS', 'KEY_CREATE_FAIL') ORDER BY seq",
+            )
+            .unwrap();
+        stmt.query_map([format!("req-{id}")], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    };
+    for id in &acked {
+        assert_eq!(
+            outcomes(id),
+            vec![("KEY_CREATE_SUCCESS".into(), None)],
+            "{id}"
+        );
+    }
+    let mut audited_timeouts = 0;
+    for (id, _, _) in &refused {
+        let o = outcomes(id);
+        if !o.is_empty() {
+            assert_eq!(
+                o,
+                vec![("KEY_CREATE_FAIL".into(), Some("RequestTimeout".into()))],
+                "{id}"
+            );
+            audited_timeouts += 1;
+        }
+    }
+    eprintln!("{audited_timeouts} timeouts audited");
+    assert!(audited_timeouts >= 1, "no timeout was audited");
+
     // Token and database agree: no unrecorded token key, no record without its key.
     let token_labels: BTreeSet<String> = token_private_labels(&hsm)
         .into_iter()
         .filter(|l| l.starts_with("hsm-pki.") && l != "hsm-pki.sentinel")
         .collect();
     assert_eq!(token_labels, db_labels(&d), "token and database disagree");
-    assert!(!d.log_text().contains("panicked"), "the daemon panicked");
+    let log = d.log_text();
+    assert!(!log.contains("panicked"), "the daemon panicked");
+    // Some work was in flight at its request's deadline and was rolled back: the case this
+    // test is about (without the commit gate, those keys would exist, answered 503).
+    let rolled_back = log.matches("its work rolled back").count();
+    eprintln!("{rolled_back} requests rolled back at their deadline");
+    if std::env::var_os("CANCEL_VERBOSE").is_some() {
+        for l in log
+            .lines()
+            .filter(|l| !l.contains("database migrated"))
+            .take(80)
+        {
+            eprintln!("{l}");
+        }
+    }
+    assert!(rolled_back >= 1, "no request was in flight at its deadline");
 }

@@ -1192,7 +1192,12 @@ fn root_and_signer_keys_cannot_be_borrowed() {
 
     let (_, sig0) = ledger_counts(&env);
     let holder = env.ok("POST", HOLDER_CA, Some(&json!({})), 201);
-    let dts = env.ok("POST", DTS_CA, Some(&json!({"organisationName": "Example"})), 201);
+    let dts = env.ok(
+        "POST",
+        DTS_CA,
+        Some(&json!({"organisationName": "Example"})),
+        201,
+    );
     // Each managed root's certificate is one token signature, in the ledger.
     assert_eq!(ledger_counts(&env).1, sig0 + 2);
     let dts_up = offline_root(&env, "dts-up", "/C=NZ/O=Example/CN=Up DTS", true);

@@ -664,19 +664,38 @@ fn seed_examples_issue_verify_and_lint() {
     "type": "ca-signed",
     "issuerKeyDescriptor": {
       "type": "kms-hosted-key-descriptor",
-      "keyIdPath": "test.tenant1.kms1.iaca-secp256r1"
+      "keyIdPath": "test.tenant1.kms1.@ISSUER@"
     }
   }
 }"#
     .replace("@CSR@", &json!(csr_pem).to_string());
-    let v = env.post("certificate", &body);
+    // Key purposes: an IACA key signs only Document Signer certificates, and a Document
+    // Signer key no certificate at all; either as a generic issuer is a 400 naming the key,
+    // and nothing is issued.
+    for refused in ["iaca-secp256r1", "ds-secp256r1"] {
+        let b = body.replace("@ISSUER@", refused);
+        let (s, v) = env.call("POST", &format!("{TARGET}/certificate"), Some(&b));
+        assert_eq!(s, 400, "{refused}: {v}");
+        assert_eq!(
+            v["details"][0]["param"], "issuer.issuerKeyDescriptor.keyIdPath",
+            "{v}"
+        );
+        let (s, _) = env.call(
+            "GET",
+            "/v1/test.tenant1.x509-store-1/x509-store-api/certificates/\
+             test.tenant1.x509-store-1.generic-leaf-from-csr",
+            None,
+        );
+        assert_eq!(s, 404, "{refused}: a refused request stored a certificate");
+    }
+    let v = env.post("certificate", &body.replace("@ISSUER@", "root-secp256r1"));
     assert_stored(&v, "generic-leaf-from-csr");
     assert_eq!(v["certificateData"]["publicKeyJwk"], data_jwk(&leaf));
     let (pem, _) = cert_of(&v);
     let from_csr_path = env.file("from-csr.pem", &pem);
-    verify(&iaca2_path, &from_csr_path);
+    verify(&root_path, &from_csr_path);
     lint(&from_csr_path);
-    lint_chain(&iaca2_path, &from_csr_path);
+    lint_chain(&root_path, &from_csr_path);
 
     // --- seed 004: the ISO Document Signer CSR type ----------------------------------------
     let v = env.post(

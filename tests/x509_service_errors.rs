@@ -223,6 +223,7 @@ fn refusals_name_the_problem_and_change_nothing() {
     env.key("ds", "secp384r1");
     env.key("leaf", "secp256r1");
     env.key("rsa", "rsa2048");
+    env.key("gca", "secp256r1");
 
     // A real IACA and a DS, so the store has something to collide with.
     env.post_ok(
@@ -485,13 +486,15 @@ fn refusals_name_the_problem_and_change_nothing() {
         400,
         Some("iacaKeyDesc.jwk.d"),
     );
-    // ...but is enough as a subject key.
+    // ...but is enough as a subject key (of a generic certificate: by a generic CA key, since
+    // an IACA key signs only Document Signer certificates).
     env.post_ok(
         "certificate",
-        &json!({"certificateData": {"subjectName": {"commonName": "JWK subject"}},
+        &json!({"certificateData": {"subjectName": {"commonName": "JWK subject"},
+                "issuerName": {"commonName": "Generic CA", "country": "US"}},
             "subjectPublicKeySource": {"type": "key-descriptor", "keyDescriptor":
                 {"type": "jwk-encoded-key-descriptor", "jwk": public}},
-            "issuer": {"type": "ca-signed", "issuerKeyDescriptor": kms("iaca")}}),
+            "issuer": {"type": "ca-signed", "issuerKeyDescriptor": kms("gca")}}),
     );
     // An RSA private JWK signs a self-signed CA certificate: RSA import, PKCS#1 v1.5 SHA-256.
     let rsa = private_rsa_jwk(env.dir.path());

@@ -3,7 +3,7 @@
 //! and pkilint's RFC 5280 linters.
 //!
 //! One test function: the token is opened in this process, and SoftHSM2 allows one PKCS#11
-//! context per process (DEVELOPERS.md rule 3).
+//! context per process (it breaks when one process initialises it concurrently).
 
 mod common;
 

@@ -31,6 +31,16 @@ pub enum CaOp {
     Delete,
 }
 
+/// The audit event prefix of a resource (its family's).
+pub fn event_prefix(resource: Resource) -> &'static str {
+    match resource {
+        Resource::DtsCa => RootFamily::Dts.event(),
+        Resource::HolderCa => RootFamily::Holder.event(),
+        Resource::VicalSigner => SignerFamily::Vical.event(),
+        Resource::WalletSigner => SignerFamily::Wallet.event(),
+    }
+}
+
 fn invalid(param: &str, msg: &str, value: Option<&str>) -> ApiError {
     ApiError::from(ServiceError::Invalid {
         location: "body",

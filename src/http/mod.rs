@@ -51,6 +51,9 @@ pub struct Ctx {
     /// The request's commit gate (see `service::Gate`): the timeout gives the request up
     /// only through it.
     pub gate: Arc<Gate>,
+    /// Who is calling a state-changing route, and its event, once authorized: a request
+    /// given up at its timeout is audited with them.
+    pub audit: std::sync::OnceLock<(OpContext, String)>,
 }
 
 /// Accepts connections and serves them until shutdown.
@@ -244,6 +247,7 @@ async fn handle(
         request_id: request_id.clone(),
         body_limit: config.body_limit_bytes,
         gate: Gate::new(),
+        audit: std::sync::OnceLock::new(),
     };
     // At the timeout the request is given up only if nothing of it has committed (then
     // work still in flight rolls back, so the 503 is true: nothing happened). If its work
@@ -254,6 +258,14 @@ async fn handle(
         r = &mut work => r,
         _ = tokio::time::sleep(config.request_timeout()) => {
             if ctx.gate.cancel() {
+                // Audited in the background: the 503 must not wait for a permit.
+                if let Some((op, event)) = ctx.audit.get().cloned() {
+                    let app = ctx.app.clone();
+                    tokio::spawn(async move {
+                        let code = crate::api::ErrorCode::RequestTimeout;
+                        op.record_refusal(&app, &event, None, code).await;
+                    });
+                }
                 Err(ApiError::timeout())
             } else {
                 work.await
@@ -330,13 +342,32 @@ async fn route(ctx: &Ctx, req: Request<Incoming>) -> Result<Response<Body>, ApiE
         Access::Public => None,
         Access::Roles(allowed) => Some(authorize(ctx, &req, allowed).await?),
     };
+    if let (Some(op), Some(event)) = (&op, def.id.audit_event()) {
+        let _ = ctx.audit.set((op.clone(), event));
+    }
+    let result = dispatch(ctx, def.id, op.clone(), req, &params).await;
+    // A state-changing request refused here, before its operation ran (a body, query or
+    // path that does not decode), is audited like one its operation refused.
+    if let (Err(e), Some(op), Some(event)) = (&result, &op, def.id.audit_event()) {
+        op.record_refusal(&ctx.app, &event, None, e.code).await;
+    }
+    result
+}
+
+async fn dispatch(
+    ctx: &Ctx,
+    id: RouteId,
+    op: Option<OpContext>,
+    req: Request<Incoming>,
+    params: &[String],
+) -> Result<Response<Body>, ApiError> {
     // A protected route without query parameters refuses any (found by tests/hostile.rs:
     // `DELETE /v1/keys/k1?zz=1` used to succeed, ignoring the parameter).
-    if def.access != Access::Public && !def.id.takes_query() {
+    if op.is_some() && !id.takes_query() {
         query::parse(req.uri().query(), &[])?;
     }
     let op = || op.clone().expect("authorized route has a context");
-    match def.id {
+    match id {
         RouteId::Healthz => health::healthz(ctx).await,
         RouteId::Readyz => health::readyz(ctx).await,
         RouteId::OpenApi => Ok(openapi_response()),
@@ -359,7 +390,7 @@ async fn route(ctx: &Ctx, req: Request<Incoming>) -> Result<Response<Body>, ApiE
         RouteId::X509StoreGet => x509::get(ctx, &op(), &params[0], &params[1]).await,
         RouteId::X509StoreDelete => x509::delete(ctx, &op(), &params[0], &params[1]).await,
         RouteId::Ca(resource, action) => {
-            ca::dispatch(ctx, &op(), resource, action, req, &params).await
+            ca::dispatch(ctx, &op(), resource, action, req, params).await
         }
         RouteId::HolderCaCrl => ca::holder_crl(ctx, &op(), &params[0]).await,
     }

@@ -38,6 +38,31 @@ pub enum RouteId {
 }
 
 impl RouteId {
+    /// The audit event of a state-changing route (its operation's), so that a refusal in
+    /// the HTTP layer is recorded as `<EVENT>_START` + `<EVENT>_FAIL` like any other.
+    pub fn audit_event(self) -> Option<String> {
+        let s = |e: &str| Some(e.to_owned());
+        match self {
+            RouteId::KeysCreate => s("KEY_CREATE"),
+            RouteId::KeyDelete => s("KEY_DELETE"),
+            RouteId::X509IacaCreate => s("X509_IACA_CERTIFICATE_CREATE"),
+            RouteId::X509DocumentSignerCreate => s("X509_DOCUMENT_SIGNER_CERTIFICATE_CREATE"),
+            RouteId::X509CertificateCreate => s("X509_CERTIFICATE_CREATE"),
+            RouteId::X509CsrCreate => s("X509_CSR_CREATE"),
+            RouteId::X509StoreDelete => s("X509_STORE_CERTIFICATE_DELETE"),
+            RouteId::Ca(resource, action) => {
+                let verb = match action {
+                    CaOp::Create => "CREATE",
+                    CaOp::Update => "UPDATE",
+                    CaOp::Delete => "DELETE",
+                    CaOp::List | CaOp::Get => return None,
+                };
+                Some(format!("{}_{verb}", super::ca::event_prefix(resource)))
+            }
+            _ => None,
+        }
+    }
+
     /// Whether the route reads a query string (pagination, filters). Every other protected
     /// route refuses one, as list routes refuse unknown parameters: a mistyped or smuggled
     /// parameter is a 400 naming it, never silently ignored.

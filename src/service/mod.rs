@@ -85,6 +85,9 @@ impl OpContext {
         if result.is_err() {
             return self.record_failure(app, name, object_id, result).await;
         }
+        if !self.gate.claim_record() {
+            return;
+        }
         let events = self.events(name, object_id, None);
         append_best_effort(app, name, events).await;
     }
@@ -98,12 +101,53 @@ impl OpContext {
         object_id: Option<&str>,
         result: &Result<T, ServiceError>,
     ) {
-        let Err(e) = result else { return };
-        let events = vec![
-            self.event(format!("{name}_START"), "start", object_id, None),
-            self.event(format!("{name}_FAIL"), "fail", object_id, Some(e.code())),
-        ];
+        if let Err(e) = result {
+            self.record_refusal(app, name, object_id, e.code()).await;
+        }
+    }
+
+    /// Append `<NAME>_START` and `<NAME>_FAIL` with `code` (best effort), unless the
+    /// request's outcome is recorded already.
+    pub async fn record_refusal(
+        &self,
+        app: &App,
+        name: &str,
+        object_id: Option<&str>,
+        code: crate::api::ErrorCode,
+    ) {
+        if !self.gate.claim_record() {
+            return;
+        }
+        let events = self.fail_events(name, object_id, code);
         append_best_effort(app, name, events).await;
+    }
+
+    /// [`OpContext::record_refusal`] from a blocking thread.
+    pub(crate) fn record_refusal_blocking(
+        &self,
+        store: &Store,
+        name: &str,
+        object_id: Option<&str>,
+        code: crate::api::ErrorCode,
+    ) {
+        if !self.gate.claim_record() {
+            return;
+        }
+        if let Err(e) = store.append_events(&self.fail_events(name, object_id, code)) {
+            tracing::error!(error = %e, event = name, "could not record audit event");
+        }
+    }
+
+    fn fail_events(
+        &self,
+        name: &str,
+        object_id: Option<&str>,
+        code: crate::api::ErrorCode,
+    ) -> Vec<AuditEvent> {
+        vec![
+            self.event(format!("{name}_START"), "start", object_id, None),
+            self.event(format!("{name}_FAIL"), "fail", object_id, Some(code)),
+        ]
     }
 }
 

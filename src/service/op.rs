@@ -16,7 +16,7 @@
 
 use std::cell::RefCell;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 
 use crate::crypto::{DigestSigner, KeyAlgorithm, PublicKey, SignatureAlgorithm};
 use crate::hsm::{HsmError, Token, TokenKey};
@@ -33,7 +33,7 @@ const CANCELLED: u8 = 2;
 /// first wins. So a request answered with an error committed nothing, and a request whose
 /// work committed is answered with its outcome.
 #[derive(Debug, Default)]
-pub struct Gate(AtomicU8);
+pub struct Gate(AtomicU8, AtomicBool);
 
 impl Gate {
     pub fn new() -> Arc<Gate> {
@@ -51,6 +51,17 @@ impl Gate {
             Ok(_) => true,
             Err(state) => state == CANCELLED,
         }
+    }
+
+    /// Claim the recording of the request's outcome in the audit log: `true` for the first
+    /// caller only, so a request gets one outcome however many layers see its error (the
+    /// operation, the HTTP layer, the timeout).
+    pub fn claim_record(&self) -> bool {
+        !self.1.swap(true, Ordering::AcqRel)
+    }
+
+    pub fn recorded(&self) -> bool {
+        self.1.load(Ordering::Acquire)
     }
 
     /// Asked just before COMMIT: `false` once the request was given up.
@@ -192,6 +203,7 @@ impl Work {
             Ok::<T, ServiceError>(r)
         })?;
         self.committed = true;
+        self.ctx.gate.claim_record();
         self.created.clear();
         if let Some(token) = &self.token {
             for label in self.destroy_after.drain(..) {
@@ -307,16 +319,26 @@ pub(crate) async fn run<T: Send + 'static>(
                     )))
                 }
             });
-            (r, work.object_id.take())
+            // Recorded here, on the blocking thread, not after the await: a request given up
+            // at its timeout has no future left to do it.
+            if let Err(e) = &r {
+                if matches!(e, ServiceError::Cancelled) {
+                    tracing::info!(event = %work.event, request_id = %work.ctx.request_id,
+                        "request given up at its timeout: its work rolled back");
+                }
+                work.ctx.record_refusal_blocking(
+                    &work.store,
+                    &work.event,
+                    work.object_id.as_deref(),
+                    e.code(),
+                );
+            }
+            r
         })
         .await;
-    let (result, object) = match outcome {
-        Ok(o) => o,
-        Err(e) => (Err(e), op.object_id),
-    };
-    match result {
-        Ok(v) => Ok(v),
-        Err(e) => refuse(app, ctx, &op.event, object.as_deref(), e).await,
+    match outcome {
+        Ok(r) => r,
+        Err(e) => refuse(app, ctx, &op.event, op.object_id.as_deref(), e).await,
     }
 }
 

@@ -8,7 +8,7 @@
 //! writer's fsync.
 //!
 //! Durability: `journal_mode=WAL` with `synchronous=FULL` fsyncs the WAL at every commit, so
-//! a method that returned `Ok` has its transaction on disk (DEVELOPERS.md rule 8).
+//! a method that returned `Ok` has its transaction on disk: a 2xx means durable.
 
 pub mod audit;
 mod ca;
