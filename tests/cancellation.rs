@@ -15,6 +15,9 @@ use std::time::Duration;
 
 use common::{Daemon, SoftHsm, token_private_labels, try_request};
 
+/// What a client got: (status, body), or why it got nothing.
+type Answer = Result<(u16, String), String>;
+
 fn db_labels(d: &Daemon) -> BTreeSet<String> {
     let conn = rusqlite::Connection::open_with_flags(
         d.db_path(),
@@ -31,11 +34,11 @@ fn db_labels(d: &Daemon) -> BTreeSet<String> {
 /// Every sixth key is RSA (slow to generate: likely to be in flight at its deadline), the
 /// others P-256 (fast: many succeed).
 fn body(i: usize) -> String {
-    let alg = if i % 6 == 0 { "rsa2048" } else { "secp256r1" };
+    let alg = if i.is_multiple_of(6) { "rsa2048" } else { "secp256r1" };
     format!(r#"{{"keyId":"k{i}","algorithm":"{alg}"}}"#)
 }
 
-fn create(addr: SocketAddr, token: &str, i: usize) -> Result<(u16, String), String> {
+fn create(addr: SocketAddr, token: &str, i: usize) -> Answer {
     let auth = format!("Bearer {token}");
     let body = body(i);
     try_request(
@@ -81,7 +84,7 @@ fn flooded_and_cancelled_creates_leave_token_and_database_in_agreement() {
     d.wait_status("/readyz", 200, Duration::from_secs(10));
     let token = d.create_token("org.t1", &["admin"]);
 
-    let answers: Arc<Mutex<Vec<(String, Result<(u16, String), String>)>>> = Arc::default();
+    let answers: Arc<Mutex<Vec<(String, Answer)>>> = Arc::default();
     let mut threads = Vec::new();
     for i in 0..240usize {
         let (token, answers) = (token.clone(), answers.clone());

@@ -342,6 +342,20 @@ pub(crate) async fn run<T: Send + 'static>(
     }
 }
 
+/// The checks an operation makes before it starts (those that need neither token nor
+/// database), with a refusal recorded like any other.
+pub(crate) async fn precheck<T>(
+    app: &App,
+    ctx: &OpContext,
+    event: &str,
+    checked: Result<T, ServiceError>,
+) -> Result<T, ServiceError> {
+    match checked {
+        Ok(v) => Ok(v),
+        Err(e) => refuse(app, ctx, event, None, e).await,
+    }
+}
+
 /// Record a refused operation (`<EVENT>_START`, `<EVENT>_FAIL` with its code) and return
 /// the error. For refusals found before an operation runs, the HTTP layer's included.
 pub(crate) async fn refuse<T>(

@@ -157,13 +157,15 @@ pub async fn create_certificate(
             subject_alternative_names: d.subject_alternative_names.as_ref().map(alt_names),
             crl_distribution_point_uri: d.crl_distribution_point_uri.clone(),
         };
-        Ok((id, source, issuer, spec))
+        let rec = Recording {
+            id,
+            profile: "generic",
+            kind: "base",
+            metadata: None,
+        };
+        Ok((rec, source, issuer, spec))
     })();
-    let (id, source, issuer, spec) = match checked {
-        Ok(c) => c,
-        Err(e) => return op::refuse(app, ctx, EVENT, None, e).await,
-    };
-    let full = full_id(&tenant, &id);
+    let (rec, source, issuer, spec) = op::precheck(app, ctx, EVENT, checked).await?;
     let now = now();
     // The subject key becomes a generic CA key or an end-entity key by this certificate.
     let subject_purpose = if spec.is_certificate_authority {
@@ -171,14 +173,7 @@ pub async fn create_certificate(
     } else {
         KeyPurpose::GenericEndEntity
     };
-    let cert = op::run(app, ctx, Op::new(EVENT, Some(&full)), move |w| {
-        let rec = Recording {
-            id: &id,
-            profile: "generic",
-            kind: "base",
-            metadata: None,
-        };
-        rec.ensure_free(w)?;
+    let (cert, full) = issue(app, ctx, EVENT, rec, move |w| {
         let cert = match issuer {
             IssuerInput::SelfSigned => {
                 let SubjectSource::Key(k) = source else {
@@ -222,7 +217,6 @@ pub async fn create_certificate(
                 .map_err(|e| x509_error_in(e, P, P))?
             }
         };
-        rec.commit(w, &cert)?;
         Ok(cert)
     })
     .await?;
@@ -272,10 +266,7 @@ pub async fn create_csr(
         let key = parse_key(&req.subject_key_descriptor, "subjectKeyDescriptor", &tenant)?;
         Ok((spec, purpose, key))
     })();
-    let (spec, purpose, key) = match checked {
-        Ok(c) => c,
-        Err(e) => return op::refuse(app, ctx, EVENT, None, e).await,
-    };
+    let (spec, purpose, key) = op::precheck(app, ctx, EVENT, checked).await?;
     let csr = op::run(app, ctx, Op::new(EVENT, None), move |w| {
         let signer = resolve_signer(w, key, purpose, Use::Csr)?;
         let csr = x509::build_csr(&spec, &w.signer(&signer.key, Artefact::Csr), None).map_err(

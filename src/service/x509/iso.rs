@@ -59,36 +59,24 @@ pub async fn create_iaca(
                 ));
             }
         };
-        Ok((id, spec, key, kind, metadata))
-    })();
-    let (id, spec, key, kind, metadata) = match checked {
-        Ok(c) => c,
-        Err(e) => return op::refuse(app, ctx, EVENT, None, e).await,
-    };
-    let full = full_id(&tenant, &id);
-    let cert = op::run(app, ctx, Op::new(EVENT, Some(&full)), move |w| {
         let rec = Recording {
-            id: &id,
+            id,
             profile: "iaca",
             kind,
             metadata,
         };
-        rec.ensure_free(w)?;
+        Ok((rec, spec, key))
+    })();
+    let (rec, spec, key) = op::precheck(app, ctx, EVENT, checked).await?;
+    let (cert, full) = issue(app, ctx, EVENT, rec, move |w| {
         let signer = resolve_signer(w, key, KeyPurpose::Iaca, Use::SelfSigned)?;
-        let cert = x509::build_iaca(&spec, &w.signer(&signer.key, Artefact::Certificate))
-            .map_err(|e| x509_error(e, "certificateData"))?;
-        drop(signer);
-        rec.commit(w, &cert)?;
-        Ok(cert)
+        x509::build_iaca(&spec, &w.signer(&signer.key, Artefact::Certificate))
+            .map_err(|e| x509_error(e, "certificateData"))
     })
     .await?;
-    let mut data = req.certificate_data.clone();
-    data.not_before = Some(rfc3339(cert.not_before()));
-    data.not_after = Some(rfc3339(cert.not_after()));
-    Ok(api::IsoCertificateResponse {
-        certificate_pem: pem(&cert)?,
-        stored_certificate_ids: vec![full],
-        certificate_data: data,
+    iso_response(&cert, full, req.certificate_data, |d, nb, na| {
+        d.not_before = Some(nb);
+        d.not_after = Some(na);
     })
 }
 
@@ -188,7 +176,7 @@ pub async fn create_document_signer(
     let full = full_id(&tenant, &id);
     let cert = op::run(app, ctx, Op::new(EVENT, Some(&full)), move |w| {
         let rec = Recording {
-            id: &id,
+            id,
             profile: "document-signer",
             kind: "base",
             metadata: None,

@@ -186,19 +186,19 @@ fn taken(id: &str) -> ServiceError {
 }
 
 /// Where an issued certificate goes: the ledger and the tenant's store under `id`.
-struct Recording<'a> {
-    id: &'a str,
+struct Recording {
+    id: String,
     profile: &'static str,
     kind: &'static str,
     metadata: Option<String>,
 }
 
-impl Recording<'_> {
+impl Recording {
     fn ensure_free(&self, w: &Work) -> Result<(), ServiceError> {
         if w.store()
-            .stored_certificate_exists(w.tenant(), STORE_ID, self.id)?
+            .stored_certificate_exists(w.tenant(), STORE_ID, &self.id)?
         {
-            return Err(taken(self.id));
+            return Err(taken(&self.id));
         }
         Ok(())
     }
@@ -227,7 +227,7 @@ impl Recording<'_> {
         let stored = StoredCertificate {
             tenant: tenant.clone(),
             store_id: STORE_ID.to_owned(),
-            cert_id: self.id.to_owned(),
+            cert_id: self.id.clone(),
             kind: self.kind.to_owned(),
             metadata: self.metadata,
             der: cert.der().to_vec(),
@@ -235,11 +235,53 @@ impl Recording<'_> {
         };
         w.commit(|tx| {
             tx.record_issuance(&issued, &stored).map_err(|e| match e {
-                StoreError::Conflict => taken(self.id),
+                StoreError::Conflict => taken(&self.id),
                 e => e.into(),
             })
         })
     }
+}
+
+/// One issuance on the operation runner: refuse a taken store id before anything is signed,
+/// `build` (which resolves and signs), then the ledger and store rows in the operation's
+/// transaction. Returns the certificate and its full stored-certificate id.
+async fn issue(
+    app: &Arc<App>,
+    ctx: &OpContext,
+    event: &'static str,
+    rec: Recording,
+    build: impl FnOnce(&mut Work) -> Result<ParsedCertificate, ServiceError> + Send + 'static,
+) -> Result<(ParsedCertificate, String), ServiceError> {
+    let full = full_id(&ctx.principal.tenant, &rec.id);
+    let cert = op::run(app, ctx, Op::new(event, Some(&full)), move |w| {
+        rec.ensure_free(w)?;
+        // A signing key imported for this one signature is destroyed when `build` returns,
+        // before the commit.
+        let cert = build(w)?;
+        rec.commit(w, &cert)?;
+        Ok(cert)
+    })
+    .await?;
+    Ok((cert, full))
+}
+
+/// An ISO issuance's answer: the request's data with the validity actually issued.
+fn iso_response<D: serde::Serialize>(
+    cert: &ParsedCertificate,
+    full: String,
+    mut data: D,
+    validity: impl FnOnce(&mut D, String, String),
+) -> Result<api::IsoCertificateResponse<D>, ServiceError> {
+    validity(
+        &mut data,
+        rfc3339(cert.not_before()),
+        rfc3339(cert.not_after()),
+    );
+    Ok(api::IsoCertificateResponse {
+        certificate_pem: pem(cert)?,
+        stored_certificate_ids: vec![full],
+        certificate_data: data,
+    })
 }
 
 fn pem(cert: &ParsedCertificate) -> Result<String, ServiceError> {
