@@ -141,6 +141,30 @@ pub fn key_usage_flags(
     Ok(flags)
 }
 
+/// Refuse key usages an elliptic-curve subject key cannot have. RFC 5480 section 3, as
+/// updated by RFC 8813 section 3: in a certificate that indicates id-ecPublicKey, "the
+/// following values MUST NOT be present: keyEncipherment; and dataEncipherment" (an EC key
+/// signs or agrees keys; it transports none). encipherOnly and decipherOnly without
+/// keyAgreement are already refused by [`key_usage_flags`] for every key type.
+pub fn check_ec_key_usage(flags: FlagSet<KeyUsages>, field: &str) -> Result<(), X509Error> {
+    for (bit, name) in [
+        (KeyUsages::KeyEncipherment, KeyUsageName::KeyEncipherment),
+        (KeyUsages::DataEncipherment, KeyUsageName::DataEncipherment),
+    ] {
+        if flags.contains(bit) {
+            return Err(X509Error::invalid(
+                field,
+                format!(
+                    "{} is not allowed for an elliptic-curve subject key (RFC 5480 section 3, \
+                     updated by RFC 8813)",
+                    name.name()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Parse dotted-decimal EKU OIDs (e.g. ISO/IEC 18013-5 mdlDS `1.0.18013.5.1.2`).
 pub fn parse_oids(oids: &[String], field: &str) -> Result<Vec<ObjectIdentifier>, X509Error> {
     if oids.len() > MAX_ALT_NAMES {
@@ -478,6 +502,33 @@ mod tests {
             )
             .is_ok()
         );
+        assert!(key_usage_flags(&[KeyUsageName::DecipherOnly], "keyUsage").is_err());
+    }
+
+    #[test]
+    fn ec_key_usage() {
+        for bad in [
+            KeyUsageName::KeyEncipherment,
+            KeyUsageName::DataEncipherment,
+        ] {
+            let flags = key_usage_flags(&[KeyUsageName::DigitalSignature, bad], "ku").unwrap();
+            let err = check_ec_key_usage(flags, "ku").unwrap_err();
+            assert_eq!(err.field(), Some("ku"));
+            assert!(err.to_string().contains(bad.name()), "{err}");
+        }
+        let ok = key_usage_flags(
+            &[
+                KeyUsageName::DigitalSignature,
+                KeyUsageName::NonRepudiation,
+                KeyUsageName::KeyAgreement,
+                KeyUsageName::EncipherOnly,
+                KeyUsageName::KeyCertSign,
+                KeyUsageName::CrlSign,
+            ],
+            "ku",
+        )
+        .unwrap();
+        check_ec_key_usage(ok, "ku").unwrap();
     }
 
     #[test]
