@@ -437,6 +437,15 @@ fn csr_round_trip_and_proof_of_possession() {
         extended_key_usage: vec!["1.0.18013.5.1.8".into()],
         ..Default::default()
     };
+    // An EC key cannot request key or data encipherment (RFC 5480 section 3, RFC 8813).
+    let enc = CsrSpec {
+        key_usage: vec![KeyUsageName::KeyEncipherment],
+        ..spec.clone()
+    };
+    assert_eq!(
+        build_csr(&enc, &key, None).unwrap_err().field(),
+        Some("keyUsage")
+    );
     let csr = build_csr(&spec, &key, None).unwrap();
     let pem = csr.to_pem().unwrap();
     assert!(pem.starts_with("-----BEGIN CERTIFICATE REQUEST-----\n"));
