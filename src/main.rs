@@ -52,7 +52,9 @@ enum Command {
 #[derive(Subcommand)]
 enum TenantCommand {
     /// Set a tenant's certificate defaults (the tenant is created if new): the domain names
-    /// managed roots ("<domain> DTS CA"), the country fills in a root's C.
+    /// managed roots ("<domain> DTS CA"), the country fills in a root's C, the issuer
+    /// alternative name (a URI and/or an e-mail address) fills in a managed root's
+    /// issuerAltName when a request has no `issuerAlternativeNameConf`.
     Set {
         #[arg(long, default_value = "hsm-config/hsm-pki.toml")]
         config: PathBuf,
@@ -64,6 +66,12 @@ enum TenantCommand {
         /// ISO 3166-1 alpha-2, e.g. `NZ`.
         #[arg(long)]
         country: Option<String>,
+        /// issuerAltName URI of managed roots, e.g. `https://pki.example.com`.
+        #[arg(long)]
+        issuer_alt_uri: Option<String>,
+        /// issuerAltName e-mail address of managed roots, e.g. `pki@example.com`.
+        #[arg(long)]
+        issuer_alt_email: Option<String>,
     },
 }
 
@@ -74,14 +82,32 @@ fn tenant_command(cmd: TenantCommand) -> Result<(), String> {
             tenant,
             domain,
             country,
+            issuer_alt_uri,
+            issuer_alt_email,
         } => {
             if !auth::valid_tenant_id(&tenant) {
                 return Err(format!(
                     "--tenant {tenant:?}: must be {{org}}.{{tenant}}, lowercase letters, digits, '-'"
                 ));
             }
-            if domain.is_none() && country.is_none() {
-                return Err("give --domain, --country or both".into());
+            if domain.is_none()
+                && country.is_none()
+                && issuer_alt_uri.is_none()
+                && issuer_alt_email.is_none()
+            {
+                return Err(
+                    "give one or more of --domain, --country, --issuer-alt-uri, --issuer-alt-email"
+                        .into(),
+                );
+            }
+            // The same rules as a request's issuerAlternativeNameConf (RFC 5280 4.2.1.6).
+            if let Some(u) = &issuer_alt_uri {
+                hsm_pki::x509::check_uri(u, "--issuer-alt-uri")
+                    .map_err(|e| format!("--issuer-alt-uri {u:?}: {e}"))?;
+            }
+            if let Some(m) = &issuer_alt_email {
+                hsm_pki::x509::check_email(m, "--issuer-alt-email")
+                    .map_err(|e| format!("--issuer-alt-email {m:?}: {e}"))?;
             }
             if let Some(d) = &domain {
                 // The domain becomes part of a PrintableString commonName.
@@ -108,6 +134,8 @@ fn tenant_command(cmd: TenantCommand) -> Result<(), String> {
                     &tenant,
                     domain.as_deref(),
                     country.as_deref(),
+                    issuer_alt_uri.as_deref(),
+                    issuer_alt_email.as_deref(),
                     &now_rfc3339(),
                 )
                 .map_err(|e| e.to_string())?;

@@ -34,7 +34,11 @@ fn db_labels(d: &Daemon) -> BTreeSet<String> {
 /// Every sixth key is RSA (slow to generate: likely to be in flight at its deadline), the
 /// others P-256 (fast: many succeed).
 fn body(i: usize) -> String {
-    let alg = if i.is_multiple_of(6) { "rsa2048" } else { "secp256r1" };
+    let alg = if i.is_multiple_of(6) {
+        "rsa2048"
+    } else {
+        "secp256r1"
+    };
     format!(r#"{{"keyId":"k{i}","algorithm":"{alg}"}}"#)
 }
 

@@ -756,6 +756,8 @@ impl World {
                 "example.com",
                 "--country",
                 "NZ",
+                "--issuer-alt-uri",
+                "https://pki.example.com",
             ]);
         }
 

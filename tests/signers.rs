@@ -329,6 +329,34 @@ fn dts_roots_and_vical_signers() {
         .d
         .cli(&["tenant", "set", "--tenant", "org.t1", "--country", "XX"]);
     assert!(!ok && out.contains("ISO 3166"), "{out}");
+    // No issuerAltName default yet: a managed root is refused, naming the field
+    // (ISO/IEC 18013-5 B.1.2, which uploaded roots must also meet).
+    env.refused(
+        "POST",
+        DTS_CA,
+        Some(&json!({"organisationName": "Example Inc."})),
+        400,
+        "ValidationError",
+        Some("issuerAlternativeNameConf"),
+    );
+    let (ok, out) = env.d.cli(&[
+        "tenant",
+        "set",
+        "--tenant",
+        "org.t1",
+        "--issuer-alt-uri",
+        "relative/path",
+    ]);
+    assert!(!ok && out.contains("--issuer-alt-uri"), "{out}");
+    let (ok, out) = env.d.cli(&[
+        "tenant",
+        "set",
+        "--tenant",
+        "org.t1",
+        "--issuer-alt-uri",
+        "https://pki.example.com",
+    ]);
+    assert!(ok, "{out}");
 
     // A role that may not: 403.
     let (s, _) = env.call_as(&holder_only, "GET", DTS_CA, None);
@@ -387,6 +415,56 @@ fn dts_roots_and_vical_signers() {
     ]);
     assert!(out.contains(": OK"), "{out}");
     assert_lint_clean("lint_pkix_cert", &[&managed_pem], ACCEPTED);
+    // It carries the tenant's issuerAltName, so it passes the upload checks: re-uploaded as
+    // an unmanaged root (in another tenant: here it would be the same root twice, 409).
+    let managed_cert = hsm_pki::x509::ParsedCertificate::from_pem(
+        m["certificatePem"].as_str().unwrap().as_bytes(),
+    )
+    .unwrap();
+    let ian = managed_cert.ext().issuer_alt_names().unwrap().unwrap();
+    assert_eq!(ian.value.uris, ["https://pki.example.com"]);
+    let (s, v) = env.call_as(
+        &other,
+        "POST",
+        DTS_CA,
+        Some(&json!({"certificatePem": m["certificatePem"]})),
+    );
+    assert_eq!(s, 201, "{v}");
+    assert_eq!(v["isManaged"], false, "{v}");
+    let (s, v) = env.call_as(
+        &other,
+        "DELETE",
+        &format!("{DTS_CA}/{}", v["id"].as_str().unwrap()),
+        None,
+    );
+    assert_eq!(s, 204, "{v}");
+    // The request's issuerAlternativeNameConf wins over the tenant's; it is checked.
+    env.refused(
+        "POST",
+        DTS_CA,
+        Some(&json!({"organisationName": "O", "issuerAlternativeNameConf": {}})),
+        400,
+        "ValidationError",
+        Some("issuerAlternativeNameConf"),
+    );
+    env.refused(
+        "POST",
+        DTS_CA,
+        Some(&json!({"organisationName": "O",
+            "issuerAlternativeNameConf": {"email": "no-at-sign"}})),
+        400,
+        "ValidationError",
+        Some("issuerAlternativeNameConf.email"),
+    );
+    env.refused(
+        "POST",
+        DTS_CA,
+        Some(&json!({"certificatePem": root.2,
+            "issuerAlternativeNameConf": {"uri": "https://x.example"}})),
+        400,
+        "ValidationError",
+        Some("issuerAlternativeNameConf"),
+    );
     // Its key is recorded (so start-up reconciliation covers it) with the root's purpose,
     // and belongs to the root's lifecycle: the keys API neither lists it nor lets it be
     // named (404), so it cannot be deleted or borrowed that way.
@@ -849,10 +927,30 @@ fn holder_roots_wallet_signers_and_crl() {
         .d
         .cli(&["tenant", "set", "--tenant", "org.t1", "--country", "NZ"]);
     assert!(ok, "{out}");
+    // Nor an issuerAltName (no tenant default): 400 naming it.
+    env.refused(
+        "POST",
+        HOLDER_CA,
+        Some(&json!({})),
+        400,
+        "ValidationError",
+        Some("issuerAlternativeNameConf"),
+    );
 
     // Managed: inactive at creation, default name from the tenant (no domain: the tenant id).
     let objects0 = token_objects(&env.hsm);
-    let m = env.ok("POST", HOLDER_CA, Some(&json!({})), 201);
+    let m = env.ok(
+        "POST",
+        HOLDER_CA,
+        Some(&json!({"issuerAlternativeNameConf": {"email": "wallet-pki@example.com"}})),
+        201,
+    );
+    let managed_cert = hsm_pki::x509::ParsedCertificate::from_pem(
+        m["certificatePem"].as_str().unwrap().as_bytes(),
+    )
+    .unwrap();
+    let ian = managed_cert.ext().issuer_alt_names().unwrap().unwrap();
+    assert_eq!(ian.value.emails, ["wallet-pki@example.com"]);
     assert_eq!(m["isManaged"], true);
     assert_eq!(m["active"], false);
     assert_eq!(m["certificateData"]["commonName"], "org.t1");
@@ -1032,7 +1130,7 @@ fn holder_roots_wallet_signers_and_crl() {
     env.refused(
         "POST",
         HOLDER_CA,
-        Some(&json!({})),
+        Some(&json!({"issuerAlternativeNameConf": {"uri": "https://wallet.example"}})),
         409,
         "LimitReached",
         None,
@@ -1185,9 +1283,16 @@ fn ledger_counts(env: &Env) -> (i64, i64) {
 fn root_and_signer_keys_cannot_be_borrowed() {
     let env = Env::new("signers-borrow", &["admin"]);
     let issuer = env.d.create_token("org.t1", &["issuer"]);
-    let (ok, out) = env
-        .d
-        .cli(&["tenant", "set", "--tenant", "org.t1", "--country", "NZ"]);
+    let (ok, out) = env.d.cli(&[
+        "tenant",
+        "set",
+        "--tenant",
+        "org.t1",
+        "--country",
+        "NZ",
+        "--issuer-alt-uri",
+        "https://pki.example.com",
+    ]);
     assert!(ok, "{out}");
 
     let (_, sig0) = ledger_counts(&env);

@@ -363,6 +363,56 @@ fn refusals_name_the_problem_and_change_nothing() {
         Some("subjectPublicKeySource.type"),
     );
 
+    // 6b. keyUsage an EC subject key must not have (RFC 5480 section 3 as updated by RFC
+    // 8813: no keyEncipherment, no dataEncipherment), and encipherOnly / decipherOnly
+    // without keyAgreement (RFC 5280 4.2.1.3): pkilint reports an ERROR for each.
+    let generic = |ku: Value, source: Value, issuer: Value| {
+        let mut b = json!({"certificateData": {"subjectName": {"commonName": "x", "country": "US"},
+                "keyUsage": ku},
+            "subjectPublicKeySource": source, "issuer": issuer});
+        // The generic CA key has no certificate here: its name comes with the request.
+        if b["issuer"]["type"] == "ca-signed" {
+            b["certificateData"]["issuerName"] =
+                json!({"commonName": "Generic CA", "country": "US"});
+        }
+        b
+    };
+    let leaf_source = json!({"type": "key-descriptor", "keyDescriptor": kms("leaf")});
+    let csr_source = json!({"type": "csr", "csrPEM": csr});
+    let ca_signed = json!({"type": "ca-signed", "issuerKeyDescriptor": kms("gca")});
+    for ku in [
+        json!(["DigitalSignature", "KeyEncipherment"]),
+        json!(["DataEncipherment"]),
+        json!(["DigitalSignature", "EncipherOnly"]),
+        json!(["DecipherOnly"]),
+    ] {
+        for (source, issuer) in [
+            (&leaf_source, json!({"type": "self-signed"})),
+            (&leaf_source, ca_signed.clone()),
+            (&csr_source, ca_signed.clone()),
+        ] {
+            let v = env.refused(
+                "certificate",
+                &generic(ku.clone(), source.clone(), issuer),
+                400,
+                Some("certificateData.keyUsage"),
+            );
+            assert!(v.to_string().contains("RFC"), "{v}");
+        }
+    }
+    // An RSA key may encipher keys: issued, and lint-clean.
+    let v = env.post_ok(
+        "certificate",
+        &generic(
+            json!(["DigitalSignature", "KeyEncipherment"]),
+            json!({"type": "key-descriptor", "keyDescriptor": kms("rsa")}),
+            json!({"type": "self-signed"}),
+        ),
+    );
+    let p = env.dir.path().join("rsa-ke.pem");
+    std::fs::write(&p, v["certificatePEM"].as_str().unwrap()).unwrap();
+    common::assert_lint_clean("lint_pkix_cert", &[&p], &[]);
+
     // 7. Both dsPublicKeySource and the legacy dsKeyDescriptor.
     let body = with(ds_body(ds_data()), "dsKeyDescriptor", kms("ds"));
     env.refused("iso/document-signers", &body, 400, Some("dsKeyDescriptor"));

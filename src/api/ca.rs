@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use super::x509::IssuerAltNameConf;
+
 /// `POST /v1/ecosystems/certificates/ca`: managed without `certificatePem`, unmanaged with it.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -14,6 +16,9 @@ pub struct CreateDtsCaRequest {
     pub certificate_pem: Option<String>,
     /// Key algorithm of a managed root (default secp256r1).
     pub algorithm: Option<String>,
+    /// issuerAltName of a managed root (default: the tenant's). MATTR's request names no
+    /// such field; this is walt.id's name and shape (seed 002), `{uri?, email?}`.
+    pub issuer_alternative_name_conf: Option<IssuerAltNameConf>,
 }
 
 /// `POST /v1/holder/certificates/ca`.
@@ -23,6 +28,8 @@ pub struct CreateHolderCaRequest {
     pub common_name: Option<String>,
     pub country: Option<String>,
     pub certificate_pem: Option<String>,
+    /// As in [`CreateDtsCaRequest`].
+    pub issuer_alternative_name_conf: Option<IssuerAltNameConf>,
 }
 
 /// `PUT` of a root: only `active`.

@@ -10,7 +10,8 @@ use super::{ApiError, Body, Ctx, json_response, query, read_json};
 use crate::api;
 use crate::crypto::KeyAlgorithm;
 use crate::service::ca::{
-    self, CertData, CertView, RootFamily, RootRequest, RootView, SignerFamily, SignerView,
+    self, CertData, CertView, IssuerAltNameInput, RootFamily, RootRequest, RootView, SignerFamily,
+    SignerView,
 };
 use crate::service::{OpContext, ServiceError};
 
@@ -133,6 +134,14 @@ fn refuse_with_pem(present: &[(&str, bool)]) -> Result<(), ApiError> {
     }
 }
 
+/// `issuerAlternativeNameConf` `{uri?, email?}`, checked by the service.
+fn alt_names(c: api::ca::IssuerAltNameConf) -> IssuerAltNameInput {
+    IssuerAltNameInput {
+        uri: c.uri,
+        email: c.email,
+    }
+}
+
 async fn create_root(
     ctx: &Ctx,
     op: &OpContext,
@@ -150,6 +159,10 @@ async fn create_root(
                     ("notBefore", b.not_before.is_some()),
                     ("notAfter", b.not_after.is_some()),
                     ("algorithm", b.algorithm.is_some()),
+                    (
+                        "issuerAlternativeNameConf",
+                        b.issuer_alternative_name_conf.is_some(),
+                    ),
                 ])?;
             }
             let algorithm = match &b.algorithm {
@@ -170,6 +183,7 @@ async fn create_root(
                 organisation_name: b.organisation_name,
                 algorithm,
                 certificate_pem: b.certificate_pem,
+                issuer_alt_name: b.issuer_alternative_name_conf.map(alt_names),
             }
         }
         RootFamily::Holder => {
@@ -178,12 +192,17 @@ async fn create_root(
                 refuse_with_pem(&[
                     ("commonName", b.common_name.is_some()),
                     ("country", b.country.is_some()),
+                    (
+                        "issuerAlternativeNameConf",
+                        b.issuer_alternative_name_conf.is_some(),
+                    ),
                 ])?;
             }
             RootRequest {
                 common_name: b.common_name,
                 country: b.country,
                 certificate_pem: b.certificate_pem,
+                issuer_alt_name: b.issuer_alternative_name_conf.map(alt_names),
                 ..Default::default()
             }
         }

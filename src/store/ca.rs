@@ -268,6 +268,8 @@ impl Store {
         id: &str,
         domain: Option<&str>,
         country: Option<&str>,
+        issuer_alt_uri: Option<&str>,
+        issuer_alt_email: Option<&str>,
         now: &str,
     ) -> Result<(), StoreError> {
         self.write(|tx| {
@@ -276,9 +278,11 @@ impl Store {
                 params![id, now],
             )?;
             tx.execute(
-                "UPDATE tenants SET domain = COALESCE(?2, domain), country = COALESCE(?3, country)
+                "UPDATE tenants SET domain = COALESCE(?2, domain), country = COALESCE(?3, country),
+                        issuer_alt_uri = COALESCE(?4, issuer_alt_uri),
+                        issuer_alt_email = COALESCE(?5, issuer_alt_email)
                  WHERE id = ?1",
-                params![id, domain, country],
+                params![id, domain, country, issuer_alt_uri, issuer_alt_email],
             )?;
             Ok(())
         })
@@ -687,13 +691,24 @@ mod tests {
 
         // Tenant defaults.
         store
-            .set_tenant_defaults("t1", Some("example.com"), None, "now")
+            .set_tenant_defaults("t1", Some("example.com"), None, None, None, "now")
             .unwrap();
         store
-            .set_tenant_defaults("t1", None, Some("NZ"), "now")
+            .set_tenant_defaults("t1", None, Some("NZ"), None, None, "now")
             .unwrap();
         let t = store.get_tenant("t1").unwrap().unwrap();
         assert_eq!(t.domain.as_deref(), Some("example.com"));
         assert_eq!(t.country.as_deref(), Some("NZ"));
+        assert_eq!((t.issuer_alt_uri, t.issuer_alt_email), (None, None));
+        store
+            .set_tenant_defaults("t1", None, None, Some("https://t1.example"), None, "now")
+            .unwrap();
+        store
+            .set_tenant_defaults("t1", None, None, None, Some("pki@t1.example"), "now")
+            .unwrap();
+        let t = store.get_tenant("t1").unwrap().unwrap();
+        assert_eq!(t.country.as_deref(), Some("NZ"));
+        assert_eq!(t.issuer_alt_uri.as_deref(), Some("https://t1.example"));
+        assert_eq!(t.issuer_alt_email.as_deref(), Some("pki@t1.example"));
     }
 }

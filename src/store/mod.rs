@@ -274,7 +274,8 @@ impl Store {
         let conn = self.lock();
         Ok(conn
             .query_row(
-                "SELECT id, domain, country, created_at FROM tenants WHERE id = ?1",
+                "SELECT id, domain, country, created_at, issuer_alt_uri, issuer_alt_email
+                 FROM tenants WHERE id = ?1",
                 params![id],
                 |r| {
                     Ok(TenantRecord {
@@ -282,6 +283,8 @@ impl Store {
                         domain: r.get(1)?,
                         country: r.get(2)?,
                         created_at: r.get(3)?,
+                        issuer_alt_uri: r.get(4)?,
+                        issuer_alt_email: r.get(5)?,
                     })
                 },
             )
@@ -501,6 +504,9 @@ pub struct TenantRecord {
     pub domain: Option<String>,
     pub country: Option<String>,
     pub created_at: String,
+    /// The issuerAltName of managed roots when a request gives none (migration 8).
+    pub issuer_alt_uri: Option<String>,
+    pub issuer_alt_email: Option<String>,
 }
 
 /// An API token as stored: never the secret, only its hash.

@@ -18,8 +18,8 @@ use x509_cert::request::{CertReq, CertReqInfo, ExtensionReq, Version};
 use super::cert::{split_signed, verify_signed};
 use super::error::{X509Error, enc};
 use super::ext::{
-    AltNames, ExtensionView, KeyUsageName, duplicate_extensions, extension, key_usage_flags,
-    parse_oids,
+    AltNames, ExtensionView, KeyUsageName, check_ec_key_usage, duplicate_extensions, extension,
+    key_usage_flags, parse_oids,
 };
 use super::name::{DnFields, StringEncoding};
 use super::pem::{self, CSR_LABEL, CSR_LABEL_LEGACY};
@@ -172,6 +172,9 @@ pub fn build_csr<K: DigestSigner>(
     }
     if !spec.key_usage.is_empty() {
         let flags = key_usage_flags(&spec.key_usage, "keyUsage")?;
+        if key.public_key().algorithm().is_ec() {
+            check_ec_key_usage(flags, "keyUsage")?;
+        }
         exts.push(extension(true, &KeyUsage(flags))?);
     }
     let eku = parse_oids(&spec.extended_key_usage, "extendedKeyUsage")?;

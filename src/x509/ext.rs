@@ -11,8 +11,9 @@ use x509_cert::ext::Extension;
 use x509_cert::ext::pkix::crl::dp::DistributionPoint;
 use x509_cert::ext::pkix::name::{DistributionPointName, GeneralName, GeneralNames};
 use x509_cert::ext::pkix::{
-    AuthorityKeyIdentifier, BasicConstraints, CrlDistributionPoints, ExtendedKeyUsage,
-    IssuerAltName, KeyUsage, KeyUsages, SubjectAltName, SubjectKeyIdentifier,
+    AuthorityInfoAccessSyntax, AuthorityKeyIdentifier, BasicConstraints, CertificatePolicies,
+    CrlDistributionPoints, ExtendedKeyUsage, FreshestCrl, IssuerAltName, KeyUsage, KeyUsages,
+    SubjectAltName, SubjectKeyIdentifier,
 };
 
 use super::error::{X509Error, enc};
@@ -139,6 +140,30 @@ pub fn key_usage_flags(
         ));
     }
     Ok(flags)
+}
+
+/// Refuse key usages an elliptic-curve subject key cannot have. RFC 5480 section 3, as
+/// updated by RFC 8813 section 3: in a certificate that indicates id-ecPublicKey, "the
+/// following values MUST NOT be present: keyEncipherment; and dataEncipherment" (an EC key
+/// signs or agrees keys; it transports none). encipherOnly and decipherOnly without
+/// keyAgreement are already refused by [`key_usage_flags`] for every key type.
+pub fn check_ec_key_usage(flags: FlagSet<KeyUsages>, field: &str) -> Result<(), X509Error> {
+    for (bit, name) in [
+        (KeyUsages::KeyEncipherment, KeyUsageName::KeyEncipherment),
+        (KeyUsages::DataEncipherment, KeyUsageName::DataEncipherment),
+    ] {
+        if flags.contains(bit) {
+            return Err(X509Error::invalid(
+                field,
+                format!(
+                    "{} is not allowed for an elliptic-curve subject key (RFC 5480 section 3, \
+                     updated by RFC 8813)",
+                    name.name()
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Parse dotted-decimal EKU OIDs (e.g. ISO/IEC 18013-5 mdlDS `1.0.18013.5.1.2`).
@@ -430,6 +455,97 @@ impl ExtensionView<'_> {
         }))
     }
 
+    /// The RFC 5280 constraints on extension values that x509-cert's decoders do not check:
+    /// every `SEQUENCE SIZE (1..MAX) OF` below decodes into a plain `Vec`, so an empty
+    /// SEQUENCE is accepted by the parser although the ASN.1 module forbids it (pkilint
+    /// reports each as an ERROR). Checked on certificates uploaded to us; our own builders
+    /// never emit an empty list (`AltNames::is_empty` means "no extension").
+    pub fn check_sizes(&self) -> Result<(), X509Error> {
+        let empty = |what: &str, asn1: &str| {
+            Err(X509Error::invalid(
+                "extensions",
+                format!("{what} is an empty SEQUENCE; RFC 5280 defines it as {asn1}"),
+            ))
+        };
+        const GN: &str = "GeneralNames ::= SEQUENCE SIZE (1..MAX) OF GeneralName (4.2.1.6)";
+        if find::<SubjectAltName>(self.0)?.is_some_and(|f| f.value.0.is_empty()) {
+            return empty("subjectAltName", GN);
+        }
+        if find::<IssuerAltName>(self.0)?.is_some_and(|f| f.value.0.is_empty()) {
+            return empty("issuerAltName", GN);
+        }
+        if find::<ExtendedKeyUsage>(self.0)?.is_some_and(|f| f.value.0.is_empty()) {
+            return empty(
+                "extKeyUsage",
+                "ExtKeyUsageSyntax ::= SEQUENCE SIZE (1..MAX) OF KeyPurposeId (4.2.1.12)",
+            );
+        }
+        if let Some(f) = find::<CertificatePolicies>(self.0)? {
+            if f.value.0.is_empty() {
+                return empty(
+                    "certificatePolicies",
+                    "SEQUENCE SIZE (1..MAX) OF PolicyInformation (4.2.1.4)",
+                );
+            }
+            if f.value
+                .0
+                .iter()
+                .any(|p| p.policy_qualifiers.as_ref().is_some_and(Vec::is_empty))
+            {
+                return empty(
+                    "certificatePolicies policyQualifiers",
+                    "SEQUENCE SIZE (1..MAX) OF PolicyQualifierInfo (4.2.1.4)",
+                );
+            }
+        }
+        if find::<AuthorityInfoAccessSyntax>(self.0)?.is_some_and(|f| f.value.0.is_empty()) {
+            return empty(
+                "authorityInfoAccess",
+                "SEQUENCE SIZE (1..MAX) OF AccessDescription (4.2.2.1)",
+            );
+        }
+        let crl_dps = [
+            (
+                "cRLDistributionPoints",
+                find::<CrlDistributionPoints>(self.0)?.map(|f| f.value.0),
+            ),
+            (
+                "freshestCRL",
+                find::<FreshestCrl>(self.0)?.map(|f| f.value.0),
+            ),
+        ];
+        for (what, dps) in crl_dps {
+            let Some(dps) = dps else { continue };
+            if dps.is_empty() {
+                return empty(
+                    what,
+                    "SEQUENCE SIZE (1..MAX) OF DistributionPoint (4.2.1.13)",
+                );
+            }
+            for dp in &dps {
+                if matches!(&dp.distribution_point, Some(DistributionPointName::FullName(n)) if n.is_empty())
+                {
+                    return empty(&format!("{what} fullName"), GN);
+                }
+                if dp.crl_issuer.as_ref().is_some_and(Vec::is_empty) {
+                    return empty(&format!("{what} cRLIssuer"), GN);
+                }
+                // RFC 5280 4.2.1.13: "a DistributionPoint MUST NOT consist of only the
+                // reasons field; either distributionPoint or cRLIssuer MUST be present."
+                if dp.distribution_point.is_none() && dp.crl_issuer.is_none() {
+                    return Err(X509Error::invalid(
+                        "extensions",
+                        format!(
+                            "{what}: a DistributionPoint needs a distributionPoint or a \
+                             cRLIssuer (RFC 5280 4.2.1.13)"
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// The URIs of all fullName distribution points.
     pub fn crl_distribution_uris(&self) -> Result<Option<Vec<String>>, X509Error> {
         Ok(find::<CrlDistributionPoints>(self.0)?.map(|f| {
@@ -478,6 +594,33 @@ mod tests {
             )
             .is_ok()
         );
+        assert!(key_usage_flags(&[KeyUsageName::DecipherOnly], "keyUsage").is_err());
+    }
+
+    #[test]
+    fn ec_key_usage() {
+        for bad in [
+            KeyUsageName::KeyEncipherment,
+            KeyUsageName::DataEncipherment,
+        ] {
+            let flags = key_usage_flags(&[KeyUsageName::DigitalSignature, bad], "ku").unwrap();
+            let err = check_ec_key_usage(flags, "ku").unwrap_err();
+            assert_eq!(err.field(), Some("ku"));
+            assert!(err.to_string().contains(bad.name()), "{err}");
+        }
+        let ok = key_usage_flags(
+            &[
+                KeyUsageName::DigitalSignature,
+                KeyUsageName::NonRepudiation,
+                KeyUsageName::KeyAgreement,
+                KeyUsageName::EncipherOnly,
+                KeyUsageName::KeyCertSign,
+                KeyUsageName::CrlSign,
+            ],
+            "ku",
+        )
+        .unwrap();
+        check_ec_key_usage(ok, "ku").unwrap();
     }
 
     #[test]

@@ -23,8 +23,9 @@ pub use crl::{CRL_VALIDITY_DAYS, build_crl, verify_crl};
 pub use csr::{CsrSpec, ParsedCsr, build_csr};
 pub use error::X509Error;
 pub use ext::{
-    AltNames, ExtensionView, Found, KeyUsageName, MAX_ALT_NAMES, check_dns_name, check_email,
-    check_uri, crl_distribution_points, duplicate_extensions, find, key_usage_flags, parse_oids,
+    AltNames, ExtensionView, Found, KeyUsageName, MAX_ALT_NAMES, check_dns_name,
+    check_ec_key_usage, check_email, check_uri, crl_distribution_points, duplicate_extensions,
+    find, key_usage_flags, parse_oids,
 };
 pub use external::{GenericExternalIssuer, build_generic_external_issuer};
 pub use iso::{

@@ -26,8 +26,8 @@ use x509_cert::time::Validity;
 use super::cert::{ParsedCertificate, public_key_of, reparse};
 use super::error::{X509Error, enc};
 use super::ext::{
-    AltNames, ExtensionView, KeyUsageName, crl_distribution_points, extension, key_usage_flags,
-    parse_oids,
+    AltNames, ExtensionView, KeyUsageName, check_ec_key_usage, crl_distribution_points, extension,
+    key_usage_flags, parse_oids,
 };
 use super::name::{DnFields, StringEncoding};
 use super::serial::random_serial;
@@ -405,6 +405,9 @@ impl Issued {
             ));
         }
         check_ca_key_usage(ca, flags, "keyUsage")?;
+        if subject_key.algorithm().is_ec() {
+            check_ec_key_usage(flags, "keyUsage")?;
+        }
         if ca && !flags.contains(KeyUsages::KeyCertSign) {
             return Err(X509Error::invalid(
                 "keyUsage",
@@ -458,6 +461,9 @@ impl Generic {
         let usages = KeyUsageName::parse_list(&spec.key_usage, "keyUsage")?;
         let flags = key_usage_flags(&usages, "keyUsage")?;
         check_ca_key_usage(ca, flags, "keyUsage")?;
+        if subject_key.algorithm().is_ec() {
+            check_ec_key_usage(flags, "keyUsage")?;
+        }
         let eku = parse_oids(&spec.extended_key_usage_oids, "extendedKeyUsageOids")?;
         let (issuer_name, aki) = match issuer {
             None => {

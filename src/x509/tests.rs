@@ -370,6 +370,26 @@ fn sub_ca_and_generic() {
             .field(),
         Some("keyUsage[0]")
     );
+    // RFC 5480 section 3 (RFC 8813): no key or data encipherment for an EC key; RFC 5280
+    // 4.2.1.3: no encipherOnly / decipherOnly without keyAgreement.
+    for ku in [
+        ["DigitalSignature", "KeyEncipherment"],
+        ["DigitalSignature", "DataEncipherment"],
+        ["DigitalSignature", "EncipherOnly"],
+        ["DigitalSignature", "DecipherOnly"],
+    ] {
+        let bad = GenericSpec {
+            key_usage: ku.map(String::from).to_vec(),
+            ..spec.clone()
+        };
+        let self_issuer = IssuerSpec {
+            key: &leaf_key,
+            certificate: None,
+            signature_algorithm: None,
+        };
+        let err = build_generic(&bad, leaf_key.public_key(), self_issuer, now).unwrap_err();
+        assert_eq!(err.field(), Some("keyUsage"), "{ku:?}: {err}");
+    }
     // Self-signed with a key other than the subject's.
     let other_issuer = IssuerSpec {
         key: &sub_key,
@@ -417,6 +437,15 @@ fn csr_round_trip_and_proof_of_possession() {
         extended_key_usage: vec!["1.0.18013.5.1.8".into()],
         ..Default::default()
     };
+    // An EC key cannot request key or data encipherment (RFC 5480 section 3, RFC 8813).
+    let enc = CsrSpec {
+        key_usage: vec![KeyUsageName::KeyEncipherment],
+        ..spec.clone()
+    };
+    assert_eq!(
+        build_csr(&enc, &key, None).unwrap_err().field(),
+        Some("keyUsage")
+    );
     let csr = build_csr(&spec, &key, None).unwrap();
     let pem = csr.to_pem().unwrap();
     assert!(pem.starts_with("-----BEGIN CERTIFICATE REQUEST-----\n"));

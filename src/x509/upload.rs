@@ -57,6 +57,14 @@ fn subject_of(cert: &ParsedCertificate) -> Result<DnFields, X509Error> {
         .map_err(|e| rule(format!("subject cannot be read: {e}")))
 }
 
+/// RFC 5280's SIZE (1..MAX) constraints on the extensions, which the decoder leaves to us.
+fn check_extension_sizes(cert: &ParsedCertificate) -> Result<(), X509Error> {
+    cert.ext().check_sizes().map_err(|e| match e {
+        X509Error::Invalid { rule: r, .. } => rule(r),
+        other => rule(other.to_string()),
+    })
+}
+
 fn non_empty(v: &Option<String>) -> bool {
     v.as_deref().is_some_and(|s| !s.trim().is_empty())
 }
@@ -95,6 +103,7 @@ pub fn check_uploaded_root(pem: &str, now: OffsetDateTime) -> Result<ParsedCerti
         X509Error::OutsideValidity(why) => rule(format!("must be currently valid ({why})")),
         other => rule(other.to_string()),
     })?;
+    check_extension_sizes(&cert)?;
     let ext = cert.ext();
     let bc = ext
         .basic_constraints()
@@ -192,6 +201,7 @@ pub fn check_signer_certificate(
     if cert.not_before() < root.not_before() || cert.not_after() > root.not_after() {
         return Err(rule("validity must lie within the root CA's validity"));
     }
+    check_extension_sizes(&cert)?;
     let ext = cert.ext();
     if ext
         .basic_constraints()
@@ -310,6 +320,28 @@ mod tests {
         }
     }
 
+    /// A root certificate for `spec` with one more extension than the profile adds.
+    fn with_extra_extension<T>(spec: RootCaSpec, key: &SoftEcKey, extra: &T) -> String
+    where
+        T: const_oid::AssociatedOid + der::Encode,
+    {
+        use crate::crypto::{KeySigner, X509Signature};
+        use crate::x509::{RootCa, random_serial, validity};
+        use x509_cert::builder::{Builder, CertificateBuilder};
+        let mut builder = CertificateBuilder::new(
+            RootCa::new(&spec, key.public_key()).unwrap(),
+            random_serial().unwrap(),
+            validity(spec.not_before, spec.not_after).unwrap(),
+            key.public_key().spki().clone(),
+        )
+        .unwrap();
+        builder.add_extension((false, extra)).unwrap();
+        let cert = builder
+            .build::<_, X509Signature>(&KeySigner::with_default_algorithm(key))
+            .unwrap();
+        crate::x509::pem::encode("CERTIFICATE", &der::Encode::to_der(&cert).unwrap()).unwrap()
+    }
+
     fn rule_of(e: X509Error) -> String {
         match e {
             X509Error::Invalid { field, rule } => {
@@ -374,6 +406,27 @@ mod tests {
                 .unwrap();
             let r = rule_of(check_uploaded_root(&pem, NOW).unwrap_err());
             assert!(r.contains("more than once"), "{r}");
+        }
+        // SEQUENCE SIZE (1..MAX) lists that are empty: x509-cert decodes them; we refuse.
+        {
+            use x509_cert::ext::pkix::name::GeneralName;
+            use x509_cert::ext::pkix::{ExtendedKeyUsage, IssuerAltName, SubjectAltName};
+            let empty_ian = with_extra_extension(root_spec(false), &key, &IssuerAltName(vec![]));
+            let r = rule_of(check_uploaded_root(&empty_ian, NOW).unwrap_err());
+            assert!(
+                r.contains("issuerAltName") && r.contains("SIZE (1..MAX)"),
+                "{r}"
+            );
+            let empty_san = with_extra_extension(root_spec(true), &key, &SubjectAltName(vec![]));
+            let r = rule_of(check_uploaded_root(&empty_san, NOW).unwrap_err());
+            assert!(r.contains("subjectAltName"), "{r}");
+            let empty_eku = with_extra_extension(root_spec(true), &key, &ExtendedKeyUsage(vec![]));
+            let r = rule_of(check_uploaded_root(&empty_eku, NOW).unwrap_err());
+            assert!(r.contains("extKeyUsage"), "{r}");
+            // A non-empty SAN is fine (positive control for the helper).
+            let uri = der::asn1::Ia5String::new("https://root.example").unwrap();
+            let san = SubjectAltName(vec![GeneralName::UniformResourceIdentifier(uri)]);
+            check_uploaded_root(&with_extra_extension(root_spec(true), &key, &san), NOW).unwrap();
         }
         // Two certificates, garbage.
         let two = format!("{pem}{pem}");
@@ -456,6 +509,34 @@ mod tests {
         .unwrap();
         let r = check(&foreign, signer.public_key(), SignerProfile::Vical).unwrap_err();
         assert!(r.contains("issuer"), "{r}");
+        // An empty issuerAltName (GeneralNames is SIZE (1..MAX)) in a signer certificate.
+        {
+            use crate::crypto::{KeySigner, X509Signature};
+            use crate::x509::{Issued, random_serial, validity};
+            use x509_cert::builder::{Builder, CertificateBuilder};
+            use x509_cert::ext::pkix::IssuerAltName;
+            let spec = signer_spec(true, IssuedKind::EndEntity);
+            let mut builder = CertificateBuilder::new(
+                Issued::new(&spec, signer.public_key(), root.certificate()).unwrap(),
+                random_serial().unwrap(),
+                validity(spec.not_before, spec.not_after).unwrap(),
+                signer.public_key().spki().clone(),
+            )
+            .unwrap();
+            builder
+                .add_extension((false, &IssuerAltName(vec![])))
+                .unwrap();
+            let cert = builder
+                .build::<_, X509Signature>(&KeySigner::with_default_algorithm(&root_key))
+                .unwrap();
+            let pem = crate::x509::pem::encode("CERTIFICATE", &der::Encode::to_der(&cert).unwrap())
+                .unwrap();
+            let r = check(&pem, signer.public_key(), SignerProfile::Vical).unwrap_err();
+            assert!(
+                r.contains("issuerAltName") && r.contains("SIZE (1..MAX)"),
+                "{r}"
+            );
+        }
         // Expired at the time checked.
         let r = check_signer_certificate(
             &good,

@@ -165,6 +165,15 @@ pub struct RootRequest {
     pub not_after: Option<OffsetDateTime>,
     pub algorithm: Option<KeyAlgorithm>,
     pub certificate_pem: Option<String>,
+    /// `issuerAlternativeNameConf` of a managed root; `None`: the tenant's default.
+    pub issuer_alt_name: Option<IssuerAltNameInput>,
+}
+
+/// `issuerAlternativeNameConf`: `{uri?, email?}` (walt.id's shape, seed 002).
+#[derive(Debug, Clone, Default)]
+pub struct IssuerAltNameInput {
+    pub uri: Option<String>,
+    pub email: Option<String>,
 }
 
 /// The subject and validity of a certificate, as the API shows them.

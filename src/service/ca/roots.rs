@@ -8,10 +8,12 @@ use time::OffsetDateTime;
 use crate::api::ErrorCode;
 use crate::crypto::KeyAlgorithm;
 use crate::store::{CaDeletion, CaRecord, KeyRecord, StoreError, TenantRecord};
-use crate::x509::{self, DnFields, RootCaSpec, StringEncoding};
+use crate::x509::{self, AltNames, DnFields, RootCaSpec, StringEncoding, X509Error};
 
 use super::super::op::{self, Artefact, Op};
 use super::super::{App, OpContext, ServiceError, now_rfc3339};
+#[cfg(test)]
+use super::IssuerAltNameInput;
 use super::{
     CLOCK_SKEW, ROOT_LIMIT, ROOT_MAX_YEARS, RootFamily, RootRequest, RootView, invalid,
     limit_reached, plus_years, rfc3339, root_view, stored_cert,
@@ -111,6 +113,7 @@ fn managed_root_spec(
         // notBefore + 20 years, capped at the maximum (20 years from creation).
         None => plus_years(not_before, ROOT_MAX_YEARS).min(latest),
     };
+    let issuer_alt_names = managed_root_issuer_alt_names(req, tenant)?;
     let printable = x509::is_printable_string(&common_name)
         && organization
             .as_deref()
@@ -132,8 +135,56 @@ fn managed_root_spec(
         // The root certifies only end-entity signers (RFC 5280 4.2.1.9).
         path_len: Some(0),
         digital_signature: false,
-        issuer_alt_names: None,
+        issuer_alt_names: Some(issuer_alt_names),
         crl_distribution_point_uri: None,
+    })
+}
+
+/// ISO/IEC 18013-5 B.1.2 (the IACA profile, followed for every root here): issuerAltName
+/// carries "an email address or a URL" of the issuer. Uploaded roots must have one
+/// (`x509::check_uploaded_root`), so managed roots carry one too: from the request, else from
+/// the tenant's defaults (`hsm-pki tenant set --issuer-alt-uri/--issuer-alt-email`), else
+/// the request is refused, as `country` is.
+fn managed_root_issuer_alt_names(
+    req: &RootRequest,
+    tenant: Option<&TenantRecord>,
+) -> Result<AltNames, ServiceError> {
+    const P: &str = "issuerAlternativeNameConf";
+    let (uri, email) = match (&req.issuer_alt_name, tenant) {
+        (Some(c), _) => {
+            if c.uri.is_none() && c.email.is_none() {
+                return Err(invalid(P, "needs a uri, an email or both", None));
+            }
+            (c.uri.clone(), c.email.clone())
+        }
+        (None, Some(t)) if t.issuer_alt_uri.is_some() || t.issuer_alt_email.is_some() => {
+            (t.issuer_alt_uri.clone(), t.issuer_alt_email.clone())
+        }
+        (None, _) => {
+            return Err(invalid(
+                P,
+                "is required: this tenant has no default issuerAltName configured \
+                 (set one with `hsm-pki tenant set --issuer-alt-uri` or `--issuer-alt-email`)",
+                None,
+            ));
+        }
+    };
+    let rule_of = |e: X509Error| match e {
+        X509Error::Invalid { rule, .. } => rule,
+        other => other.to_string(),
+    };
+    if let Some(u) = &uri {
+        let param = format!("{P}.uri");
+        x509::check_uri(u, &param).map_err(|e| invalid(&param, rule_of(e), Some(u)))?;
+    }
+    if let Some(m) = &email {
+        let param = format!("{P}.email");
+        x509::check_email(m, &param).map_err(|e| invalid(&param, rule_of(e), Some(m)))?;
+    }
+    Ok(AltNames {
+        uris: uri.into_iter().collect(),
+        emails: email.into_iter().collect(),
+        ..Default::default()
     })
 }
 
@@ -336,6 +387,8 @@ mod tests {
             domain: domain.map(str::to_owned),
             country: country.map(str::to_owned),
             created_at: "x".into(),
+            issuer_alt_uri: Some("https://pki.example.com".into()),
+            issuer_alt_email: None,
         }
     }
 
@@ -446,5 +499,87 @@ mod tests {
             s.not_after,
             plus_years(NOW - time::Duration::minutes(4), 20)
         );
+    }
+
+    #[test]
+    fn managed_root_issuer_alt_name() {
+        let req = RootRequest {
+            organisation_name: Some("Example Inc.".into()),
+            ..Default::default()
+        };
+        let t = tenant(Some("example.com"), Some("NZ"));
+        // The tenant's default.
+        let s = managed_root_spec(RootFamily::Dts, &req, "org.t1", Some(&t), NOW).unwrap();
+        let ian = s.issuer_alt_names.unwrap();
+        assert_eq!(ian.uris, ["https://pki.example.com"]);
+        assert!(ian.emails.is_empty());
+        // The request's wins, whole (no merging with the tenant's).
+        let given = RootRequest {
+            issuer_alt_name: Some(IssuerAltNameInput {
+                uri: None,
+                email: Some("pki@example.org".into()),
+            }),
+            ..req.clone()
+        };
+        let s = managed_root_spec(RootFamily::Holder, &given, "org.t1", Some(&t), NOW).unwrap();
+        let ian = s.issuer_alt_names.unwrap();
+        assert!(ian.uris.is_empty());
+        assert_eq!(ian.emails, ["pki@example.org"]);
+        // Neither: 400 naming the field, for both families; also without any tenant row.
+        let mut bare = tenant(Some("example.com"), Some("NZ"));
+        bare.issuer_alt_uri = None;
+        for family in [RootFamily::Dts, RootFamily::Holder] {
+            let e = managed_root_spec(family, &req, "org.t1", Some(&bare), NOW).unwrap_err();
+            assert_eq!(param(e), "issuerAlternativeNameConf");
+        }
+        let e = managed_root_spec(
+            RootFamily::Holder,
+            &RootRequest {
+                country: Some("NZ".into()),
+                ..Default::default()
+            },
+            "org.t1",
+            None,
+            NOW,
+        )
+        .unwrap_err();
+        assert_eq!(param(e), "issuerAlternativeNameConf");
+        // Empty, or a bad URI / e-mail: named precisely.
+        let bad = |uri: Option<&str>, email: Option<&str>| {
+            let r = RootRequest {
+                issuer_alt_name: Some(IssuerAltNameInput {
+                    uri: uri.map(str::to_owned),
+                    email: email.map(str::to_owned),
+                }),
+                ..req.clone()
+            };
+            param(managed_root_spec(RootFamily::Dts, &r, "org.t1", Some(&t), NOW).unwrap_err())
+        };
+        assert_eq!(bad(None, None), "issuerAlternativeNameConf");
+        assert_eq!(
+            bad(Some("/relative"), None),
+            "issuerAlternativeNameConf.uri"
+        );
+        assert_eq!(
+            bad(Some("https://ok.example"), Some("nobody")),
+            "issuerAlternativeNameConf.email"
+        );
+    }
+
+    /// A managed root passes the checks an uploaded root must pass, so it can be exported and
+    /// uploaded elsewhere as an unmanaged root (ISO/IEC 18013-5 B.1.2 issuerAltName included).
+    #[test]
+    fn a_managed_dts_root_passes_the_upload_checks() {
+        use crate::crypto::testkeys::SoftEcKey;
+        let req = RootRequest {
+            organisation_name: Some("Example Inc.".into()),
+            ..Default::default()
+        };
+        let t = tenant(Some("example.com"), Some("NZ"));
+        let now = OffsetDateTime::now_utc();
+        let spec = managed_root_spec(RootFamily::Dts, &req, "org.t1", Some(&t), now).unwrap();
+        let cert = x509::build_root_ca(&spec, &SoftEcKey::p256(21), None).unwrap();
+        x509::check_uploaded_root(&cert.to_pem().unwrap(), now + time::Duration::minutes(1))
+            .unwrap();
     }
 }
