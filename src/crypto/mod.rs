@@ -1,5 +1,6 @@
 //! Pure cryptographic plumbing shared by `hsm` and `x509`: algorithm identities, digests,
-//! public keys and JWK, signature verification, and the signer seam.
+//! public keys and JWK, signature verification (aws-lc-rs), and the signer seam: [`sign`],
+//! the one way to a key's signature, which hands out only a [`VerifiedSignature`].
 //!
 //! No I/O, no PKCS#11, no JSON: the token layer and the X.509 engine both depend on this
 //! module and on nothing of each other.
@@ -9,10 +10,12 @@ mod pubkey;
 mod signer;
 
 pub use alg::{Curve, HashAlg, KeyAlgorithm, SignatureAlgorithm};
-pub use pubkey::{MAX_RSA_BITS, MIN_RSA_BITS, PublicJwk, PublicKey, ecdsa_raw_to_der};
+pub use pubkey::{
+    MAX_RSA_BITS, MIN_RSA_BITS, PublicJwk, PublicKey, ecdsa_der_to_raw, ecdsa_raw_to_der,
+};
 #[cfg(test)]
 pub use signer::testkeys;
-pub use signer::{DigestSigner, KeySigner, X509Signature};
+pub use signer::{DigestSigner, KeySigner, Seal, SignError, VerifiedSignature, sign};
 
 /// Errors of pure cryptographic checks. Messages are safe to show to a client: they never
 /// carry key material.

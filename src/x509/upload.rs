@@ -353,7 +353,7 @@ mod tests {
         assert!(r.contains("self-signed"), "{r}");
         // A duplicated extension (the profile adds an SKI; this makes two).
         {
-            use crate::crypto::{KeySigner, X509Signature};
+            use crate::crypto::{KeySigner, VerifiedSignature};
             use crate::x509::{RootCa, random_serial, validity};
             use x509_cert::builder::{Builder, CertificateBuilder};
             use x509_cert::ext::pkix::SubjectKeyIdentifier;
@@ -368,7 +368,7 @@ mod tests {
             let ski = SubjectKeyIdentifier(der::asn1::OctetString::new(vec![1u8; 20]).unwrap());
             builder.add_extension(&ski).unwrap();
             let cert = builder
-                .build::<_, X509Signature>(&KeySigner::with_default_algorithm(&key))
+                .build::<_, VerifiedSignature>(&KeySigner::with_default_algorithm(&key))
                 .unwrap();
             let pem = crate::x509::pem::encode("CERTIFICATE", &der::Encode::to_der(&cert).unwrap())
                 .unwrap();
