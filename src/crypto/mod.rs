@@ -36,3 +36,11 @@ pub enum CryptoError {
     #[error("the key's signature did not verify with its public key")]
     SignatureCheckFailed,
 }
+
+/// Built with the `fips` feature, verification and digests must run on AWS-LC's FIPS 140-3
+/// module, in FIPS mode (`scripts/test` runs the unit tests once that way).
+#[cfg(all(test, feature = "fips"))]
+#[test]
+fn fips_module_is_in_fips_mode() {
+    aws_lc_rs::try_fips_mode().expect("aws-lc-rs built with `fips` is in FIPS mode");
+}

@@ -402,11 +402,4 @@ pub mod testkeys {
             Err(SignError::Crypto(CryptoError::SignatureCheckFailed))
         ));
     }
-
-    /// With the `fips` feature, aws-lc-rs runs on AWS-LC's FIPS 140-3 module in FIPS mode.
-    #[cfg(feature = "fips")]
-    #[test]
-    fn fips_module_is_in_fips_mode() {
-        aws_lc_rs::try_fips_mode().expect("aws-lc-rs built with `fips` is in FIPS mode");
-    }
 }
