@@ -22,6 +22,11 @@ use super::pubkey::{PublicKey, ecdsa_raw_to_der};
 /// Permission to call [`DigestSigner::sign_digest`]. Its field is private, so no code outside
 /// `crypto::signer` can make one: a key's raw output is reachable only through [`sign`],
 /// which verifies it. Not `Clone`: one seal, one signature.
+///
+/// ```compile_fail,E0423
+/// // Outside `crypto::signer` a seal cannot be made, so `sign_digest` cannot be called.
+/// let _ = hsm_pki::crypto::Seal(());
+/// ```
 #[derive(Debug)]
 pub struct Seal(());
 
