@@ -8,8 +8,8 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use hsm_pki::crypto::{
-    Curve, DigestSigner, HashAlg, KeyAlgorithm, KeySigner, PublicKey, SignatureAlgorithm,
-    ecdsa_raw_to_der,
+    Curve, DigestSigner, KeyAlgorithm, KeySigner, PublicKey, SignError, SignatureAlgorithm,
+    ecdsa_der_to_raw, ecdsa_raw_to_der, sign,
 };
 use hsm_pki::hsm::{HsmError, Pin, PrivateKeyMaterial, Token, TokenConfig, TokenSelector};
 use zeroize::Zeroizing;
@@ -75,26 +75,50 @@ fn config(pin: &str, label: &str) -> TokenConfig {
     cfg
 }
 
-/// Sign `msg` through the raw DigestSigner and through KeySigner, verify both.
+/// Sign `msg` through `crypto::sign` (the only way to the token's signature) and through
+/// KeySigner, and verify both in both encodings.
 fn sign_and_verify<K: DigestSigner>(key: &K, alg: SignatureAlgorithm)
 where
     K::Error: std::fmt::Debug,
 {
     let msg = format!("message for {}", alg.name());
-    let digest = alg.hash().digest(msg.as_bytes());
-    let raw = key.sign_digest(alg, &digest).expect("token signs");
+    let sig = sign(key, alg, msg.as_bytes()).expect("token signs");
     let pk = key.public_key();
-    let encoded = match pk.algorithm().curve() {
-        Some(curve) => ecdsa_raw_to_der(curve, &raw).expect("r||s of the curve's size"),
-        None => raw,
-    };
-    pk.verify_digest(alg, &digest, &encoded)
+    match pk.algorithm().curve() {
+        Some(curve) => {
+            assert_eq!(
+                sig.to_fixed().len(),
+                2 * curve.field_len(),
+                "r||s of the curve's size"
+            );
+            assert_eq!(
+                ecdsa_raw_to_der(curve, sig.to_fixed()).unwrap(),
+                sig.to_der()
+            );
+            assert_eq!(
+                ecdsa_der_to_raw(curve, sig.to_der()).unwrap(),
+                sig.to_fixed()
+            );
+        }
+        None => assert_eq!(sig.to_fixed(), sig.to_der()),
+    }
+    pk.verify(alg, msg.as_bytes(), sig.to_der())
         .unwrap_or_else(|e| panic!("{} signature does not verify: {e}", alg.name()));
+    pk.verify_fixed(alg, msg.as_bytes(), sig.to_fixed())
+        .unwrap_or_else(|e| panic!("{} fixed-width signature does not verify: {e}", alg.name()));
 
     let signer = KeySigner::new(key, alg).expect("algorithm fits key");
     let sig = signature::Signer::try_sign(&signer, msg.as_bytes()).expect("KeySigner signs");
-    pk.verify(alg, msg.as_bytes(), &sig.0)
+    pk.verify(alg, msg.as_bytes(), sig.to_der())
         .expect("KeySigner output verifies");
+}
+
+/// The key's own error from a signing attempt that must fail at the token.
+fn token_error<T: std::fmt::Debug>(r: Result<T, SignError<HsmError>>, what: &str) -> HsmError {
+    match r.expect_err(what) {
+        SignError::Key(e) => e,
+        SignError::Crypto(e) => panic!("{what}: expected a token error, got {e}"),
+    }
 }
 
 fn all_signature_algorithms() -> Vec<SignatureAlgorithm> {
@@ -115,10 +139,13 @@ fn all_signature_algorithms() -> Vec<SignatureAlgorithm> {
 }
 
 fn software_p256(seed: u8) -> (Zeroizing<Vec<u8>>, PublicKey) {
+    use aws_lc_rs::agreement;
     let d = Zeroizing::new(vec![seed; 32]);
-    let sk = p256::ecdsa::SigningKey::from_slice(&d).expect("valid scalar");
-    let point = sk.verifying_key().to_sec1_point(false);
-    let pk = PublicKey::from_ec_point(Curve::P256, point.as_bytes()).expect("valid point");
+    let point = agreement::PrivateKey::from_private_key(&agreement::ECDH_P256, &d)
+        .expect("valid scalar")
+        .compute_public_key()
+        .expect("public point");
+    let pk = PublicKey::from_ec_point(Curve::P256, point.as_ref()).expect("valid point");
     (d, pk)
 }
 
@@ -180,22 +207,31 @@ fn softhsm_token_end_to_end() {
                 sign_and_verify(&key, sig_alg);
             }
         }
-        // A wrong algorithm or digest length is refused before reaching the token.
+        // A wrong algorithm is refused before reaching the token. (A digest of the wrong
+        // length can no longer be sent: `crypto::sign` computes it; `hsm::sign`'s unit test
+        // covers the token layer's own check.)
         let wrong = if alg.is_ec() { &algs[3] } else { &algs[0] };
-        assert!(key.sign_digest(*wrong, &[0u8; 32]).is_err());
-        let default = alg.default_signature();
-        assert!(key.sign_digest(default, &[0u8; 20]).is_err());
+        let before = token.stats();
+        assert!(matches!(
+            sign(&key, *wrong, b"m"),
+            Err(SignError::Crypto(hsm_pki::crypto::CryptoError::KeyMismatch))
+        ));
+        let after = token.stats();
+        assert_eq!(
+            (before.signatures, before.sign_errors),
+            (after.signatures, after.sign_errors),
+            "a refused algorithm reached the token"
+        );
         keys.push(key);
     }
     let stats = token.stats();
     assert!(stats.signatures >= 20, "{stats:?}");
-    // Every attempt is timed, refused ones included, and no session stays checked out.
+    // Every attempt is timed and no session stays checked out.
     assert_eq!(
         stats.sign_latency.count(),
         stats.signatures + stats.sign_errors,
         "{stats:?}"
     );
-    assert!(stats.sign_errors >= 2, "{stats:?}");
     assert!(stats.sign_latency.sum_nanos > 0, "{stats:?}");
     assert_eq!((stats.sessions_in_use, stats.sessions_max), (0, 3));
 
@@ -229,9 +265,10 @@ fn softhsm_token_end_to_end() {
     token.destroy("key-secp384r1").expect("destroy");
     let err = token.find("key-secp384r1").expect_err("destroyed");
     assert!(matches!(err, HsmError::KeyNotFound { ref label } if label == "key-secp384r1"));
-    let err = keys[1]
-        .sign_digest(SignatureAlgorithm::EcdsaSha384, &[7u8; 48])
-        .expect_err("destroyed key cannot sign");
+    let err = token_error(
+        sign(&keys[1], SignatureAlgorithm::EcdsaSha384, b"m"),
+        "destroyed key cannot sign",
+    );
     assert!(matches!(err, HsmError::KeyNotFound { .. }), "{err:?}");
     token
         .destroy("key-secp384r1")
@@ -249,10 +286,19 @@ fn softhsm_token_end_to_end() {
     let replacement = token
         .generate(KeyAlgorithm::P521, "key-secp521r1")
         .expect("re-create label");
-    let err = keys[2]
-        .sign_digest(SignatureAlgorithm::EcdsaSha512, &[9u8; 64])
-        .expect_err("old key object is gone");
+    let err = token_error(
+        sign(&keys[2], SignatureAlgorithm::EcdsaSha512, b"m"),
+        "old key object is gone",
+    );
     assert!(matches!(err, HsmError::KeyNotFound { .. }), "{err:?}");
+    // Failed attempts (the two above) are timed and counted too.
+    let stats = token.stats();
+    assert!(stats.sign_errors >= 2, "{stats:?}");
+    assert_eq!(
+        stats.sign_latency.count(),
+        stats.signatures + stats.sign_errors,
+        "{stats:?}"
+    );
     sign_and_verify(&replacement, SignatureAlgorithm::EcdsaSha512);
 
     // --- import.
@@ -343,9 +389,7 @@ fn softhsm_token_end_to_end() {
             let key = &imported;
             scope.spawn(move || {
                 for j in 0..5u8 {
-                    let digest = HashAlg::Sha256.digest(&[i, j]);
-                    key.sign_digest(SignatureAlgorithm::EcdsaSha256, &digest)
-                        .expect("concurrent sign");
+                    sign(key, SignatureAlgorithm::EcdsaSha256, &[i, j]).expect("concurrent sign");
                 }
             });
         }
@@ -365,9 +409,10 @@ fn softhsm_token_end_to_end() {
     eprintln!("check() with tokendir gone: {err}");
     assert!(err.is_transient(), "{err:?}");
     assert!(!token.is_healthy());
-    let err = imported
-        .sign_digest(SignatureAlgorithm::EcdsaSha256, &[1u8; 32])
-        .expect_err("no signing without storage");
+    let err = token_error(
+        sign(&imported, SignatureAlgorithm::EcdsaSha256, b"m"),
+        "no signing without storage",
+    );
     eprintln!("sign with tokendir gone: {err}");
     assert!(
         err.is_transient(),
@@ -421,9 +466,10 @@ fn softhsm_token_end_to_end() {
         err.is_transient() && err.to_string().contains("no token"),
         "{err:?}"
     );
-    let err = imported
-        .sign_digest(SignatureAlgorithm::EcdsaSha256, &[1u8; 32])
-        .expect_err("disconnected");
+    let err = token_error(
+        sign(&imported, SignatureAlgorithm::EcdsaSha256, b"m"),
+        "disconnected",
+    );
     assert!(err.is_transient(), "{err:?}");
     std::fs::rename(&sub_away, &sub).expect("move token subdir back");
     token.recover().expect("recover after subdir is back");

@@ -170,9 +170,12 @@ fn private_jwk() -> (Value, String) {
     std::fs::File::open("/dev/urandom")
         .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut d))
         .unwrap();
-    let sk = p256::ecdsa::SigningKey::from_slice(&d).unwrap();
-    let point = sk.verifying_key().to_sec1_point(false);
-    let p = point.as_bytes();
+    let point =
+        aws_lc_rs::agreement::PrivateKey::from_private_key(&aws_lc_rs::agreement::ECDH_P256, &d)
+            .unwrap()
+            .compute_public_key()
+            .unwrap();
+    let p = point.as_ref();
     let b = |x: &[u8]| Base64UrlUnpadded::encode_string(x);
     let d64 = b(&d);
     (

@@ -7,7 +7,6 @@ use const_oid::ObjectIdentifier;
 use const_oid::db::rfc5912;
 use der::asn1::Null;
 use der::{Any, Decode, Encode};
-use sha2::Digest;
 use spki::AlgorithmIdentifierOwned;
 
 use super::CryptoError;
@@ -151,11 +150,20 @@ pub enum HashAlg {
 }
 
 impl HashAlg {
+    /// The digest of `msg`, computed by aws-lc-rs: the same implementation that hashes the
+    /// message again when the token's signature is verified (and, with the `fips` feature,
+    /// the validated module).
     pub fn digest(self, msg: &[u8]) -> Vec<u8> {
+        aws_lc_rs::digest::digest(self.aws_lc(), msg)
+            .as_ref()
+            .to_vec()
+    }
+
+    pub(crate) fn aws_lc(self) -> &'static aws_lc_rs::digest::Algorithm {
         match self {
-            HashAlg::Sha256 => sha2::Sha256::digest(msg).to_vec(),
-            HashAlg::Sha384 => sha2::Sha384::digest(msg).to_vec(),
-            HashAlg::Sha512 => sha2::Sha512::digest(msg).to_vec(),
+            HashAlg::Sha256 => &aws_lc_rs::digest::SHA256,
+            HashAlg::Sha384 => &aws_lc_rs::digest::SHA384,
+            HashAlg::Sha512 => &aws_lc_rs::digest::SHA512,
         }
     }
 
@@ -493,12 +501,35 @@ mod tests {
     }
 
     #[test]
-    fn pss_identifier_matches_rsa_crate_encoding() {
-        // An independent encoder of the same structure: the rsa crate's.
-        let ours = SignatureAlgorithm::RsaPssSha256.algorithm_identifier();
-        let theirs = rsa::pss::get_default_pss_signature_algo_id::<sha2::Sha256>().unwrap();
-        let (a, b) = (ours.to_der().unwrap(), theirs.to_der().unwrap());
-        assert_eq!(a, b, "\nours   {a:02x?}\ntheirs {b:02x?}");
+    fn pss_identifiers_match_openssl_encoding() {
+        // An independent encoder of the same structure: the signatureAlgorithm of
+        // `openssl req -x509 -<hash> -sigopt rsa_padding_mode:pss -sigopt
+        // rsa_pss_saltlen:digest` (OpenSSL 3.0.19), byte for byte.
+        let openssl = [
+            (
+                SignatureAlgorithm::RsaPssSha256,
+                "304106092a864886f70d01010a3034a00f300d06096086480165030402010500a11c301a0609\
+                 2a864886f70d010108300d06096086480165030402010500a203020120",
+            ),
+            (
+                SignatureAlgorithm::RsaPssSha384,
+                "304106092a864886f70d01010a3034a00f300d06096086480165030402020500a11c301a0609\
+                 2a864886f70d010108300d06096086480165030402020500a203020130",
+            ),
+            (
+                SignatureAlgorithm::RsaPssSha512,
+                "304106092a864886f70d01010a3034a00f300d06096086480165030402030500a11c301a0609\
+                 2a864886f70d010108300d06096086480165030402030500a203020140",
+            ),
+        ];
+        for (alg, hex) in openssl {
+            let ours = alg.algorithm_identifier().to_der().unwrap();
+            let theirs: Vec<u8> = (0..hex.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+                .collect();
+            assert_eq!(ours, theirs, "\nours   {ours:02x?}\ntheirs {theirs:02x?}");
+        }
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Pure cryptographic plumbing shared by `hsm` and `x509`: algorithm identities, digests,
-//! public keys and JWK, signature verification, and the signer seam.
+//! public keys and JWK, signature verification (aws-lc-rs), and the signer seam: [`sign`],
+//! the one way to a key's signature, which hands out only a [`VerifiedSignature`].
 //!
 //! No I/O, no PKCS#11, no JSON: the token layer and the X.509 engine both depend on this
 //! module and on nothing of each other.
@@ -9,10 +10,12 @@ mod pubkey;
 mod signer;
 
 pub use alg::{Curve, HashAlg, KeyAlgorithm, SignatureAlgorithm};
-pub use pubkey::{MAX_RSA_BITS, MIN_RSA_BITS, PublicJwk, PublicKey, ecdsa_raw_to_der};
+pub use pubkey::{
+    MAX_RSA_BITS, MIN_RSA_BITS, PublicJwk, PublicKey, ecdsa_der_to_raw, ecdsa_raw_to_der,
+};
 #[cfg(test)]
 pub use signer::testkeys;
-pub use signer::{DigestSigner, KeySigner, X509Signature};
+pub use signer::{DigestSigner, KeySigner, Seal, SignError, VerifiedSignature, sign};
 
 /// Errors of pure cryptographic checks. Messages are safe to show to a client: they never
 /// carry key material.
@@ -32,4 +35,12 @@ pub enum CryptoError {
     DigestLength,
     #[error("the key's signature did not verify with its public key")]
     SignatureCheckFailed,
+}
+
+/// Built with the `fips` feature, verification and digests must run on AWS-LC's FIPS 140-3
+/// module, in FIPS mode (`scripts/test` runs the unit tests once that way).
+#[cfg(all(test, feature = "fips"))]
+#[test]
+fn fips_module_is_in_fips_mode() {
+    aws_lc_rs::try_fips_mode().expect("aws-lc-rs built with `fips` is in FIPS mode");
 }

@@ -1,15 +1,18 @@
 //! Public keys: SubjectPublicKeyInfo, JWK (RFC 7517/7518), signature verification.
 //!
-//! Every signature the token returns is verified here before it is used (DEVELOPERS.md rule
-//! 2), with RustCrypto's p256/p384/p521/rsa: an implementation independent of the token's.
+//! Every signature the token returns is verified here before it is used (the token is never
+//! trusted to have signed what it was asked to, with the key it was asked to use), with
+//! aws-lc-rs: an implementation independent of the token's, and with the `fips` feature a
+//! FIPS 140-3 validated one. Verification always runs over the message, never over a digest
+//! computed elsewhere: aws-lc-rs's digest verification is not a FIPS-approved service.
 
+use aws_lc_rs::signature::{self as lc, ParsedPublicKey, UnparsedPublicKey, VerificationAlgorithm};
 use base64ct::{Base64UrlUnpadded, Encoding};
 use const_oid::db::rfc5912;
 use der::asn1::{BitString, Null, UintRef};
 use der::{Any, Decode, Encode};
 use serde::{Deserialize, Serialize};
-use signature::hazmat::PrehashVerifier;
-use spki::{AlgorithmIdentifierOwned, DecodePublicKey, SubjectPublicKeyInfoOwned};
+use spki::{AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned};
 
 use super::CryptoError;
 use super::alg::{Curve, KeyAlgorithm, SignatureAlgorithm};
@@ -51,7 +54,10 @@ impl PublicKey {
     }
 
     pub fn from_spki(spki: SubjectPublicKeyInfoOwned) -> Result<Self, CryptoError> {
-        let der = spki.to_der().map_err(|_| CryptoError::BadPublicKey)?;
+        let key_bytes = spki
+            .subject_public_key
+            .as_bytes()
+            .ok_or(CryptoError::BadPublicKey)?;
         let algorithm = if spki.algorithm.oid == rfc5912::ID_EC_PUBLIC_KEY {
             let curve_oid: const_oid::ObjectIdentifier = spki
                 .algorithm
@@ -63,20 +69,19 @@ impl PublicKey {
             let curve = Curve::from_oid(&curve_oid).ok_or_else(|| {
                 CryptoError::UnsupportedAlgorithm(format!("EC curve {curve_oid}"))
             })?;
-            // Decoding through the curve crate checks the point is on the curve.
-            let ok = match curve {
-                Curve::P256 => p256::PublicKey::from_public_key_der(&der).is_ok(),
-                Curve::P384 => p384::PublicKey::from_public_key_der(&der).is_ok(),
-                Curve::P521 => p521::PublicKey::from_public_key_der(&der).is_ok(),
-            };
-            if !ok {
+            // Uncompressed points only (04 || X || Y, RFC 5480 section 2.2: the form that MUST
+            // be supported): CKA_EC_POINT, JWK and raw signatures all work on X and Y.
+            if key_bytes.len() != 1 + 2 * curve.field_len() || key_bytes[0] != 0x04 {
                 return Err(CryptoError::BadPublicKey);
             }
             curve.key_algorithm()
         } else if spki.algorithm.oid == rfc5912::RSA_ENCRYPTION {
-            let key = rsa::RsaPublicKey::from_public_key_der(&der)
+            let key = pkcs1::RsaPublicKey::<UintRef<'_>>::from_der(key_bytes)
                 .map_err(|_| CryptoError::BadPublicKey)?;
-            let bits = rsa::traits::PublicKeyParts::n(&key).bits() as usize;
+            // `UintRef` holds the modulus without leading zero octets.
+            let n = key.modulus.as_bytes();
+            let bits =
+                (n.len() * 8).saturating_sub(n.first().map_or(8, |b| b.leading_zeros()) as usize);
             match bits {
                 2048 => KeyAlgorithm::Rsa2048,
                 3072 => KeyAlgorithm::Rsa3072,
@@ -92,6 +97,14 @@ impl PublicKey {
                 spki.algorithm.oid.to_string(),
             ));
         };
+        // aws-lc-rs parses the key as the verifier will: an EC point must lie on its curve
+        // (SP 800-56A partial public-key validation, which is full validation on these
+        // prime-order curves), an RSA key passes RSA_check_key (odd exponent of 2 to 33 bits).
+        ParsedPublicKey::new(
+            verification_algorithm(algorithm, algorithm.default_signature())?,
+            key_bytes,
+        )
+        .map_err(|_| CryptoError::BadPublicKey)?;
         Ok(PublicKey { spki, algorithm })
     }
 
@@ -211,130 +224,135 @@ impl PublicKey {
         }
     }
 
-    /// Verify `signature` (in its X.509 encoding: DER Ecdsa-Sig-Value for ECDSA, the raw
-    /// octets for RSA) over `msg`.
+    /// Verify `signature` in its X.509 encoding (the DER `Ecdsa-Sig-Value` for ECDSA, the
+    /// signature octets for RSA) over `msg`.
     pub fn verify(
         &self,
         alg: SignatureAlgorithm,
         msg: &[u8],
         signature: &[u8],
     ) -> Result<(), CryptoError> {
-        let digest = alg.hash().digest(msg);
-        self.verify_digest(alg, &digest, signature)
+        let verifier = verification_algorithm(self.algorithm, alg)?;
+        UnparsedPublicKey::new(verifier, self.raw_bytes())
+            .verify(msg, signature)
+            .map_err(|_| CryptoError::BadSignature)
     }
 
-    /// As [`verify`](Self::verify), on a digest computed by the caller.
-    pub fn verify_digest(
+    /// Verify `signature` in its fixed-width encoding (COSE, JWS: `r || s`, each the curve's
+    /// field length, for ECDSA; the signature octets for RSA) over `msg`.
+    pub fn verify_fixed(
         &self,
         alg: SignatureAlgorithm,
-        digest: &[u8],
+        msg: &[u8],
         signature: &[u8],
     ) -> Result<(), CryptoError> {
-        if !alg.fits_key(self.algorithm) {
-            return Err(CryptoError::KeyMismatch);
-        }
-        if digest.len() != alg.hash().output_len() {
-            return Err(CryptoError::DigestLength);
-        }
-        let der = self.to_spki_der();
-        let bad = |_| CryptoError::BadSignature;
         match self.algorithm.curve() {
-            Some(Curve::P256) => {
-                let vk = p256::ecdsa::VerifyingKey::from_public_key_der(&der)
-                    .map_err(|_| CryptoError::BadPublicKey)?;
-                let sig = p256::ecdsa::Signature::from_der(signature).map_err(bad)?;
-                vk.verify_prehash(digest, &sig).map_err(bad)
-            }
-            Some(Curve::P384) => {
-                let vk = p384::ecdsa::VerifyingKey::from_public_key_der(&der)
-                    .map_err(|_| CryptoError::BadPublicKey)?;
-                let sig = p384::ecdsa::Signature::from_der(signature).map_err(bad)?;
-                vk.verify_prehash(digest, &sig).map_err(bad)
-            }
-            Some(Curve::P521) => {
-                let vk = p521::ecdsa::VerifyingKey::from_public_key_der(&der)
-                    .map_err(|_| CryptoError::BadPublicKey)?;
-                let sig = p521::ecdsa::Signature::from_der(signature).map_err(bad)?;
-                vk.verify_prehash(digest, &sig).map_err(bad)
-            }
-            None => {
-                let key = rsa::RsaPublicKey::from_public_key_der(&der)
-                    .map_err(|_| CryptoError::BadPublicKey)?;
-                let result = if alg.is_pss() {
-                    match alg.hash() {
-                        super::HashAlg::Sha256 => key.verify(
-                            rsa::Pss::<sha2::Sha256>::new_with_salt(32),
-                            digest,
-                            signature,
-                        ),
-                        super::HashAlg::Sha384 => key.verify(
-                            rsa::Pss::<sha2::Sha384>::new_with_salt(48),
-                            digest,
-                            signature,
-                        ),
-                        super::HashAlg::Sha512 => key.verify(
-                            rsa::Pss::<sha2::Sha512>::new_with_salt(64),
-                            digest,
-                            signature,
-                        ),
-                    }
-                } else {
-                    let scheme = match alg.hash() {
-                        super::HashAlg::Sha256 => rsa::Pkcs1v15Sign::new::<sha2::Sha256>(),
-                        super::HashAlg::Sha384 => rsa::Pkcs1v15Sign::new::<sha2::Sha384>(),
-                        super::HashAlg::Sha512 => rsa::Pkcs1v15Sign::new::<sha2::Sha512>(),
-                    };
-                    key.verify(scheme, digest, signature)
-                };
-                result.map_err(|_| CryptoError::BadSignature)
-            }
+            // One verification path for both encodings: the pair (r, s) is what is verified,
+            // and the DER form is available for every curve and hash (see
+            // `verification_algorithm`).
+            Some(curve) => self.verify(alg, msg, &ecdsa_raw_to_der(curve, signature)?),
+            None => self.verify(alg, msg, signature),
         }
     }
 }
 
-/// Turn the raw `r || s` that CKM_ECDSA returns (PKCS#11 v2.40 section 2.3.1) into the DER
-/// `Ecdsa-Sig-Value` that X.509 carries (RFC 5480 section 2.2 / RFC 3279 section 2.2.3).
+/// The aws-lc-rs verification algorithm for a signature of `alg` by a key of `key`.
+///
+/// ECDSA uses the `_ASN1` (DER signature) algorithms: aws-lc-rs has one for every pairing of
+/// P-256/384/521 with SHA-256/384/512, whereas its `_FIXED` set lacks P-256 with SHA-384 or
+/// SHA-512 and P-384 with SHA-256 or SHA-512. RSA moduli are 2048 to 4096 bits here
+/// (checked in `from_spki`), inside the `2048_8192` ranges. PSS: aws-lc-rs accepts only MGF1
+/// with the message hash and salt length = hash length, the one shape we sign and accept
+/// (RFC 4055 section 3.1; `SignatureAlgorithm::from_algorithm_identifier`).
+fn verification_algorithm(
+    key: KeyAlgorithm,
+    alg: SignatureAlgorithm,
+) -> Result<&'static dyn VerificationAlgorithm, CryptoError> {
+    use SignatureAlgorithm::*;
+    if !alg.fits_key(key) {
+        return Err(CryptoError::KeyMismatch);
+    }
+    Ok(match (key.curve(), alg) {
+        (Some(Curve::P256), EcdsaSha256) => &lc::ECDSA_P256_SHA256_ASN1,
+        (Some(Curve::P256), EcdsaSha384) => &lc::ECDSA_P256_SHA384_ASN1,
+        (Some(Curve::P256), EcdsaSha512) => &lc::ECDSA_P256_SHA512_ASN1,
+        (Some(Curve::P384), EcdsaSha256) => &lc::ECDSA_P384_SHA256_ASN1,
+        (Some(Curve::P384), EcdsaSha384) => &lc::ECDSA_P384_SHA384_ASN1,
+        (Some(Curve::P384), EcdsaSha512) => &lc::ECDSA_P384_SHA512_ASN1,
+        (Some(Curve::P521), EcdsaSha256) => &lc::ECDSA_P521_SHA256_ASN1,
+        (Some(Curve::P521), EcdsaSha384) => &lc::ECDSA_P521_SHA384_ASN1,
+        (Some(Curve::P521), EcdsaSha512) => &lc::ECDSA_P521_SHA512_ASN1,
+        (None, RsaPkcs1Sha256) => &lc::RSA_PKCS1_2048_8192_SHA256,
+        (None, RsaPkcs1Sha384) => &lc::RSA_PKCS1_2048_8192_SHA384,
+        (None, RsaPkcs1Sha512) => &lc::RSA_PKCS1_2048_8192_SHA512,
+        (None, RsaPssSha256) => &lc::RSA_PSS_2048_8192_SHA256,
+        (None, RsaPssSha384) => &lc::RSA_PSS_2048_8192_SHA384,
+        (None, RsaPssSha512) => &lc::RSA_PSS_2048_8192_SHA512,
+        // Not reachable after `fits_key`; refused rather than guessed if the enums grow.
+        (curve, alg) => {
+            return Err(CryptoError::UnsupportedAlgorithm(format!(
+                "{} with a {} key",
+                alg.name(),
+                curve.map_or("RSA", |c| c.jwk_name())
+            )));
+        }
+    })
+}
+
+/// `Ecdsa-Sig-Value ::= SEQUENCE { r INTEGER, s INTEGER }` (RFC 3279 section 2.2.3).
+#[derive(der::Sequence)]
+struct EcdsaSigValue<'a> {
+    r: UintRef<'a>,
+    s: UintRef<'a>,
+}
+
+/// Turn the raw `r || s` that CKM_ECDSA returns (PKCS#11 v2.40 section 2.3.1), and COSE and
+/// JWS carry, into the DER `Ecdsa-Sig-Value` that X.509 carries (RFC 5480 section 2.2).
 pub fn ecdsa_raw_to_der(curve: Curve, raw: &[u8]) -> Result<Vec<u8>, CryptoError> {
-    if raw.len() != 2 * curve.field_len() {
+    let n = curve.field_len();
+    if raw.len() != 2 * n {
         return Err(CryptoError::BadSignature);
     }
     let bad = |_| CryptoError::BadSignature;
-    Ok(match curve {
-        Curve::P256 => p256::ecdsa::Signature::from_slice(raw)
-            .map_err(bad)?
-            .to_der()
-            .as_bytes()
-            .to_vec(),
-        Curve::P384 => p384::ecdsa::Signature::from_slice(raw)
-            .map_err(bad)?
-            .to_der()
-            .as_bytes()
-            .to_vec(),
-        Curve::P521 => p521::ecdsa::Signature::from_slice(raw)
-            .map_err(bad)?
-            .to_der()
-            .as_bytes()
-            .to_vec(),
-    })
+    EcdsaSigValue {
+        r: UintRef::new(&raw[..n]).map_err(bad)?,
+        s: UintRef::new(&raw[n..]).map_err(bad)?,
+    }
+    .to_der()
+    .map_err(bad)
+}
+
+/// The inverse of [`ecdsa_raw_to_der`]: a strict DER `Ecdsa-Sig-Value` to `r || s`, each
+/// left-padded to the curve's field length (RFC 7518 section 3.4, RFC 9053 section 2.1).
+pub fn ecdsa_der_to_raw(curve: Curve, der: &[u8]) -> Result<Vec<u8>, CryptoError> {
+    let n = curve.field_len();
+    let sig = EcdsaSigValue::from_der(der).map_err(|_| CryptoError::BadSignature)?;
+    let mut raw = vec![0u8; 2 * n];
+    for (int, out) in [sig.r, sig.s].iter().zip(raw.chunks_mut(n)) {
+        let bytes = int.as_bytes();
+        if bytes.len() > n {
+            return Err(CryptoError::BadSignature);
+        }
+        out[n - bytes.len()..].copy_from_slice(bytes);
+    }
+    Ok(raw)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use signature::hazmat::PrehashSigner;
+    use crate::crypto::testkeys::{SoftEcKey, ec_public_point};
 
     #[test]
     fn ec_jwk_round_trip_and_verify() {
-        let sk = p256::ecdsa::SigningKey::from_slice(&[7u8; 32]).unwrap();
-        let point = sk.verifying_key().to_sec1_point(false);
-        let pk = PublicKey::from_ec_point(Curve::P256, point.as_bytes()).unwrap();
+        let key = SoftEcKey::p256(7);
+        let pk = crate::crypto::DigestSigner::public_key(&key).clone();
         assert_eq!(pk.algorithm(), KeyAlgorithm::P256);
         let jwk = pk.to_jwk();
         assert_eq!(PublicKey::from_jwk(&jwk).unwrap(), pk);
 
-        let digest = crate::crypto::HashAlg::Sha256.digest(b"hello");
-        let sig: p256::ecdsa::Signature = sk.sign_prehash(&digest).unwrap();
-        let der = ecdsa_raw_to_der(Curve::P256, &sig.to_bytes()).unwrap();
+        let sig = crate::crypto::sign(&key, SignatureAlgorithm::EcdsaSha256, b"hello").unwrap();
+        let der = ecdsa_raw_to_der(Curve::P256, sig.to_fixed()).unwrap();
         pk.verify(SignatureAlgorithm::EcdsaSha256, b"hello", &der)
             .unwrap();
         assert!(
@@ -355,10 +373,21 @@ mod tests {
     }
 
     #[test]
+    fn compressed_or_truncated_point_is_rejected() {
+        let point = ec_public_point(Curve::P256, &[9u8; 32]);
+        assert!(PublicKey::from_ec_point(Curve::P256, &point).is_ok());
+        let mut compressed = vec![0x02 | (point[64] & 1)];
+        compressed.extend_from_slice(&point[1..33]);
+        assert!(PublicKey::from_ec_point(Curve::P256, &compressed).is_err());
+        assert!(PublicKey::from_ec_point(Curve::P256, &point[..64]).is_err());
+        // A P-256 point is not a P-384 key.
+        assert!(PublicKey::from_ec_point(Curve::P384, &point).is_err());
+    }
+
+    #[test]
     fn jwk_with_short_coordinate_is_rejected() {
-        let sk = p256::ecdsa::SigningKey::from_slice(&[9u8; 32]).unwrap();
-        let point = sk.verifying_key().to_sec1_point(false);
-        let mut jwk = PublicKey::from_ec_point(Curve::P256, point.as_bytes())
+        let point = ec_public_point(Curve::P256, &[9u8; 32]);
+        let mut jwk = PublicKey::from_ec_point(Curve::P256, &point)
             .unwrap()
             .to_jwk();
         jwk.x = Some(Base64UrlUnpadded::encode_string(&[1u8; 31]));
@@ -372,5 +401,65 @@ mod tests {
     fn small_rsa_modulus_is_rejected() {
         let n = [0xffu8; 128]; // 1024 bits
         assert!(PublicKey::from_rsa_parts(&n, &[1, 0, 1]).is_err());
+    }
+
+    #[test]
+    fn rsa_key_sizes_and_exponent() {
+        // The modulus of tests/data/rsa2048-pkcs1.der (an `openssl genrsa 2048` key).
+        let der = include_bytes!("../../tests/data/rsa2048-pkcs1.der");
+        let k = pkcs1::RsaPrivateKey::<UintRef<'_>>::from_der(der).unwrap();
+        let (n, e) = (k.modulus.as_bytes(), k.public_exponent.as_bytes());
+        let pk = PublicKey::from_rsa_parts(n, e).unwrap();
+        assert_eq!(pk.algorithm(), KeyAlgorithm::Rsa2048);
+        assert_eq!(PublicKey::from_jwk(&pk.to_jwk()).unwrap(), pk);
+        // An even exponent is no RSA key (aws-lc-rs's RSA_check_key).
+        assert_eq!(
+            PublicKey::from_rsa_parts(n, &[1, 0, 0]),
+            Err(CryptoError::BadPublicKey)
+        );
+        // 2047 bits is not one of the accepted sizes.
+        let mut short = n.to_vec();
+        short[0] = 0x7f;
+        assert!(matches!(
+            PublicKey::from_rsa_parts(&short, e),
+            Err(CryptoError::UnsupportedAlgorithm(m)) if m.starts_with("RSA-2047")
+        ));
+    }
+
+    #[test]
+    fn ecdsa_der_conversion_is_strict() {
+        let n = Curve::P256.field_len();
+        // r with a high bit (needs a 0x00 pad in DER), s with leading zeros (stripped).
+        let mut raw = vec![0u8; 2 * n];
+        raw[0] = 0x80;
+        raw[n - 1] = 1;
+        raw[2 * n - 1] = 5;
+        let der = ecdsa_raw_to_der(Curve::P256, &raw).unwrap();
+        assert_eq!(&der[..4], &[0x30, 0x26, 0x02, 0x21]);
+        assert_eq!(&der[der.len() - 3..], &[0x02, 0x01, 0x05]);
+        assert_eq!(ecdsa_der_to_raw(Curve::P256, &der).unwrap(), raw);
+        assert!(ecdsa_raw_to_der(Curve::P256, &raw[1..]).is_err());
+        // Too long for P-256, but fine for P-384.
+        let big = ecdsa_raw_to_der(Curve::P384, &[0x11; 96]).unwrap();
+        assert!(ecdsa_der_to_raw(Curve::P256, &big).is_err());
+        assert_eq!(ecdsa_der_to_raw(Curve::P384, &big).unwrap(), vec![0x11; 96]);
+        // Non-minimal INTEGER, negative INTEGER, trailing bytes: not DER signatures.
+        assert!(
+            ecdsa_der_to_raw(
+                Curve::P256,
+                &[0x30, 0x07, 0x02, 0x02, 0x00, 0x01, 0x02, 0x01, 0x01]
+            )
+            .is_err()
+        );
+        assert!(
+            ecdsa_der_to_raw(
+                Curve::P256,
+                &[0x30, 0x06, 0x02, 0x01, 0x81, 0x02, 0x01, 0x01]
+            )
+            .is_err()
+        );
+        let mut trailing = der.clone();
+        trailing.push(0);
+        assert!(ecdsa_der_to_raw(Curve::P256, &trailing).is_err());
     }
 }

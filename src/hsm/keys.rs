@@ -11,7 +11,7 @@ use zeroize::{Zeroize, Zeroizing};
 
 use super::error::{HsmError, classify, is_stale_handle};
 use super::token::{KeyHandles, Live, Token};
-use crate::crypto::{Curve, KeyAlgorithm, KeySigner, PublicKey, SignatureAlgorithm};
+use crate::crypto::{Curve, KeyAlgorithm, PublicKey, SignError, SignatureAlgorithm};
 
 /// Longest label accepted. CKA_LABEL has no limit in the spec, but the label is the
 /// daemon's key id and some tokens truncate long labels silently.
@@ -704,17 +704,12 @@ impl Token {
         // Prove the pair: sign through the same path certificates use, which verifies the
         // token's signature with the *supplied* public key.
         let alg: SignatureAlgorithm = key.algorithm().default_signature();
-        let proof = KeySigner::new(&key, alg)
-            .map_err(|e| HsmError::other(e.to_string()))
-            .and_then(|signer| {
-                signature::Signer::try_sign(&signer, b"hsm-pki import self-test").map_err(|e| {
-                    match std::error::Error::source(&e).and_then(|s| s.downcast_ref::<HsmError>()) {
-                        Some(h) => h.clone(),
-                        None => HsmError::invalid_key(
-                            "private key does not match the supplied public key",
-                        ),
-                    }
-                })
+        let proof =
+            crate::crypto::sign(&key, alg, b"hsm-pki import self-test").map_err(|e| match e {
+                SignError::Key(h) => h,
+                SignError::Crypto(_) => {
+                    HsmError::invalid_key("private key does not match the supplied public key")
+                }
             });
         match proof {
             Ok(_) => {
@@ -900,8 +895,7 @@ mod tests {
     use super::*;
 
     fn p256_point() -> Vec<u8> {
-        let sk = p256::ecdsa::SigningKey::from_slice(&[5u8; 32]).unwrap();
-        sk.verifying_key().to_sec1_point(false).as_bytes().to_vec()
+        crate::crypto::testkeys::ec_public_point(Curve::P256, &[5u8; 32])
     }
 
     #[test]
@@ -922,8 +916,7 @@ mod tests {
     fn ec_point_p521_long_form_length() {
         let mut d = [0u8; 66];
         d[65] = 3;
-        let sk = p521::ecdsa::SigningKey::from_slice(&d).unwrap();
-        let raw = sk.verifying_key().to_sec1_point(false).as_bytes().to_vec();
+        let raw = crate::crypto::testkeys::ec_public_point(Curve::P521, &d);
         let wrapped = der::asn1::OctetString::new(raw.clone())
             .unwrap()
             .to_der()

@@ -13,7 +13,7 @@ use cryptoki::mechanism::{Mechanism, MechanismType};
 
 use super::error::{HsmError, is_stale_handle};
 use super::keys::TokenKey;
-use crate::crypto::{DigestSigner, HashAlg, PublicKey, SignatureAlgorithm};
+use crate::crypto::{DigestSigner, HashAlg, PublicKey, Seal, SignatureAlgorithm};
 
 /// The mechanism and its input for `alg` over `digest`.
 fn mechanism_for(
@@ -104,9 +104,15 @@ impl DigestSigner for TokenKey {
         &self.public_key
     }
 
-    /// Blocks on the token. ECDSA returns `r || s`, RSA the signature octets; the caller
-    /// (`KeySigner`) verifies the result with the public key.
-    fn sign_digest(&self, alg: SignatureAlgorithm, digest: &[u8]) -> Result<Vec<u8>, HsmError> {
+    /// Blocks on the token. ECDSA returns `r || s`, RSA the signature octets. Only
+    /// `crypto::sign` can call this (it alone makes the `Seal`), and it verifies the result
+    /// with the public key before anyone sees it.
+    fn sign_digest(
+        &self,
+        _seal: Seal,
+        alg: SignatureAlgorithm,
+        digest: &[u8],
+    ) -> Result<Vec<u8>, HsmError> {
         // Timed around the whole call, pool wait and handle re-resolution included: that is
         // the latency a certificate request pays for the token.
         let started = Instant::now();
@@ -118,5 +124,26 @@ impl DigestSigner for TokenKey {
         };
         counter.fetch_add(1, Ordering::Relaxed);
         result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mechanism_refuses_a_digest_of_the_wrong_length() {
+        use SignatureAlgorithm::*;
+        for alg in [EcdsaSha256, RsaPkcs1Sha384, RsaPssSha512] {
+            let len = alg.hash().output_len();
+            assert!(mechanism_for(alg, &vec![0u8; len]).is_ok(), "{alg:?}");
+            assert!(mechanism_for(alg, &[0u8; 20]).is_err(), "{alg:?}");
+            assert!(mechanism_for(alg, &vec![0u8; len + 1]).is_err(), "{alg:?}");
+        }
+        // CKM_RSA_PKCS gets the DigestInfo, the others the bare digest.
+        let (_, data) = mechanism_for(RsaPkcs1Sha256, &[7u8; 32]).unwrap();
+        assert_eq!(data.len(), 19 + 32);
+        let (_, data) = mechanism_for(EcdsaSha384, &[7u8; 48]).unwrap();
+        assert_eq!(data, [7u8; 48]);
     }
 }

@@ -18,7 +18,7 @@ use std::cell::RefCell;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 
-use crate::crypto::{DigestSigner, KeyAlgorithm, PublicKey, SignatureAlgorithm};
+use crate::crypto::{DigestSigner, KeyAlgorithm, PublicKey, Seal, SignatureAlgorithm};
 use crate::hsm::{HsmError, Token, TokenKey};
 use crate::store::{SignatureRecord, Store, Write};
 
@@ -256,8 +256,14 @@ impl DigestSigner for Ledgered<'_> {
         self.key.public_key()
     }
 
-    fn sign_digest(&self, alg: SignatureAlgorithm, digest: &[u8]) -> Result<Vec<u8>, HsmError> {
-        let sig = self.key.sign_digest(alg, digest)?;
+    /// Forwards the seal: a ledgered key is reached only through `crypto::sign` as well.
+    fn sign_digest(
+        &self,
+        seal: Seal,
+        alg: SignatureAlgorithm,
+        digest: &[u8],
+    ) -> Result<Vec<u8>, HsmError> {
+        let sig = self.key.sign_digest(seal, alg, digest)?;
         self.work.signatures.borrow_mut().push(SignatureRecord {
             tenant: self.work.tenant().to_owned(),
             key_label: self.key.label().to_owned(),

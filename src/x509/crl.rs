@@ -68,7 +68,7 @@ pub fn build_crl<K: DigestSigner>(
     let crl = CertificateList {
         tbs_cert_list: tbs,
         signature_algorithm: signer.algorithm().algorithm_identifier(),
-        signature: BitString::from_bytes(&sig.0).map_err(enc)?,
+        signature: BitString::from_bytes(sig.to_der()).map_err(enc)?,
     };
     let der = crl.to_der().map_err(enc)?;
     verify_crl(&der, issuer)?;

@@ -212,9 +212,9 @@ pub fn build_csr<K: DigestSigner>(
     let req = CertReq {
         info,
         algorithm: signer.algorithm().algorithm_identifier(),
-        signature: der::asn1::BitString::from_bytes(&sig.0).map_err(enc)?,
+        signature: der::asn1::BitString::from_bytes(sig.to_der()).map_err(enc)?,
     };
     // `try_sign` verified the signature over `tbs` with the key's public half; the request
     // is decoded like foreign input but not verified twice.
-    ParsedCsr::decode(&req.to_der().map_err(enc)?, Some((&tbs, &sig.0)))
+    ParsedCsr::decode(&req.to_der().map_err(enc)?, Some((&tbs, sig.to_der())))
 }

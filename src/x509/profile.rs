@@ -544,7 +544,7 @@ pub fn sign_certificate<P: BuilderProfile, K: DigestSigner>(
     let signature = signature::Signer::try_sign(&signer, &tbs).map_err(X509Error::Signing)?;
     let cert = builder.assemble(signature.to_bitstring().map_err(enc)?, &signer)?;
     let parsed = reparse(&cert)?;
-    if !parsed.carries_signed(&tbs, &signature.0) {
+    if !parsed.carries_signed(&tbs, signature.to_der()) {
         return Err(enc(
             "built certificate differs from the tbsCertificate and signature that were verified",
         ));

@@ -9,7 +9,7 @@ use x509_cert::ext::pkix::SubjectKeyIdentifier;
 
 use super::*;
 use crate::crypto::testkeys::SoftEcKey;
-use crate::crypto::{DigestSigner, KeySigner, SignatureAlgorithm, X509Signature};
+use crate::crypto::{DigestSigner, KeySigner, SignatureAlgorithm, VerifiedSignature};
 
 const NB: OffsetDateTime = datetime!(2025-01-01 00:00:00 UTC);
 const NA: OffsetDateTime = datetime!(2035-01-01 00:00:00 UTC);
@@ -513,7 +513,7 @@ fn duplicated_extension_is_detected() {
     let ski = SubjectKeyIdentifier(der::asn1::OctetString::new(vec![1u8; 20]).unwrap());
     builder.add_extension(&ski).unwrap();
     let signer = KeySigner::with_default_algorithm(&key);
-    let cert = builder.build::<_, X509Signature>(&signer).unwrap();
+    let cert = builder.build::<_, VerifiedSignature>(&signer).unwrap();
     let dups = duplicate_extensions(cert.tbs_certificate().extensions().unwrap());
     assert_eq!(dups, [rfc5280::ID_CE_SUBJECT_KEY_IDENTIFIER]);
     let err = ParsedCertificate::from_der(&cert.to_der().unwrap()).unwrap_err();

@@ -325,7 +325,7 @@ mod tests {
     where
         T: const_oid::AssociatedOid + der::Encode,
     {
-        use crate::crypto::{KeySigner, X509Signature};
+        use crate::crypto::{KeySigner, VerifiedSignature};
         use crate::x509::{RootCa, random_serial, validity};
         use x509_cert::builder::{Builder, CertificateBuilder};
         let mut builder = CertificateBuilder::new(
@@ -337,7 +337,7 @@ mod tests {
         .unwrap();
         builder.add_extension((false, extra)).unwrap();
         let cert = builder
-            .build::<_, X509Signature>(&KeySigner::with_default_algorithm(key))
+            .build::<_, VerifiedSignature>(&KeySigner::with_default_algorithm(key))
             .unwrap();
         crate::x509::pem::encode("CERTIFICATE", &der::Encode::to_der(&cert).unwrap()).unwrap()
     }
@@ -385,7 +385,7 @@ mod tests {
         assert!(r.contains("self-signed"), "{r}");
         // A duplicated extension (the profile adds an SKI; this makes two).
         {
-            use crate::crypto::{KeySigner, X509Signature};
+            use crate::crypto::{KeySigner, VerifiedSignature};
             use crate::x509::{RootCa, random_serial, validity};
             use x509_cert::builder::{Builder, CertificateBuilder};
             use x509_cert::ext::pkix::SubjectKeyIdentifier;
@@ -400,7 +400,7 @@ mod tests {
             let ski = SubjectKeyIdentifier(der::asn1::OctetString::new(vec![1u8; 20]).unwrap());
             builder.add_extension(&ski).unwrap();
             let cert = builder
-                .build::<_, X509Signature>(&KeySigner::with_default_algorithm(&key))
+                .build::<_, VerifiedSignature>(&KeySigner::with_default_algorithm(&key))
                 .unwrap();
             let pem = crate::x509::pem::encode("CERTIFICATE", &der::Encode::to_der(&cert).unwrap())
                 .unwrap();
@@ -511,7 +511,7 @@ mod tests {
         assert!(r.contains("issuer"), "{r}");
         // An empty issuerAltName (GeneralNames is SIZE (1..MAX)) in a signer certificate.
         {
-            use crate::crypto::{KeySigner, X509Signature};
+            use crate::crypto::{KeySigner, VerifiedSignature};
             use crate::x509::{Issued, random_serial, validity};
             use x509_cert::builder::{Builder, CertificateBuilder};
             use x509_cert::ext::pkix::IssuerAltName;
@@ -527,7 +527,7 @@ mod tests {
                 .add_extension((false, &IssuerAltName(vec![])))
                 .unwrap();
             let cert = builder
-                .build::<_, X509Signature>(&KeySigner::with_default_algorithm(&root_key))
+                .build::<_, VerifiedSignature>(&KeySigner::with_default_algorithm(&root_key))
                 .unwrap();
             let pem = crate::x509::pem::encode("CERTIFICATE", &der::Encode::to_der(&cert).unwrap())
                 .unwrap();
