@@ -8,12 +8,10 @@ use hyper::{Request, Response, StatusCode};
 
 use super::{ApiError, Body, Ctx, json_response, query, read_json};
 use crate::api;
-use crate::crypto::KeyAlgorithm;
+use crate::service::OpContext;
 use crate::service::ca::{
-    self, CertData, CertView, IssuerAltNameInput, RootFamily, RootRequest, RootView, SignerFamily,
-    SignerView,
+    self, CertData, CertView, RootFamily, RootRequest, RootView, SignerFamily, SignerView,
 };
-use crate::service::{OpContext, ServiceError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Resource {
@@ -40,15 +38,6 @@ pub fn event_prefix(resource: Resource) -> &'static str {
         Resource::VicalSigner => SignerFamily::Vical.event(),
         Resource::WalletSigner => SignerFamily::Wallet.event(),
     }
-}
-
-fn invalid(param: &str, msg: &str, value: Option<&str>) -> ApiError {
-    ApiError::from(ServiceError::Invalid {
-        location: "body",
-        param: param.to_owned(),
-        msg: msg.to_owned(),
-        value: value.map(|v| v.chars().take(128).collect()),
-    })
 }
 
 /// Ids are UUIDs; anything else is a 404 like an unknown id.
@@ -99,47 +88,10 @@ fn signer_to_api(s: SignerView) -> api::Signer {
     }
 }
 
-fn parse_time(param: &str, v: &Option<String>) -> Result<Option<time::OffsetDateTime>, ApiError> {
-    match v {
-        None => Ok(None),
-        Some(s) => time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
-            .map(Some)
-            .map_err(|_| invalid(param, "must be an RFC 3339 date-time", Some(s))),
-    }
-}
-
 fn no_content() -> Response<Body> {
     let mut resp = Response::new(Body::default());
     *resp.status_mut() = StatusCode::NO_CONTENT;
     resp
-}
-
-/// Fields that describe a managed root must not accompany an uploaded certificate: those
-/// values come from the certificate itself.
-fn refuse_with_pem(present: &[(&str, bool)]) -> Result<(), ApiError> {
-    let errors: Vec<ApiError> = present
-        .iter()
-        .filter(|(_, p)| *p)
-        .map(|(name, _)| {
-            invalid(
-                name,
-                "must not be given with certificatePem: it comes from the certificate",
-                None,
-            )
-        })
-        .collect();
-    match ApiError::merge(errors) {
-        Some(e) => Err(e),
-        None => Ok(()),
-    }
-}
-
-/// `issuerAlternativeNameConf` `{uri?, email?}`, checked by the service.
-fn alt_names(c: api::ca::IssuerAltNameConf) -> IssuerAltNameInput {
-    IssuerAltNameInput {
-        uri: c.uri,
-        email: c.email,
-    }
 }
 
 async fn create_root(
@@ -148,63 +100,13 @@ async fn create_root(
     family: RootFamily,
     req: Request<Incoming>,
 ) -> Result<Response<Body>, ApiError> {
+    // The service converts (and checks) the wire request: one place for every family.
     let request = match family {
         RootFamily::Dts => {
-            let b: api::CreateDtsCaRequest = read_json(ctx, req).await?;
-            if b.certificate_pem.is_some() {
-                refuse_with_pem(&[
-                    ("commonName", b.common_name.is_some()),
-                    ("country", b.country.is_some()),
-                    ("organisationName", b.organisation_name.is_some()),
-                    ("notBefore", b.not_before.is_some()),
-                    ("notAfter", b.not_after.is_some()),
-                    ("algorithm", b.algorithm.is_some()),
-                    (
-                        "issuerAlternativeNameConf",
-                        b.issuer_alternative_name_conf.is_some(),
-                    ),
-                ])?;
-            }
-            let algorithm = match &b.algorithm {
-                None => None,
-                Some(a) => Some(KeyAlgorithm::from_name(a).ok_or_else(|| {
-                    invalid(
-                        "algorithm",
-                        "must be one of secp256r1, secp384r1, secp521r1, rsa2048, rsa3072, rsa4096",
-                        Some(a),
-                    )
-                })?),
-            };
-            RootRequest {
-                not_before: parse_time("notBefore", &b.not_before)?,
-                not_after: parse_time("notAfter", &b.not_after)?,
-                common_name: b.common_name,
-                country: b.country,
-                organisation_name: b.organisation_name,
-                algorithm,
-                certificate_pem: b.certificate_pem,
-                issuer_alt_name: b.issuer_alternative_name_conf.map(alt_names),
-            }
+            RootRequest::try_from(read_json::<api::CreateDtsCaRequest>(ctx, req).await?)?
         }
         RootFamily::Holder => {
-            let b: api::CreateHolderCaRequest = read_json(ctx, req).await?;
-            if b.certificate_pem.is_some() {
-                refuse_with_pem(&[
-                    ("commonName", b.common_name.is_some()),
-                    ("country", b.country.is_some()),
-                    (
-                        "issuerAlternativeNameConf",
-                        b.issuer_alternative_name_conf.is_some(),
-                    ),
-                ])?;
-            }
-            RootRequest {
-                common_name: b.common_name,
-                country: b.country,
-                certificate_pem: b.certificate_pem,
-                issuer_alt_name: b.issuer_alternative_name_conf.map(alt_names),
-                ..Default::default()
-            }
+            RootRequest::try_from(read_json::<api::CreateHolderCaRequest>(ctx, req).await?)?
         }
     };
     let view = ca::create_root(&ctx.app, op, family, request).await?;
@@ -262,12 +164,10 @@ async fn signer(
 ) -> Result<Response<Body>, ApiError> {
     match action {
         CaOp::Create => {
-            let b: api::CreateSignerRequest = read_json(ctx, req).await?;
-            // A malformed caId names no root: the same 400 as an unknown one.
-            let ca_id = uuid::Uuid::parse_str(&b.ca_id)
-                .map(|u| u.to_string())
-                .map_err(|_| invalid("caId", "must be a UUID", Some(&b.ca_id)))?;
-            let v = ca::create_signer(&ctx.app, op, family, ca_id).await?;
+            let b = ca::SignerRequest::try_from(
+                read_json::<api::CreateSignerRequest>(ctx, req).await?,
+            )?;
+            let v = ca::create_signer(&ctx.app, op, family, b.ca_id).await?;
             Ok(json_response(
                 StatusCode::CREATED,
                 &api::CreatedSigner {

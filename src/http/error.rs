@@ -145,6 +145,10 @@ impl From<ServiceError> for ApiError {
                 ApiError::internal()
             }
             ServiceError::Cancelled => ApiError::timeout(),
+            ServiceError::InvalidAll(errors) => {
+                ApiError::merge(errors.into_iter().map(ApiError::from).collect())
+                    .unwrap_or_else(ApiError::internal)
+            }
             ServiceError::NotFoundAt {
                 location,
                 param,

@@ -5,9 +5,8 @@ use hyper::{Request, Response, StatusCode};
 
 use super::{ApiError, Body, Ctx, json_response, query, read_json};
 use crate::api;
-use crate::crypto::KeyAlgorithm;
+use crate::service::OpContext;
 use crate::service::keys::{self, KeyView};
-use crate::service::{OpContext, ServiceError};
 
 fn to_api(k: KeyView) -> api::Key {
     api::Key {
@@ -17,15 +16,6 @@ fn to_api(k: KeyView) -> api::Key {
         public_key_jwk: serde_json::to_value(k.public_key.to_jwk()).unwrap_or_default(),
         created_at: k.created_at,
     }
-}
-
-fn invalid(location: &'static str, param: &str, msg: &str, value: Option<&str>) -> ApiError {
-    ApiError::from(ServiceError::Invalid {
-        location,
-        param: param.to_owned(),
-        msg: msg.to_owned(),
-        value: value.map(|v| v.chars().take(128).collect()),
-    })
 }
 
 /// Path ids are checked before any lookup; a malformed id is a 404 like any unknown one
@@ -43,32 +33,8 @@ pub async fn create(
     op: &OpContext,
     req: Request<Incoming>,
 ) -> Result<Response<Body>, ApiError> {
-    let body: api::CreateKeyRequest = read_json(ctx, req).await?;
-    let mut errors: Vec<ApiError> = Vec::new();
-    let algorithm = KeyAlgorithm::from_name(&body.algorithm);
-    if algorithm.is_none() {
-        errors.push(invalid(
-            "body",
-            "algorithm",
-            "must be one of secp256r1, secp384r1, secp521r1, rsa2048, rsa3072, rsa4096",
-            Some(&body.algorithm),
-        ));
-    }
-    if let Some(id) = &body.key_id
-        && !keys::valid_key_id(id)
-    {
-        errors.push(invalid(
-            "body",
-            "keyId",
-            "must be 1 to 64 characters of letters, digits, '-' and '_'",
-            Some(id),
-        ));
-    }
-    if let Some(e) = ApiError::merge(errors) {
-        return Err(e);
-    }
-    let algorithm = algorithm.expect("checked above");
-    let key = keys::create(&ctx.app, op, body.key_id, algorithm).await?;
+    let new = keys::NewKey::try_from(read_json::<api::CreateKeyRequest>(ctx, req).await?)?;
+    let key = keys::create(&ctx.app, op, new).await?;
     Ok(json_response(StatusCode::CREATED, &to_api(key)))
 }
 

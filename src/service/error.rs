@@ -36,6 +36,9 @@ pub enum ServiceError {
     Internal(String),
     #[error("blocking task failed")]
     Join,
+    /// 400 with every broken rule of a request at once (each an `Invalid`).
+    #[error("{} problems", .0.len())]
+    InvalidAll(Vec<ServiceError>),
     /// 404 naming the input that referred to nothing (e.g. a key descriptor's keyIdPath).
     #[error("{param}: {msg}")]
     NotFoundAt {
@@ -60,7 +63,9 @@ impl ServiceError {
             }
             ServiceError::NotFound(_) | ServiceError::NotFoundAt { .. } => ErrorCode::NotFound,
             ServiceError::Conflict { code, .. } => *code,
-            ServiceError::Invalid { .. } => ErrorCode::ValidationError,
+            ServiceError::Invalid { .. } | ServiceError::InvalidAll(_) => {
+                ErrorCode::ValidationError
+            }
             ServiceError::Cancelled => ErrorCode::RequestTimeout,
         }
     }
@@ -72,6 +77,15 @@ impl ServiceError {
             param: param.into(),
             msg: msg.into(),
             value: None,
+        }
+    }
+
+    /// `Ok` when `errors` is empty, else one error carrying them all.
+    pub fn all(mut errors: Vec<ServiceError>) -> Result<(), ServiceError> {
+        match errors.len() {
+            0 => Ok(()),
+            1 => Err(errors.remove(0)),
+            _ => Err(ServiceError::InvalidAll(errors)),
         }
     }
 

@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use crate::api::ErrorCode;
+use crate::api::{self, ErrorCode};
 use crate::crypto::{KeyAlgorithm, PublicKey};
 use crate::store::{KeyRecord, StoreError};
 
@@ -47,12 +47,46 @@ fn view(r: &KeyRecord) -> Result<KeyView, ServiceError> {
     })
 }
 
-pub async fn create(
-    app: &Arc<App>,
-    ctx: &OpContext,
-    key_id: Option<String>,
-    algorithm: KeyAlgorithm,
-) -> Result<KeyView, ServiceError> {
+/// `POST /v1/keys`, checked: every broken field is reported at once.
+pub struct NewKey {
+    pub key_id: Option<String>,
+    pub algorithm: KeyAlgorithm,
+}
+
+impl TryFrom<api::CreateKeyRequest> for NewKey {
+    type Error = ServiceError;
+
+    fn try_from(b: api::CreateKeyRequest) -> Result<Self, ServiceError> {
+        let field = |param: &str, msg: &str, value: &str| ServiceError::Invalid {
+            location: "body",
+            param: param.to_owned(),
+            msg: msg.to_owned(),
+            value: Some(value.chars().take(128).collect()),
+        };
+        let algorithm = KeyAlgorithm::from_name(&b.algorithm);
+        let mut errors = Vec::new();
+        if algorithm.is_none() {
+            errors.push(field("algorithm", super::ca::ALGORITHMS, &b.algorithm));
+        }
+        if let Some(id) = &b.key_id
+            && !valid_key_id(id)
+        {
+            errors.push(field(
+                "keyId",
+                "must be 1 to 64 characters of letters, digits, '-' and '_'",
+                id,
+            ));
+        }
+        ServiceError::all(errors)?;
+        Ok(NewKey {
+            key_id: b.key_id,
+            algorithm: algorithm.expect("checked above"),
+        })
+    }
+}
+
+pub async fn create(app: &Arc<App>, ctx: &OpContext, new: NewKey) -> Result<KeyView, ServiceError> {
+    let NewKey { key_id, algorithm } = new;
     let name = key_id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     let taken = |name: &str| {
         ServiceError::conflict(

@@ -24,9 +24,11 @@ use super::{App, KeyPurpose, OpContext, ServiceError};
 
 mod roots;
 mod signers;
+mod wire;
 
 pub use roots::{create_root, delete_root, holder_root_crl, set_root_active};
 pub use signers::{create_signer, delete_signer, update_signer};
+pub use wire::{ALGORITHMS, SignerRequest};
 
 /// Allowance for the client's clock: a `notBefore` up to this far in the past still counts
 /// as "now" (the request spent time in flight, and clocks drift).

@@ -149,4 +149,3 @@ pub(super) fn check_ds(
         },
     )
 }
-

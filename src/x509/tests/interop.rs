@@ -312,4 +312,3 @@ fn openssl_csrs_of_every_algorithm_verify() {
         );
     }
 }
-
