@@ -18,19 +18,6 @@ use common::{Daemon, SoftHsm, token_private_labels, try_request};
 /// What a client got: (status, body), or why it got nothing.
 type Answer = Result<(u16, String), String>;
 
-fn db_labels(d: &Daemon) -> BTreeSet<String> {
-    let conn = rusqlite::Connection::open_with_flags(
-        d.db_path(),
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-    )
-    .unwrap();
-    let mut stmt = conn.prepare("SELECT label FROM keys").unwrap();
-    stmt.query_map([], |r| r.get::<_, String>(0))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap()
-}
-
 /// Every sixth key is RSA (slow to generate: likely to be in flight at its deadline), the
 /// others P-256 (fast: many succeed).
 fn body(i: usize) -> String {
@@ -206,7 +193,7 @@ fn flooded_and_cancelled_creates_leave_token_and_database_in_agreement() {
         .into_iter()
         .filter(|l| l.starts_with("hsm-pki.") && l != "hsm-pki.sentinel")
         .collect();
-    assert_eq!(token_labels, db_labels(&d), "token and database disagree");
+    assert_eq!(token_labels, d.db_labels(), "token and database disagree");
     let log = d.log_text();
     assert!(!log.contains("panicked"), "the daemon panicked");
     // Some work was in flight at its request's deadline and was rolled back: the case this

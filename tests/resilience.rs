@@ -41,20 +41,6 @@ fn get(addr: SocketAddr, token: &str, path: &str) -> (u16, String) {
     common::call(addr, token, "GET", path, None)
 }
 
-/// Every key label the database records.
-fn db_labels(d: &Daemon) -> BTreeSet<String> {
-    let conn = rusqlite::Connection::open_with_flags(
-        d.db_path(),
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-    )
-    .unwrap();
-    let mut stmt = conn.prepare("SELECT label FROM keys").unwrap();
-    stmt.query_map([], |r| r.get::<_, String>(0))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap()
-}
-
 /// What a client was told was created: (kind, id, response body).
 type Acked = Arc<Mutex<Vec<(Kind, String, Value)>>>;
 
@@ -233,7 +219,7 @@ fn sigkill_under_load_loses_no_acknowledged_write() {
         // Start-up reconciliation ran: no record without its token key, and no token key
         // without its record (left by a create that was cut off before its commit and is
         // destroyed at start-up, since no client was ever told about it).
-        let db = db_labels(&d);
+        let db = d.db_labels();
         let tok: BTreeSet<String> = token_private_labels(&hsm).into_iter().collect();
         let missing: Vec<_> = db.difference(&tok).collect();
         assert!(
@@ -383,7 +369,7 @@ fn token_loss_under_load_fails_fast_and_heals_without_restart() {
         );
     }
     // Nothing half-created: every record has its key and every key its record.
-    let db = db_labels(&d);
+    let db = d.db_labels();
     let tok: BTreeSet<String> = token_private_labels(&hsm).into_iter().collect();
     assert_eq!(db, tok, "token and database disagree after the outage");
     eprintln!(

@@ -211,6 +211,20 @@ filter = "{log_filter}"
         self.dir.path().join("hsm-pki.toml")
     }
 
+    /// Every key label the database records (read beside the running daemon, WAL).
+    pub fn db_labels(&self) -> std::collections::BTreeSet<String> {
+        let conn = rusqlite::Connection::open_with_flags(
+            self.db_path(),
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        )
+        .unwrap();
+        let mut stmt = conn.prepare("SELECT label FROM keys").unwrap();
+        stmt.query_map([], |r| r.get::<_, String>(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+
     pub fn db_path(&self) -> PathBuf {
         self.dir.path().join("hsm-pki.sqlite3")
     }
