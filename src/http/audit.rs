@@ -5,7 +5,7 @@ use hyper::{Request, Response, StatusCode};
 
 use super::{ApiError, Body, Ctx, json_response, query};
 use crate::api;
-use crate::service::{OpContext, ServiceError};
+use crate::service::OpContext;
 
 pub async fn list(
     ctx: &Ctx,
@@ -16,31 +16,9 @@ pub async fn list(
     let (limit, after) = query::page(&params)?;
     let event = query::get(&params, "event").map(str::to_owned);
     let object_id = query::get(&params, "objectId").map(str::to_owned);
-    let store = ctx.app.store.clone();
-    let tenant = op.principal.tenant.clone();
-    let result = ctx
-        .app
-        .blocking(move || {
-            store.list_events(
-                &tenant,
-                event.as_deref(),
-                object_id.as_deref(),
-                after,
-                limit + 1,
-            )
-        })
-        .await
-        .and_then(|r| r.map_err(ServiceError::Store));
-    op.record(&ctx.app, "AUDIT_EVENT_RETRIEVE_LIST", None, &result)
-        .await;
-    let mut rows = result?;
-    let more = rows.len() > limit;
-    rows.truncate(limit);
-    let next_cursor = if more {
-        rows.last().map(|r| query::encode_cursor(r.seq))
-    } else {
-        None
-    };
+    let (rows, next) =
+        crate::service::audit::list(&ctx.app, op, event, object_id, after, limit).await?;
+    let next_cursor = next.map(query::encode_cursor);
     let data = rows
         .into_iter()
         .map(|r| api::AuditEvent {

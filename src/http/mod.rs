@@ -428,27 +428,11 @@ async fn authorize(
         )
     };
     let token = bearer_token(req.headers()).ok_or_else(unauthenticated)?;
-    let principal = match ctx.app.auth_cache.get(&token, Instant::now()) {
-        Some(p) => p,
-        None => {
-            let store = ctx.app.store.clone();
-            let checked = Instant::now();
-            let (token, principal) = ctx
-                .app
-                .blocking(move || {
-                    let r = auth::authenticate(&store, &token);
-                    (token, r)
-                })
-                .await
-                .map_err(ApiError::from)?;
-            let principal = principal.map_err(|e| match e {
-                auth::AuthError::Unauthenticated => unauthenticated(),
-                auth::AuthError::Store(e) => ApiError::from(ServiceError::Store(e)),
-            })?;
-            // Stamped with the time before the read, so the TTL bounds staleness from it.
-            ctx.app.auth_cache.insert(&token, &principal, checked);
-            principal
-        }
+    let principal = match auth::principal(&ctx.app, token).await {
+        Ok(p) => p,
+        Err(Ok(auth::AuthError::Unauthenticated)) => return Err(unauthenticated()),
+        Err(Ok(auth::AuthError::Store(e))) => return Err(ApiError::from(ServiceError::Store(e))),
+        Err(Err(e)) => return Err(ApiError::from(e)),
     };
     if !principal.has_any(allowed) {
         return Err(ApiError::new(

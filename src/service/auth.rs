@@ -181,6 +181,30 @@ pub fn redact_tokens(s: &str) -> std::borrow::Cow<'_, str> {
 }
 
 /// Verify a bearer token against the store. Blocking (one indexed SQLite read).
+/// The principal of a bearer token: from the cache, else checked against the database on the
+/// blocking pool and cached. `Err(Err(_))`: the check itself could not run.
+pub async fn principal(
+    app: &super::App,
+    token: zeroize::Zeroizing<String>,
+) -> Result<Principal, Result<AuthError, super::ServiceError>> {
+    if let Some(p) = app.auth_cache.get(&token, std::time::Instant::now()) {
+        return Ok(p);
+    }
+    let store = app.store.clone();
+    // Stamped with the time before the read, so the TTL bounds staleness from it.
+    let checked = std::time::Instant::now();
+    let (token, r) = app
+        .blocking(move || {
+            let r = authenticate(&store, &token);
+            (token, r)
+        })
+        .await
+        .map_err(Err)?;
+    let principal = r.map_err(Ok)?;
+    app.auth_cache.insert(&token, &principal, checked);
+    Ok(principal)
+}
+
 pub fn authenticate(store: &Store, token: &str) -> Result<Principal, AuthError> {
     let (id, secret) = split(token).ok_or(AuthError::Unauthenticated)?;
     let record = store.get_api_token(id)?.ok_or(AuthError::Unauthenticated)?;

@@ -7,6 +7,7 @@
 //! tokio worker thread: PKCS#11 and SQLite calls block, and a worker that blocks stalls
 //! every request scheduled on it. State changes go through the one runner, [`op::run`].
 
+pub mod audit;
 pub mod auth;
 pub mod ca;
 mod error;
