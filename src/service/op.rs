@@ -375,3 +375,31 @@ pub(crate) async fn refuse<T>(
     ctx.record_failure(app, event, object_id, &r).await;
     r
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_of_cancel_and_commit_wins() {
+        // Given up first: nothing may commit afterwards.
+        let g = Gate::default();
+        assert!(g.cancel());
+        assert!(!g.pass());
+        assert!(g.cancel(), "cancelling twice still reports nothing committed");
+        // Committed first: the request must be answered with its outcome.
+        let g = Gate::default();
+        assert!(g.pass());
+        assert!(g.pass(), "a second transaction of the same request may commit too");
+        assert!(!g.cancel());
+    }
+
+    #[test]
+    fn an_outcome_is_recorded_once() {
+        let g = Gate::default();
+        assert!(!g.recorded());
+        assert!(g.claim_record());
+        assert!(!g.claim_record());
+        assert!(g.recorded());
+    }
+}
