@@ -2436,6 +2436,26 @@ fn family_cases(w: &World, r: &mut Runner) -> Controls {
     ] {
         r.run(post(name, &path, body, &[400, 404]));
     }
+    // Ids are shown to other callers: an API token is not accepted as one (it used to be
+    // stored and listed).
+    for (name, path, body) in [
+        (
+            "secret-as-new-key-id",
+            "/v1/keys".to_owned(),
+            json!({"keyId": tok, "algorithm": "secp256r1"}),
+        ),
+        (
+            "secret-as-stored-certificate-id",
+            format!("{TARGET}/certificate"),
+            json!({"storedCertificateId": tok,
+                "certificateData": {"subjectName": {"commonName": "x"}},
+                "subjectPublicKeySource": {"type": "key-descriptor", "keyDescriptor":
+                    {"type": "kms-hosted-key-descriptor", "keyIdPath": "org.t1.kms1.k1"}},
+                "issuer": {"type": "self-signed"}}),
+        ),
+    ] {
+        r.run(post(name, &path, body, &[400]));
+    }
     r.run(
         Case::new("secret-in-bad-json", "POST", "/v1/keys")
             .auth(a)

@@ -149,6 +149,11 @@ fn split(token: &str) -> Option<(&str, &str)> {
 /// replaced by `***`; the public id stays, so a client can still tell which token it pasted.
 /// Errors echo offending values and the request log names paths; a token pasted into the
 /// wrong field or path must come back in neither (found by tests/hostile.rs).
+/// Whether `s` contains something shaped like an API token.
+pub fn has_token(s: &str) -> bool {
+    matches!(redact_tokens(s), std::borrow::Cow::Owned(ref o) if o != s)
+}
+
 pub fn redact_tokens(s: &str) -> std::borrow::Cow<'_, str> {
     if !s.contains(PREFIX) {
         return std::borrow::Cow::Borrowed(s);

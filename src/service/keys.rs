@@ -25,12 +25,16 @@ pub struct KeyView {
 
 /// Client-chosen key ids: letters, digits, '-' and '_', at most 64. No '.', which separates
 /// the segments of a keyIdPath.
+///
+/// Not shaped like an API token either: ids are shown to every caller with the keys role, so a
+/// token pasted as an id would be published to them.
 pub fn valid_key_id(id: &str) -> bool {
     !id.is_empty()
         && id.len() <= 64
         && id
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        && !super::auth::has_token(id)
 }
 
 fn view(r: &KeyRecord) -> Result<KeyView, ServiceError> {
@@ -73,7 +77,7 @@ impl TryFrom<api::CreateKeyRequest> for NewKey {
         {
             errors.push(field(
                 "keyId",
-                "must be 1 to 64 characters of letters, digits, '-' and '_'",
+                "must be 1 to 64 characters of letters, digits, '-' and '_', not an API token",
                 id,
             ));
         }

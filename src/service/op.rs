@@ -386,11 +386,17 @@ mod tests {
         let g = Gate::default();
         assert!(g.cancel());
         assert!(!g.pass());
-        assert!(g.cancel(), "cancelling twice still reports nothing committed");
+        assert!(
+            g.cancel(),
+            "cancelling twice still reports nothing committed"
+        );
         // Committed first: the request must be answered with its outcome.
         let g = Gate::default();
         assert!(g.pass());
-        assert!(g.pass(), "a second transaction of the same request may commit too");
+        assert!(
+            g.pass(),
+            "a second transaction of the same request may commit too"
+        );
         assert!(!g.cancel());
     }
 

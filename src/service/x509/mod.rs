@@ -87,6 +87,8 @@ pub fn valid_stored_id(id: &str) -> bool {
         && id
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        // Shown to every caller of the store API: never an API token pasted as an id.
+        && !super::auth::has_token(id)
 }
 
 fn valid_segment(s: &str) -> bool {
@@ -129,7 +131,8 @@ fn stored_id(given: &Option<String>) -> Result<String, ServiceError> {
             location: "body",
             param: "storedCertificateId".into(),
             msg: format!(
-                "must be 1 to {MAX_STORED_ID_LEN} characters of letters, digits, '-' and '_'"
+                "must be 1 to {MAX_STORED_ID_LEN} characters of letters, digits, '-' and '_', \
+                 not an API token"
             ),
             value: Some(id.chars().take(128).collect()),
         }),
@@ -301,6 +304,8 @@ mod tests {
         assert!(!valid_stored_id("a.b"));
         assert!(!valid_stored_id("a b"));
         assert!(!valid_stored_id(&"x".repeat(129)));
+        let t = crate::service::auth::new_token("org.t1", &[], None, "now");
+        assert!(!valid_stored_id(&t.secret), "a token as an id");
     }
 
     #[test]
