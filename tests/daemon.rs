@@ -30,6 +30,7 @@ fn readiness_follows_the_token_and_recovers_without_restart() {
     let (s, body) = http(daemon.addr, "GET", "/healthz", None);
     assert_eq!((s, json(&body)["status"].as_str()), (200, Some("ok")));
     daemon.wait_status("/readyz", 200, Duration::from_secs(10));
+    let token = daemon.create_token("org.t1", &["auditor"]);
 
     // Unknown route and wrong method: the documented error shape.
     let (s, body) = http(daemon.addr, "GET", "/nope", None);
@@ -45,10 +46,17 @@ fn readiness_follows_the_token_and_recovers_without_restart() {
     let (_, body) = daemon.wait_status("/readyz", 503, Duration::from_secs(5));
     let v = assert_error_shape(&body, "NotReady");
     assert_eq!(v["details"][0]["param"], "token", "{body}");
+    // The public route gives a short public reason; the token's own error (PKCS#11 call and
+    // return value) only to a caller with a valid API token.
+    assert_eq!(v["details"][0]["msg"], "token unavailable", "{body}");
+    assert!(!body.contains("CKR_") && !body.contains("C_"), "{body}");
+    let (s, body) = common::call(daemon.addr, &token, "GET", "/readyz", None);
+    assert_eq!(s, 503, "{body}");
+    let v = assert_error_shape(&body, "NotReady");
     assert!(
         v["details"][0]["msg"]
             .as_str()
-            .is_some_and(|m| !m.is_empty()),
+            .is_some_and(|m| !m.is_empty() && m != "token unavailable"),
         "{body}"
     );
     // /healthz stays up: the process is alive.

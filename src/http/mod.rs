@@ -369,7 +369,7 @@ async fn dispatch(
     let op = || op.clone().expect("authorized route has a context");
     match id {
         RouteId::Healthz => health::healthz(ctx).await,
-        RouteId::Readyz => health::readyz(ctx).await,
+        RouteId::Readyz => health::readyz(ctx, &req).await,
         RouteId::OpenApi => Ok(openapi_response()),
         RouteId::Metrics => Ok(ctx.metrics.response(&ctx.app)),
         RouteId::KeysCreate => keys::create(ctx, &op(), req).await,
