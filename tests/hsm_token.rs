@@ -183,6 +183,8 @@ fn softhsm_token_end_to_end() {
         let jwk = key.public_key().to_jwk();
         assert_eq!(jwk.kty, if alg.is_ec() { "EC" } else { "RSA" });
 
+        let u = token.inspect_public_key(&label).expect("inspect public");
+        assert!(u.verify && !u.other_use, "{alg:?} public key uses: {u:?}");
         let a = token.inspect_private_key(&label).expect("inspect");
         assert!(a.sensitive, "{alg:?} CKA_SENSITIVE");
         assert!(!a.extractable, "{alg:?} CKA_EXTRACTABLE");
@@ -315,6 +317,10 @@ fn softhsm_token_end_to_end() {
         .expect("import");
     assert_eq!(imported.public_key(), &public);
     sign_and_verify(&imported, SignatureAlgorithm::EcdsaSha256);
+    let u = token
+        .inspect_public_key("imported-p256")
+        .expect("inspect public");
+    assert!(u.verify && !u.other_use, "imported public key uses: {u:?}");
     let a = token.inspect_private_key("imported-p256").expect("inspect");
     eprintln!("imported key attributes: {a:?}");
     assert!(a.sensitive && !a.extractable && !a.modifiable && a.token && a.private);

@@ -28,7 +28,7 @@ use std::time::Duration;
 use zeroize::Zeroizing;
 
 pub use error::{HsmError, classify};
-pub use keys::{KeyAttributes, PrivateKeyMaterial, TokenKey, parse_ec_point};
+pub use keys::{KeyAttributes, PrivateKeyMaterial, PublicKeyUses, TokenKey, parse_ec_point};
 pub use stats::{LatencySnapshot, SIGN_LATENCY_BOUNDS, SIGN_LATENCY_BUCKETS};
 pub use token::{SENTINEL_LABEL, Token, TokenStats};
 

@@ -275,6 +275,40 @@ impl Token {
         })
     }
 
+    /// What the public key object labelled `label` may be used for. For tests and audits.
+    #[doc(hidden)]
+    pub fn inspect_public_key(&self, label: &str) -> Result<PublicKeyUses, HsmError> {
+        self.inner.with_live(|live| {
+            let s = live.pool.checkout()?;
+            let h = live.lookup(&s, label, true)?;
+            let public = h.public.ok_or_else(|| HsmError::KeyNotFound {
+                label: label.to_owned(),
+            })?;
+            let attrs = s
+                .get_attributes(
+                    public,
+                    &[
+                        AttributeType::Verify,
+                        AttributeType::Encrypt,
+                        AttributeType::Wrap,
+                        AttributeType::Derive,
+                    ],
+                )
+                .map_err(classify)?;
+            let mut u = PublicKeyUses::default();
+            for a in attrs {
+                match a {
+                    Attribute::Verify(b) => u.verify = b,
+                    Attribute::Encrypt(b) | Attribute::Wrap(b) | Attribute::Derive(b) => {
+                        u.other_use |= b
+                    }
+                    _ => {}
+                }
+            }
+            Ok(u)
+        })
+    }
+
     /// Read the security attributes of the private key labelled `label`. For tests and
     /// audits; never returns secret values.
     #[doc(hidden)]

@@ -80,6 +80,14 @@ pub struct KeyAttributes {
     pub value_readable: bool,
 }
 
+/// What a public key object may be used for, read back for tests and audits.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PublicKeyUses {
+    pub verify: bool,
+    /// CKA_ENCRYPT, CKA_WRAP or CKA_DERIVE. Must be false.
+    pub other_use: bool,
+}
+
 /// A key pair on the token, addressed by its label. Implements
 /// [`DigestSigner`](crate::crypto::DigestSigner) (see `sign.rs`).
 pub struct TokenKey {

@@ -80,11 +80,16 @@ pub(super) fn private_key_policy(label: &str, id: &[u8]) -> Vec<Attribute> {
     ]
 }
 
+/// The public half verifies and does nothing else: SoftHSM's defaults would let an EC or
+/// RSA public key object encrypt, wrap and derive, uses no key of ours has.
 pub(super) fn public_key_policy(label: &str, id: &[u8]) -> Vec<Attribute> {
     vec![
         Attribute::Token(true),
         Attribute::Private(false),
         Attribute::Verify(true),
+        Attribute::Encrypt(false),
+        Attribute::Wrap(false),
+        Attribute::Derive(false),
         Attribute::Label(label.as_bytes().to_vec()),
         Attribute::Id(id.to_vec()),
     ]
