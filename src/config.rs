@@ -64,6 +64,10 @@ pub struct ServerConfig {
     /// On SIGTERM / Ctrl-C, in-flight requests get this long to finish.
     #[serde(default = "defaults::shutdown_grace_secs")]
     pub shutdown_grace_secs: u64,
+    /// Allow core dumps of the daemon (off: a core file would hold the PIN and the API
+    /// tokens and private JWKs of requests in flight).
+    #[serde(default)]
+    pub allow_core_dumps: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -45,7 +45,30 @@ fn token_config(t: &TokenConfig) -> Result<hsm::TokenConfig, crate::config::Conf
     Ok(cfg)
 }
 
+/// No core dumps, and no ptrace attach by other processes of the same user: a core file or a
+/// debugger would see the PIN and the secrets of requests in flight. Done before the PIN is
+/// read. Failures are logged, not fatal (a container may forbid prctl).
+fn forbid_core_dumps() {
+    let none = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: setrlimit reads the struct we pass and has no other memory effects.
+    if unsafe { libc::setrlimit(libc::RLIMIT_CORE, &none) } != 0 {
+        tracing::warn!(error = %std::io::Error::last_os_error(), "could not set RLIMIT_CORE to 0");
+    }
+    // SAFETY: PR_SET_DUMPABLE takes an integer argument and touches no memory of ours.
+    if unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) } != 0 {
+        tracing::warn!(error = %std::io::Error::last_os_error(), "could not clear PR_SET_DUMPABLE");
+    }
+}
+
 pub async fn serve(config: Config) -> Result<(), DaemonError> {
+    if config.server.allow_core_dumps {
+        tracing::warn!("core dumps allowed by configuration (server.allow_core_dumps)");
+    } else {
+        forbid_core_dumps();
+    }
     let token_cfg = token_config(&config.token)?;
     let store = Arc::new(Store::open(&config.database.path)?);
     tracing::info!(path = %store.path().display(), "database open");

@@ -32,6 +32,19 @@ fn readiness_follows_the_token_and_recovers_without_restart() {
     daemon.wait_status("/readyz", 200, Duration::from_secs(10));
     let token = daemon.create_token("org.t1", &["auditor"]);
 
+    // No core dumps: a core file would hold the PIN and the secrets of requests in flight.
+    let pid = daemon.child.id();
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
+    let core = limits
+        .lines()
+        .find(|l| l.starts_with("Max core file size"))
+        .unwrap();
+    assert_eq!(
+        core.split_whitespace().skip(4).take(2).collect::<Vec<_>>(),
+        ["0", "0"],
+        "{core}"
+    );
+
     // Unknown route and wrong method: the documented error shape.
     let (s, body) = http(daemon.addr, "GET", "/nope", None);
     assert_eq!(s, 404);
