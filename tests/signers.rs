@@ -1383,3 +1383,60 @@ fn root_and_signer_keys_cannot_be_borrowed() {
     assert_eq!(s, 200, "{v}");
     assert_eq!(ledger_counts(&env), (before.0 + 1, before.1 + 1));
 }
+
+/// A wallet attestation signer created while its holder root is deleted: whichever commits
+/// first, the answer is a clean one (201, or 400 naming caId as if the root had been gone
+/// before), never a 500, and token and database agree afterwards.
+#[test]
+fn signer_create_racing_its_root_delete() {
+    let env = Env::new("signers-race", &["admin"]);
+    let mut outcomes = Vec::new();
+    for i in 0..24 {
+        let root = offline_root(
+            &env,
+            &format!("race-{i}"),
+            &format!("/C=NZ/O=Example/CN=Race Root {i}"),
+            true,
+        );
+        let r = env.ok(
+            "POST",
+            HOLDER_CA,
+            Some(&json!({"certificatePem": root.2})),
+            201,
+        );
+        let id = r["id"].as_str().unwrap().to_owned();
+        let (create, delete) = std::thread::scope(|s| {
+            let c = s.spawn(|| env.call("POST", WALLET, Some(&json!({"caId": id}))));
+            // The delete lands while the signer's key is being generated.
+            std::thread::sleep(Duration::from_millis(3 * (i % 12)));
+            let d = s.spawn(|| env.call("DELETE", &format!("{HOLDER_CA}/{id}"), None));
+            (c.join().unwrap(), d.join().unwrap())
+        });
+        assert_eq!(delete.0, 204, "{:?}", delete.1);
+        match create.0 {
+            201 => {}
+            400 => assert_eq!(create.1["details"][0]["param"], "caId", "{}", create.1),
+            s => panic!("signer create racing its root's delete: {s} {}", create.1),
+        }
+        outcomes.push(create.0);
+    }
+    // A signer key generated but never recorded is the race this test is about: the root
+    // was deleted between the signer's root check and its commit.
+    let log = env.d.log_text();
+    let generated = log.matches("key generated on token").count();
+    let created = outcomes.iter().filter(|s| **s == 201).count();
+    eprintln!("create outcomes: {outcomes:?}; {generated} keys generated");
+    assert!(
+        generated > created,
+        "no create reached its commit after the root was deleted"
+    );
+    // Nothing left behind: the cascade took every signer, and no key outlived its record.
+    let (lists, objects) = env.snapshot();
+    assert_eq!(
+        lists[3]["data"].as_array().map(Vec::len),
+        Some(0),
+        "{:?}",
+        lists[3]
+    );
+    assert_eq!(objects, 0, "token keys without a root or signer");
+}

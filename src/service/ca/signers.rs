@@ -48,19 +48,20 @@ pub async fn create_signer(
         let root_family = family.root();
         // An unknown id, a root of the other family and another tenant's root all read the
         // same: the id names no root this caller may use.
+        let no_such_root = || {
+            invalid(
+                "caId",
+                format!(
+                    "must be the id of one of this tenant's {}s",
+                    root_family.what()
+                ),
+                Some(&ca_id),
+            )
+        };
         let root = w
             .store()
             .get_ca(&tenant, root_family.kind(), &ca_id)?
-            .ok_or_else(|| {
-                invalid(
-                    "caId",
-                    format!(
-                        "must be the id of one of this tenant's {}s",
-                        root_family.what()
-                    ),
-                    Some(&ca_id),
-                )
-            })?;
+            .ok_or_else(no_such_root)?;
         if root.key_label.is_some() {
             let msg = match family {
                 SignerFamily::Vical => "must be an unmanaged (uploaded) DTS root CA certificate",
@@ -132,9 +133,13 @@ pub async fn create_signer(
             created_at,
             purpose: Some(family.purpose().name().to_owned()),
         };
-        w.commit(|tx| match tx.insert_signer(&record, &key_record, limit)? {
-            true => Ok(()),
-            false => Err(full()),
+        w.commit(|tx| match tx.insert_signer(&record, &key_record, limit) {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(full()),
+            // The root was deleted while the key was made (the signers -> root_cas foreign
+            // key): the same answer as if it had been gone before.
+            Err(StoreError::Conflict) => Err(no_such_root()),
+            Err(e) => Err(e.into()),
         })?;
         signer_view(&record)
     })
