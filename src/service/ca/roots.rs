@@ -82,6 +82,7 @@ fn managed_root_spec(
         },
         RootFamily::Holder => None,
     };
+    let latest = plus_years(now, ROOT_MAX_YEARS);
     let not_before = match req.not_before {
         Some(nb) if nb < now - CLOCK_SKEW => {
             return Err(invalid(
@@ -90,10 +91,18 @@ fn managed_root_spec(
                 Some(&rfc3339(nb)),
             ));
         }
+        // Else the default notAfter (capped at `latest`) would fall before it, and the
+        // request would be refused only after a key was generated, naming notAfter.
+        Some(nb) if nb >= latest => {
+            return Err(invalid(
+                "notBefore",
+                "must be less than 20 years from now",
+                Some(&rfc3339(nb)),
+            ));
+        }
         Some(nb) => nb,
         None => now,
     };
-    let latest = plus_years(now, ROOT_MAX_YEARS);
     let not_after = match req.not_after {
         Some(na) if na <= not_before => {
             return Err(invalid(
@@ -499,6 +508,18 @@ mod tests {
             s.not_after,
             plus_years(NOW - time::Duration::minutes(4), 20)
         );
+    }
+
+    #[test]
+    fn a_not_before_beyond_the_maximum_is_named() {
+        let t = tenant(Some("example.com"), Some("NZ"));
+        let req = RootRequest {
+            organisation_name: Some("Example Inc.".into()),
+            not_before: Some(plus_years(NOW, 21)),
+            ..Default::default()
+        };
+        let e = managed_root_spec(RootFamily::Dts, &req, "org.t1", Some(&t), NOW).unwrap_err();
+        assert_eq!(param(e), "notBefore");
     }
 
     #[test]
