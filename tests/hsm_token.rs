@@ -323,7 +323,8 @@ fn softhsm_token_end_to_end() {
     assert!(u.verify && !u.other_use, "imported public key uses: {u:?}");
     let a = token.inspect_private_key("imported-p256").expect("inspect");
     eprintln!("imported key attributes: {a:?}");
-    assert!(a.sensitive && !a.extractable && !a.modifiable && a.token && a.private);
+    // Imported for one request: a session object (CKA_TOKEN false), gone with the session.
+    assert!(a.sensitive && !a.extractable && !a.modifiable && !a.token && a.private);
     assert!(!a.value_readable && !a.other_use);
     let again = token.find("imported-p256").expect("find imported");
     assert_eq!(again.public_key(), &public);
@@ -416,7 +417,7 @@ fn softhsm_token_end_to_end() {
     assert!(err.is_transient(), "{err:?}");
     assert!(!token.is_healthy());
     let err = token_error(
-        sign(&imported, SignatureAlgorithm::EcdsaSha256, b"m"),
+        sign(&keys[0], SignatureAlgorithm::EcdsaSha256, b"m"),
         "no signing without storage",
     );
     eprintln!("sign with tokendir gone: {err}");
@@ -425,7 +426,7 @@ fn softhsm_token_end_to_end() {
         "an outage must not look like a missing key: {err:?}"
     );
     let err = token
-        .find("imported-p256")
+        .find("key-secp256r1")
         .expect_err("no lookup without storage");
     assert!(err.is_transient(), "{err:?}");
     let err = token
@@ -444,14 +445,20 @@ fn softhsm_token_end_to_end() {
     token.check().expect("healthy after recovery");
     assert!(token.is_healthy());
     // Keys obtained before the outage keep working (handles re-resolved).
-    sign_and_verify(&imported, SignatureAlgorithm::EcdsaSha256);
+    sign_and_verify(&keys[0], SignatureAlgorithm::EcdsaSha256);
     sign_and_verify(&keys[3], SignatureAlgorithm::RsaPssSha256);
     assert!(
         token
             .list_labels()
             .unwrap()
-            .contains(&"imported-p256".to_string())
+            .contains(&"key-secp256r1".to_string())
     );
+    // The imported key was a session object: the re-initialisation discarded it, so a
+    // client's key is never left stored in the token.
+    assert!(matches!(
+        token.find("imported-p256"),
+        Err(HsmError::KeyNotFound { .. })
+    ));
     assert!(token.stats().reconnects >= 2);
 
     // Only the token's own subdirectory vanishing: same symptoms; a reconnect then finds
@@ -473,14 +480,14 @@ fn softhsm_token_end_to_end() {
         "{err:?}"
     );
     let err = token_error(
-        sign(&imported, SignatureAlgorithm::EcdsaSha256, b"m"),
+        sign(&keys[0], SignatureAlgorithm::EcdsaSha256, b"m"),
         "disconnected",
     );
     assert!(err.is_transient(), "{err:?}");
     std::fs::rename(&sub_away, &sub).expect("move token subdir back");
     token.recover().expect("recover after subdir is back");
     token.check().expect("healthy again");
-    sign_and_verify(&imported, SignatureAlgorithm::EcdsaSha256);
+    sign_and_verify(&keys[0], SignatureAlgorithm::EcdsaSha256);
 
     // Every TokenKey holds the token; all must go before the context is finalized.
     drop(keys);

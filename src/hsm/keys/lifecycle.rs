@@ -151,6 +151,11 @@ impl Token {
             let mut public = public_key_policy(label, &id);
             public.push(Attribute::Class(ObjectClass::PUBLIC_KEY));
             public.extend(public_extra);
+            // A client's key is imported for one request: as session objects (CKA_TOKEN
+            // false), which the token discards with the session, so a crash or a lost token
+            // cannot leave the client's key stored in it.
+            session_objects(&mut private.0);
+            session_objects(&mut public);
 
             let priv_h = s.create_object(&private.0).map_err(|e| s.fail(e))?;
             drop(private);
@@ -212,4 +217,12 @@ pub(super) fn ensure_label_free(live: &Live, s: &Session, label: &str) -> Result
     }
     // Probe so that an unreadable token is not mistaken for a free label.
     live.probe(s)
+}
+
+fn session_objects(template: &mut [Attribute]) {
+    for a in template.iter_mut() {
+        if matches!(a, Attribute::Token(_)) {
+            *a = Attribute::Token(false);
+        }
+    }
 }
