@@ -95,6 +95,10 @@ pub struct TokenConfig {
     /// Longest wait for a free session before a request fails with 503.
     #[serde(default = "defaults::pool_timeout_ms")]
     pub pool_timeout_ms: u64,
+    /// Token keys one tenant may hold (keys API, roots and signers together), so that one
+    /// tenant cannot fill a shared HSM; past it, creating a key is 409 `LimitReached`.
+    #[serde(default = "defaults::max_keys_per_tenant")]
+    pub max_keys_per_tenant: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -148,6 +152,9 @@ mod defaults {
     }
     pub fn pool_size() -> usize {
         4
+    }
+    pub fn max_keys_per_tenant() -> usize {
+        10_000
     }
     pub fn pool_timeout_ms() -> u64 {
         5000
@@ -244,6 +251,9 @@ impl Config {
             _ => {}
         }
         self.token.pin_source()?;
+        if t.max_keys_per_tenant == 0 {
+            return Err(invalid("token.max_keys_per_tenant", "must be at least 1"));
+        }
         if !(1..=64).contains(&t.pool_size) {
             return Err(invalid("token.pool_size", "must be 1..=64"));
         }

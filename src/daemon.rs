@@ -74,7 +74,9 @@ pub async fn serve(config: Config) -> Result<(), DaemonError> {
     tracing::info!(path = %store.path().display(), "database open");
 
     // Token sessions plus a few for the database.
-    let app = Arc::new(App::new(store, config.token.pool_size + 4));
+    let mut app = App::new(store, config.token.pool_size + 4);
+    app.max_keys_per_tenant = config.token.max_keys_per_tenant;
+    let app = Arc::new(app);
     let listener = TcpListener::bind(config.server.listen)
         .await
         .map_err(|source| DaemonError::Listen {

@@ -463,3 +463,38 @@ fn pagination_walks_250_keys_with_limit_7_exactly_once() {
     sorted.sort();
     assert_eq!(seen, sorted);
 }
+
+/// A tenant's key quota: past it, creating a key is 409 `LimitReached`, before the token is
+/// touched; other tenants are not affected, and deleting a key frees a place.
+#[test]
+fn per_tenant_key_quota() {
+    let hsm = SoftHsm::new("api-quota");
+    let d = Daemon::start_tables(&hsm, 2, "debug", "", "max_keys_per_tenant = 3", "");
+    d.wait_status("/readyz", 200, Duration::from_secs(10));
+    let t1 = d.create_token("org.t1", &["admin"]);
+    let t2 = d.create_token("org.t2", &["admin"]);
+    let create = |tok: &str, id: &str| {
+        let body = format!(r#"{{"keyId":"{id}","algorithm":"secp256r1"}}"#);
+        call(d.addr, tok, "POST", "/v1/keys", Some(&body))
+    };
+    for i in 0..3 {
+        let (s, b) = create(&t1, &format!("k{i}"));
+        assert_eq!(s, 201, "{b}");
+    }
+    let objects = token_objects(&hsm);
+    let (s, b) = create(&t1, "k3");
+    error(s, 409, &b, "LimitReached");
+    assert_eq!(
+        token_objects(&hsm),
+        objects,
+        "a refused create touched the token"
+    );
+    // Another tenant has its own quota.
+    let (s, b) = create(&t2, "k0");
+    assert_eq!(s, 201, "{b}");
+    // A freed place can be used again.
+    let (s, b) = call(d.addr, &t1, "DELETE", "/v1/keys/k0", None);
+    assert_eq!(s, 204, "{b}");
+    let (s, b) = create(&t1, "k3");
+    assert_eq!(s, 201, "{b}");
+}

@@ -65,11 +65,12 @@ fn flooded_and_cancelled_creates_leave_token_and_database_in_agreement() {
     let hsm = SoftHsm::new("cancel");
     // pool_size 1: the blocking bound is 5, so most of the flood waits for a permit and
     // times out; the requests in flight at their deadline are the interesting ones.
-    let d = Daemon::start_server(
+    let d = Daemon::start_tables(
         &hsm,
         1,
         "info",
         "request_timeout_secs = 1\nmax_connections = 512",
+        "",
         "",
     );
     d.wait_status("/readyz", 200, Duration::from_secs(10));

@@ -240,6 +240,8 @@ pub struct App {
     max_blocking: u32,
     /// Recently verified API tokens (bounded staleness: [`auth::AUTH_CACHE_TTL`]).
     pub auth_cache: auth::AuthCache,
+    /// Token keys one tenant may hold.
+    pub max_keys_per_tenant: usize,
 }
 
 impl App {
@@ -251,6 +253,7 @@ impl App {
             blocking: Arc::new(Semaphore::new(max_blocking)),
             max_blocking: max_blocking as u32,
             auth_cache: auth::AuthCache::default(),
+            max_keys_per_tenant: usize::MAX,
         }
     }
 

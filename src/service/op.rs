@@ -111,6 +111,8 @@ pub(crate) struct Work {
     object_id: Option<String>,
     /// Token keys this operation created: destroyed on drop unless it committed.
     created: Vec<String>,
+    /// Token keys the tenant may hold.
+    max_keys: usize,
     /// Token keys to destroy once the commit is on disk (deletes: record first, token
     /// object second, so a crash in between leaves an unrecorded key that reconciliation
     /// destroys, never a record that points at nothing).
@@ -145,7 +147,10 @@ impl Work {
     /// A new key pair in the token, labelled with an id of ours (never the client's:
     /// names are per tenant, labels are global to the token). Destroyed again unless this
     /// operation commits.
+    /// The tenant's key quota is checked first (and again, as a count, in the recording
+    /// transaction), so a refused request never touches the token.
     pub fn generate_key(&mut self, algorithm: KeyAlgorithm) -> Result<TokenKey, ServiceError> {
+        self.check_key_quota(self.created.len())?;
         let label = format!("hsm-pki.{}", uuid::Uuid::new_v4());
         let key = self.token()?.generate(algorithm, &label)?;
         self.created.push(label);
@@ -157,6 +162,17 @@ impl Work {
     pub fn bind_purpose(&mut self, label: &str, purpose: KeyPurpose, param: &str) {
         self.binds
             .push((label.to_owned(), purpose, param.to_owned()));
+    }
+
+    fn check_key_quota(&self, extra: usize) -> Result<(), ServiceError> {
+        let held = self.store.count_keys(self.tenant())?;
+        if held + extra >= self.max_keys {
+            return Err(ServiceError::conflict(
+                crate::api::ErrorCode::LimitReached,
+                format!("A tenant can hold at most {} keys", self.max_keys),
+            ));
+        }
+        Ok(())
     }
 
     /// Destroy `label` from the token after this operation's commit (best effort).
@@ -187,6 +203,11 @@ impl Work {
         let signatures = self.signatures.take();
         let gate = self.ctx.gate.clone();
         let binds = std::mem::take(&mut self.binds);
+        let (tenant, max_keys, creates) = (
+            self.tenant().to_owned(),
+            self.max_keys,
+            !self.created.is_empty(),
+        );
         let r = self.store.commit(&|| gate.pass(), |w| {
             for (label, purpose, param) in &binds {
                 // Checked before signing; a concurrent first use may have fixed another.
@@ -198,6 +219,14 @@ impl Work {
                 }
             }
             let r = f(w)?;
+            // Counted in the transaction that records the keys, so concurrent creates cannot
+            // together exceed it.
+            if creates && w.count_keys(&tenant)? > max_keys {
+                return Err(ServiceError::conflict(
+                    crate::api::ErrorCode::LimitReached,
+                    format!("A tenant can hold at most {max_keys} keys"),
+                ));
+            }
             w.append_events(&events)?;
             w.record_signatures(&signatures)?;
             Ok::<T, ServiceError>(r)
@@ -308,6 +337,7 @@ pub(crate) async fn run<T: Send + 'static>(
         event: op.event.clone(),
         object_id: op.object_id.clone(),
         created: Vec::new(),
+        max_keys: app.max_keys_per_tenant,
         destroy_after: Vec::new(),
         signatures: RefCell::new(Vec::new()),
         binds: Vec::new(),

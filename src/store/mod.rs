@@ -185,6 +185,16 @@ impl Store {
             .pragma_query_value(None, "user_version", |r| r.get(0))?)
     }
 
+    /// How many keys the tenant holds (all of them: keys API, roots, signers).
+    pub fn count_keys(&self, tenant: &str) -> Result<usize, StoreError> {
+        self.read(|conn| {
+            let n: i64 = conn
+                .prepare_cached("SELECT COUNT(*) FROM keys WHERE tenant = ?1")?
+                .query_row(params![tenant], |r| r.get(0))?;
+            Ok(n as usize)
+        })
+    }
+
     pub fn get_key(&self, tenant: &str, name: &str) -> Result<Option<KeyRecord>, StoreError> {
         self.read(|conn| {
             let mut stmt = conn.prepare_cached(
@@ -493,6 +503,15 @@ impl Write<'_> {
                 ]),
         )?;
         Ok(())
+    }
+
+    /// How many keys the tenant holds, as this transaction sees it.
+    pub fn count_keys(&self, tenant: &str) -> Result<usize, StoreError> {
+        let n: i64 = self
+            .0
+            .prepare_cached("SELECT COUNT(*) FROM keys WHERE tenant = ?1")?
+            .query_row(params![tenant], |r| r.get(0))?;
+        Ok(n as usize)
     }
 
     /// Delete a key record by tenant and name; `false` when absent.

@@ -118,15 +118,16 @@ impl Daemon {
         log_filter: &str,
         extra_toml: &str,
     ) -> Daemon {
-        Self::start_server(hsm, pool_size, log_filter, "", extra_toml)
+        Self::start_tables(hsm, pool_size, log_filter, "", "", extra_toml)
     }
 
-    /// As [`Daemon::start_full`], with extra keys for the `[server]` table.
-    pub fn start_server(
+    /// As [`Daemon::start_full`], with extra keys for the `[server]` and `[token]` tables.
+    pub fn start_tables(
         hsm: &SoftHsm,
         pool_size: usize,
         log_filter: &str,
         server_toml: &str,
+        token_toml: &str,
         extra_toml: &str,
     ) -> Daemon {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -152,6 +153,7 @@ module = "{module}"
 label = "{label}"
 pin_file = "user.pin"
 pool_size = {pool_size}
+{token_toml}
 [health]
 probe_interval_ms = 300
 max_backoff_ms = 1000
