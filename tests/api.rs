@@ -251,6 +251,24 @@ fn statuses_roles_tenants_and_the_keys_api() {
         }
     }
 
+    // Every 403 is in the tenant's audit log, naming the route tried.
+    let (s, b) = call(
+        a,
+        &admin1,
+        "GET",
+        "/v1/audit-events?event=AUTHORIZATION_FAIL&limit=1000",
+        None,
+    );
+    assert_eq!(s, 200, "{b}");
+    let denied = json(&b)["data"].as_array().unwrap().clone();
+    assert!(
+        denied
+            .iter()
+            .any(|e| e["objectId"] == "GET /v1/audit-events" && e["errorCode"] == "Forbidden"),
+        "{b}"
+    );
+    assert!(!b.contains("hpk_"), "a token in the audit log: {b}");
+
     // Tenants: t2's admin cannot see, use or delete t1's keys: 404, never 403.
     let (s, b) = call(a, &admin2, "GET", "/v1/keys/k-secp256r1", None);
     error(s, 404, &b, "NotFound");

@@ -434,17 +434,24 @@ async fn authorize(
         Err(Ok(auth::AuthError::Store(e))) => return Err(ApiError::from(ServiceError::Store(e))),
         Err(Err(e)) => return Err(ApiError::from(e)),
     };
-    if !principal.has_any(allowed) {
-        return Err(ApiError::new(
-            crate::api::ErrorCode::Forbidden,
-            "The API token's roles do not allow this operation",
-        ));
-    }
-    Ok(OpContext {
+    let op = OpContext {
         principal,
         request_id: ctx.request_id.clone(),
         gate: ctx.gate.clone(),
-    })
+    };
+    if !op.principal.has_any(allowed) {
+        // Audited for the tenant (which route was tried; never the token's secret), so an
+        // operator sees a token probing beyond its roles.
+        let route = format!("{} {}", req.method(), auth::redact_tokens(req.uri().path()));
+        let code = crate::api::ErrorCode::Forbidden;
+        op.record_refusal(&ctx.app, "AUTHORIZATION", Some(&route), code)
+            .await;
+        return Err(ApiError::new(
+            code,
+            "The API token's roles do not allow this operation",
+        ));
+    }
+    Ok(op)
 }
 
 fn openapi_response() -> Response<Body> {

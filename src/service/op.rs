@@ -147,6 +147,7 @@ impl Work {
     /// A new key pair in the token, labelled with an id of ours (never the client's:
     /// names are per tenant, labels are global to the token). Destroyed again unless this
     /// operation commits.
+    ///
     /// The tenant's key quota is checked first (and again, as a count, in the recording
     /// transaction), so a refused request never touches the token.
     pub fn generate_key(&mut self, algorithm: KeyAlgorithm) -> Result<TokenKey, ServiceError> {
