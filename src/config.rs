@@ -49,6 +49,10 @@ pub struct ServerConfig {
     /// Open connections at once; further ones wait in the kernel's accept queue.
     #[serde(default = "defaults::max_connections")]
     pub max_connections: usize,
+    /// Open connections from one client address at once; past it, the address's oldest
+    /// connection that has sent no request yet is closed for the new one.
+    #[serde(default = "defaults::max_connections_per_client")]
+    pub max_connections_per_client: usize,
     /// Largest request body accepted; larger ones get 413 before they are read in full.
     #[serde(default = "defaults::body_limit_bytes")]
     pub body_limit_bytes: usize,
@@ -132,6 +136,9 @@ pub struct LoggingConfig {
 }
 
 mod defaults {
+    pub fn max_connections_per_client() -> usize {
+        64
+    }
     pub fn max_connections() -> usize {
         256
     }
@@ -214,6 +221,12 @@ impl Config {
     /// Checks that serde cannot express: exclusive choices, ranges.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let s = &self.server;
+        if !(1..=65_536).contains(&s.max_connections_per_client) {
+            return Err(invalid(
+                "server.max_connections_per_client",
+                "must be 1..=65536",
+            ));
+        }
         if !(1..=65_536).contains(&s.max_connections) {
             return Err(invalid("server.max_connections", "must be 1..=65536"));
         }

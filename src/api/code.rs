@@ -50,6 +50,8 @@ pub enum ErrorCode {
     NotReady,
     /// 503: the request did not start in time; nothing of it was done.
     RequestTimeout,
+    /// 503: every connection slot is in use (only health probes are served).
+    ServerBusy,
 }
 
 impl ErrorCode {
@@ -75,6 +77,7 @@ impl ErrorCode {
         ErrorCode::TokenUnavailable,
         ErrorCode::NotReady,
         ErrorCode::RequestTimeout,
+        ErrorCode::ServerBusy,
     ];
 
     /// The code's wire string (the variant's name).
@@ -101,6 +104,7 @@ impl ErrorCode {
             ErrorCode::TokenUnavailable => "TokenUnavailable",
             ErrorCode::NotReady => "NotReady",
             ErrorCode::RequestTimeout => "RequestTimeout",
+            ErrorCode::ServerBusy => "ServerBusy",
         }
     }
 
@@ -122,7 +126,10 @@ impl ErrorCode {
             ErrorCode::PayloadTooLarge => 413,
             ErrorCode::UnsupportedMediaType => 415,
             ErrorCode::InternalError | ErrorCode::TokenError => 500,
-            ErrorCode::TokenUnavailable | ErrorCode::NotReady | ErrorCode::RequestTimeout => 503,
+            ErrorCode::TokenUnavailable
+            | ErrorCode::NotReady
+            | ErrorCode::RequestTimeout
+            | ErrorCode::ServerBusy => 503,
         }
     }
 }
@@ -140,7 +147,7 @@ mod tests {
     #[test]
     fn every_code_is_listed_once_with_its_own_name() {
         // ALL holds every variant in declaration order (the last one's discriminant + 1).
-        assert_eq!(ErrorCode::ALL.len(), ErrorCode::RequestTimeout as usize + 1);
+        assert_eq!(ErrorCode::ALL.len(), ErrorCode::ServerBusy as usize + 1);
         for (i, c) in ErrorCode::ALL.iter().enumerate() {
             assert_eq!(*c as usize, i);
         }

@@ -1,8 +1,9 @@
 //! HTTP transport on hyper 1.x, without a web framework. The only module that knows hyper
 //! and JSON.
 //!
-//! - [`Listener`] accepts connections under a connection limit and serves each with hyper's
-//!   auto (HTTP/1.1 + h2c) builder, with header, idle and request timeouts.
+//! - [`Listener`] (`listener.rs`) accepts connections under slot limits (overall, per client
+//!   address, a reserve for health probes) and serves each with hyper's auto (HTTP/1.1 + h2c)
+//!   builder, with header (from accept), idle and request timeouts.
 //! - `route` maps (method, path) to a handler, one module per URL family.
 //! - Every error leaves as the documented `{code, message, details}` body ([`ApiError`]).
 
@@ -11,28 +12,23 @@ mod ca;
 mod error;
 mod health;
 mod keys;
+mod listener;
 mod metrics;
 mod query;
 pub mod routes;
 mod x509;
 
-use std::convert::Infallible;
-use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
 use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
-use tokio::net::TcpListener;
-use tokio::sync::{Semaphore, watch};
 
 pub use error::ApiError;
+pub use listener::Listener;
 pub use metrics::Metrics;
 
 use crate::config::ServerConfig;
@@ -56,180 +52,12 @@ pub struct Ctx {
     pub audit: std::sync::OnceLock<(OpContext, String)>,
 }
 
-/// Accepts connections and serves them until shutdown.
-pub struct Listener {
-    listener: TcpListener,
-    app: Arc<App>,
-    config: ServerConfig,
-    /// Bounds open connections: a permit is taken before `accept`, so excess clients wait
-    /// in the kernel's backlog instead of costing us a task and buffers each.
-    connections: Arc<Semaphore>,
-    /// Request counters and latency histograms, exposed at `GET /metrics`.
-    metrics: Arc<Metrics>,
-}
-
-impl Listener {
-    pub fn new(listener: TcpListener, app: Arc<App>, config: ServerConfig) -> Self {
-        let connections = Arc::new(Semaphore::new(config.max_connections));
-        Listener {
-            listener,
-            app,
-            config,
-            connections,
-            metrics: Arc::new(Metrics::new()),
-        }
-    }
-
-    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
-        self.listener.local_addr()
-    }
-
-    /// Serve until `shutdown` resolves, then give in-flight requests the configured grace
-    /// period and return.
-    pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) {
-        // Every connection task watches this channel and starts a graceful close (finish the
-        // request in flight, then close) when it flips at shutdown.
-        let (stop_tx, stop_rx) = watch::channel(false);
-        tokio::pin!(shutdown);
-        loop {
-            let permit = tokio::select! {
-                _ = &mut shutdown => break,
-                p = self.connections.clone().acquire_owned() => match p {
-                    Ok(p) => p,
-                    Err(_) => break,
-                },
-            };
-            let (stream, peer) = tokio::select! {
-                _ = &mut shutdown => break,
-                r = self.listener.accept() => match r {
-                    Ok(x) => x,
-                    Err(e) => {
-                        // EMFILE and friends: back off briefly rather than spin.
-                        tracing::warn!(error = %e, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                },
-            };
-            let _ = stream.set_nodelay(true);
-            let conn_state = Arc::new(ConnState::default());
-            let service = {
-                let app = self.app.clone();
-                let metrics = self.metrics.clone();
-                let config = self.config.clone();
-                let conn_state = conn_state.clone();
-                hyper::service::service_fn(move |req| {
-                    let app = app.clone();
-                    let metrics = metrics.clone();
-                    let config = config.clone();
-                    let conn_state = conn_state.clone();
-                    async move {
-                        conn_state.begin();
-                        let resp = handle(app, metrics, &config, req).await;
-                        conn_state.end();
-                        Ok::<_, Infallible>(resp)
-                    }
-                })
-            };
-            let mut builder = auto::Builder::new(TokioExecutor::new());
-            builder
-                .http1()
-                .timer(TokioTimer::new())
-                .header_read_timeout(self.config.header_timeout())
-                .max_buf_size(64 * 1024);
-            builder
-                .http2()
-                .timer(TokioTimer::new())
-                .max_concurrent_streams(64)
-                .max_header_list_size(64 * 1024);
-            let conn = builder
-                .serve_connection_with_upgrades(TokioIo::new(stream), service)
-                .into_owned();
-            let idle = self.config.idle_timeout();
-            let mut stop_rx = stop_rx.clone();
-            tokio::spawn(async move {
-                let _permit = permit;
-                tokio::pin!(conn);
-                // Close the connection when it has been idle (no request in flight) too
-                // long, or when shutdown starts; otherwise let it run.
-                loop {
-                    tokio::select! {
-                        r = &mut conn => {
-                            if let Err(e) = r {
-                                tracing::debug!(%peer, error = %e, "connection ended with error");
-                            }
-                            return;
-                        }
-                        _ = tokio::time::sleep(Duration::from_secs(1)) => {
-                            if conn_state.idle_for() > idle {
-                                conn.as_mut().graceful_shutdown();
-                            }
-                        }
-                        Ok(()) = stop_rx.changed() => {
-                            conn.as_mut().graceful_shutdown();
-                        }
-                    }
-                }
-            });
-        }
-        let _ = stop_tx.send(true);
-        drop(self.listener);
-        // Each connection task holds a permit until it ends: holding them all means every
-        // connection is closed.
-        let all = self.config.max_connections as u32;
-        tokio::select! {
-            _ = self.connections.acquire_many(all) => tracing::info!("all connections closed"),
-            _ = tokio::time::sleep(self.config.shutdown_grace()) => {
-                tracing::warn!("grace period over; closing remaining connections");
-            }
-        }
-    }
-}
-
-/// Per-connection activity, for the idle timeout.
-#[derive(Default)]
-struct ConnState {
-    in_flight: AtomicUsize,
-    /// Milliseconds since `EPOCH` of the last request start or end.
-    last_activity_ms: AtomicU64,
-}
-
-static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
-
-fn now_ms() -> u64 {
-    EPOCH.get_or_init(Instant::now).elapsed().as_millis() as u64
-}
-
-impl ConnState {
-    fn begin(&self) {
-        self.in_flight.fetch_add(1, Ordering::SeqCst);
-        self.last_activity_ms.store(now_ms(), Ordering::SeqCst);
-    }
-    fn end(&self) {
-        self.in_flight.fetch_sub(1, Ordering::SeqCst);
-        self.last_activity_ms.store(now_ms(), Ordering::SeqCst);
-    }
-    fn idle_for(&self) -> Duration {
-        if self.in_flight.load(Ordering::SeqCst) > 0 {
-            return Duration::ZERO;
-        }
-        let last = self.last_activity_ms.load(Ordering::SeqCst);
-        // A connection that never sent a request counts from when it was accepted.
-        let last = if last == 0 {
-            self.last_activity_ms.store(now_ms(), Ordering::SeqCst);
-            now_ms()
-        } else {
-            last
-        };
-        Duration::from_millis(now_ms().saturating_sub(last))
-    }
-}
-
 /// One request: request id, timeout, routing, and the error shape.
 async fn handle(
     app: Arc<App>,
     metrics: Arc<Metrics>,
     config: &ServerConfig,
+    reserve: bool,
     req: Request<Incoming>,
 ) -> Response<Body> {
     let started = Instant::now();
@@ -252,7 +80,17 @@ async fn handle(
     // At the timeout the request is given up only if nothing of it has committed (then
     // work still in flight rolls back, so the 503 is true: nothing happened). If its work
     // committed already, the client gets that outcome, however late.
-    let work = route(&ctx, req);
+    let work = async {
+        // A connection taken from the reserve (every ordinary slot is in use) serves only
+        // the health routes, so that probes are answered under a connection flood.
+        if reserve && path != "/healthz" && path != "/readyz" {
+            return Err(ApiError::unavailable(
+                crate::api::ErrorCode::ServerBusy,
+                "Every connection slot is in use; retry later",
+            ));
+        }
+        route(&ctx, req).await
+    };
     tokio::pin!(work);
     let result = tokio::select! {
         r = &mut work => r,
