@@ -168,6 +168,11 @@ impl Listener {
             tokio::spawn(async move {
                 let _permit = permit;
                 tokio::pin!(conn);
+                // One timer for the request-head deadline, and the idle check once a second
+                // (as before): no per-connection polling faster than that.
+                let head_deadline = tokio::time::sleep(head);
+                tokio::pin!(head_deadline);
+                let mut head_checked = false;
                 // Close the connection when it has sent no request within the header timeout
                 // of its accept, when it has been idle too long, when its address needs
                 // the room, or when shutdown starts; otherwise let it run.
@@ -183,11 +188,14 @@ impl Listener {
                             tracing::debug!(%peer, "idle connection closed for its address's newer one");
                             break;
                         }
-                        _ = tokio::time::sleep(Duration::from_millis(250)) => {
-                            if conn_state.never_requested() && conn_state.age() > head {
+                        _ = &mut head_deadline, if !head_checked => {
+                            head_checked = true;
+                            if conn_state.never_requested() {
                                 tracing::debug!(%peer, "no request head within the header timeout");
                                 break;
                             }
+                        }
+                        _ = tokio::time::sleep(Duration::from_secs(1)) => {
                             if conn_state.idle_for() > idle {
                                 conn.as_mut().graceful_shutdown();
                             }
@@ -222,7 +230,6 @@ impl Listener {
 
 /// Per-connection activity, for the idle and header timeouts and for eviction.
 struct ConnState {
-    accepted_ms: u64,
     requests: AtomicU64,
     in_flight: AtomicUsize,
     /// Milliseconds since `EPOCH` of the last request start or end.
@@ -242,7 +249,6 @@ impl ConnState {
     fn new() -> Self {
         let now = now_ms();
         ConnState {
-            accepted_ms: now,
             requests: AtomicU64::new(0),
             in_flight: AtomicUsize::new(0),
             last_activity_ms: AtomicU64::new(now),
@@ -264,10 +270,6 @@ impl ConnState {
 
     fn never_requested(&self) -> bool {
         self.requests.load(Ordering::SeqCst) == 0
-    }
-
-    fn age(&self) -> Duration {
-        Duration::from_millis(now_ms().saturating_sub(self.accepted_ms))
     }
 
     fn closing(&self) -> bool {

@@ -180,14 +180,15 @@ async fn route(ctx: &Ctx, req: Request<Incoming>) -> Result<Response<Body>, ApiE
         Access::Public => None,
         Access::Roles(allowed) => Some(authorize(ctx, &req, allowed).await?),
     };
+    // Only state-changing routes have an event: reads keep this off their path.
     if let (Some(op), Some(event)) = (&op, def.id.audit_event()) {
         let _ = ctx.audit.set((op.clone(), event));
     }
-    let result = dispatch(ctx, def.id, op.clone(), req, &params).await;
+    let result = dispatch(ctx, def.id, op, req, &params).await;
     // A state-changing request refused here, before its operation ran (a body, query or
     // path that does not decode), is audited like one its operation refused.
-    if let (Err(e), Some(op), Some(event)) = (&result, &op, def.id.audit_event()) {
-        op.record_refusal(&ctx.app, &event, None, e.code).await;
+    if let (Err(e), Some((op, event))) = (&result, ctx.audit.get()) {
+        op.record_refusal(&ctx.app, event, None, e.code).await;
     }
     result
 }

@@ -299,12 +299,23 @@ impl DigestSigner for Ledgered<'_> {
             key_label: self.key.label().to_owned(),
             artefact: self.artefact.name().to_owned(),
             algorithm: alg.name().to_owned(),
-            digest: digest.iter().map(|b| format!("{b:02x}")).collect(),
+            digest: hex(digest),
             request_id: Some(self.work.ctx.request_id.clone()),
             created_at: now_rfc3339(),
         });
         Ok(sig)
     }
+}
+
+/// Lowercase hex, into one buffer (this runs once per token signature).
+fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(DIGITS[usize::from(b >> 4)] as char);
+        s.push(DIGITS[usize::from(b & 0x0f)] as char);
+    }
+    s
 }
 
 pub(crate) fn destroy_quietly(token: &Token, label: &str) {
@@ -429,6 +440,11 @@ mod tests {
             "a second transaction of the same request may commit too"
         );
         assert!(!g.cancel());
+    }
+
+    #[test]
+    fn hex_is_lowercase_and_two_digits_a_byte() {
+        assert_eq!(hex(&[0x00, 0x0f, 0xa5, 0xff]), "000fa5ff");
     }
 
     #[test]

@@ -156,6 +156,15 @@ fn kms_record(w: &Work, name: &str, param: &str) -> Result<KeyRecord, ServiceErr
     }
 }
 
+/// A key without a purpose gets `purpose` when the operation commits. One that has it
+/// already needs no write: a purpose, once set, never changes (the store's UPDATE only
+/// fills an empty one), so issuing with a key costs no extra row update.
+fn bind_at_first_use(w: &mut Work, record: &KeyRecord, purpose: KeyPurpose, param: &str) {
+    if record.purpose.is_none() {
+        w.bind_purpose(&record.label, purpose, param);
+    }
+}
+
 fn stored_purpose(r: &KeyRecord) -> Option<KeyPurpose> {
     r.purpose.as_deref().and_then(KeyPurpose::from_name)
 }
@@ -171,7 +180,7 @@ pub(super) fn resolve_public(
         KeyRef::Kms { name, param } => {
             let record = kms_record(w, &name, &param)?;
             purpose::check_subject(stored_purpose(&record), purpose, &param)?;
-            w.bind_purpose(&record.label, purpose, &param);
+            bind_at_first_use(w, &record, purpose, &param);
             PublicKey::from_spki_der(&record.public_key_der)
                 .map_err(|e| ServiceError::Internal(format!("stored public key: {e}")))
         }
@@ -193,7 +202,7 @@ pub(super) fn resolve_signer(
         KeyRef::Kms { name, param } => {
             let record = kms_record(w, &name, &param)?;
             purpose::check(stored_purpose(&record), purpose, u, &param)?;
-            w.bind_purpose(&record.label, purpose, &param);
+            bind_at_first_use(w, &record, purpose, &param);
             let key = w.token()?.find(&record.label).map_err(|e| match e {
                 HsmError::KeyNotFound { .. } => {
                     not_found(&param, "the key is missing from the token")
