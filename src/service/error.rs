@@ -89,6 +89,17 @@ impl ServiceError {
         }
     }
 
+    /// A 400 about a body field, echoing the offending value (at most 128 characters; the
+    /// HTTP layer redacts anything shaped like an API token).
+    pub fn invalid_value(param: impl Into<String>, msg: impl Into<String>, value: &str) -> Self {
+        ServiceError::Invalid {
+            location: "body",
+            param: param.into(),
+            msg: msg.into(),
+            value: Some(value.chars().take(128).collect()),
+        }
+    }
+
     /// A 409 with its code.
     pub fn conflict(code: ErrorCode, message: impl Into<String>) -> Self {
         debug_assert_eq!(code.status(), 409);

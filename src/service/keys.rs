@@ -61,21 +61,19 @@ impl TryFrom<api::CreateKeyRequest> for NewKey {
     type Error = ServiceError;
 
     fn try_from(b: api::CreateKeyRequest) -> Result<Self, ServiceError> {
-        let field = |param: &str, msg: &str, value: &str| ServiceError::Invalid {
-            location: "body",
-            param: param.to_owned(),
-            msg: msg.to_owned(),
-            value: Some(value.chars().take(128).collect()),
-        };
         let algorithm = KeyAlgorithm::from_name(&b.algorithm);
         let mut errors = Vec::new();
         if algorithm.is_none() {
-            errors.push(field("algorithm", super::ca::ALGORITHMS, &b.algorithm));
+            errors.push(ServiceError::invalid_value(
+                "algorithm",
+                super::ca::ALGORITHMS,
+                &b.algorithm,
+            ));
         }
         if let Some(id) = &b.key_id
             && !valid_key_id(id)
         {
-            errors.push(field(
+            errors.push(ServiceError::invalid_value(
                 "keyId",
                 "must be 1 to 64 characters of letters, digits, '-' and '_', not an API token",
                 id,

@@ -62,12 +62,7 @@ impl OpContext {
     }
 
     /// `<NAME>_START` and `<NAME>_SUCCESS`, to commit with the state change.
-    pub fn events(
-        &self,
-        name: &str,
-        object_id: Option<&str>,
-        _code: Option<&str>,
-    ) -> Vec<AuditEvent> {
+    pub fn events(&self, name: &str, object_id: Option<&str>) -> Vec<AuditEvent> {
         vec![
             self.event(format!("{name}_START"), "start", object_id, None),
             self.event(format!("{name}_SUCCESS"), "success", object_id, None),
@@ -89,7 +84,7 @@ impl OpContext {
         if !self.gate.claim_record() {
             return;
         }
-        let events = self.events(name, object_id, None);
+        let events = self.events(name, object_id);
         append_best_effort(app, name, events).await;
     }
 

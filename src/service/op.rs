@@ -60,7 +60,8 @@ impl Gate {
         !self.1.swap(true, Ordering::AcqRel)
     }
 
-    pub fn recorded(&self) -> bool {
+    #[cfg(test)]
+    fn recorded(&self) -> bool {
         self.1.load(Ordering::Acquire)
     }
 
@@ -198,9 +199,7 @@ impl Work {
         &mut self,
         f: impl FnOnce(&Write<'_>) -> Result<T, ServiceError>,
     ) -> Result<T, ServiceError> {
-        let events = self
-            .ctx
-            .events(&self.event, self.object_id.as_deref(), None);
+        let events = self.ctx.events(&self.event, self.object_id.as_deref());
         let signatures = self.signatures.take();
         let gate = self.ctx.gate.clone();
         let binds = std::mem::take(&mut self.binds);

@@ -189,12 +189,7 @@ impl Store {
 
     /// How many keys the tenant holds (all of them: keys API, roots, signers).
     pub fn count_keys(&self, tenant: &str) -> Result<usize, StoreError> {
-        self.read(|conn| {
-            let n: i64 = conn
-                .prepare_cached("SELECT COUNT(*) FROM keys WHERE tenant = ?1")?
-                .query_row(params![tenant], |r| r.get(0))?;
-            Ok(n as usize)
-        })
+        self.read(|conn| count_keys(conn, tenant))
     }
 
     pub fn get_key(&self, tenant: &str, name: &str) -> Result<Option<KeyRecord>, StoreError> {
@@ -427,11 +422,7 @@ impl Write<'_> {
 
     /// How many keys the tenant holds, as this transaction sees it.
     pub fn count_keys(&self, tenant: &str) -> Result<usize, StoreError> {
-        let n: i64 = self
-            .0
-            .prepare_cached("SELECT COUNT(*) FROM keys WHERE tenant = ?1")?
-            .query_row(params![tenant], |r| r.get(0))?;
-        Ok(n as usize)
+        count_keys(self.0, tenant)
     }
 
     /// Delete a key record by tenant and name; `false` when absent.
@@ -475,6 +466,15 @@ impl Write<'_> {
         }
         Ok(())
     }
+}
+
+/// One query for both counts (the quota's pre-check on a read connection, and the check in
+/// the recording transaction).
+fn count_keys(conn: &Connection, tenant: &str) -> Result<usize, StoreError> {
+    let n: i64 = conn
+        .prepare_cached("SELECT COUNT(*) FROM keys WHERE tenant = ?1")?
+        .query_row(params![tenant], |r| r.get(0))?;
+    Ok(n as usize)
 }
 
 fn map_conflict(r: rusqlite::Result<usize>) -> Result<usize, StoreError> {

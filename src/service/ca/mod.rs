@@ -213,11 +213,9 @@ pub struct SignerView {
 }
 
 pub(super) fn invalid(param: &str, msg: impl Into<String>, value: Option<&str>) -> ServiceError {
-    ServiceError::Invalid {
-        location: "body",
-        param: param.to_owned(),
-        msg: msg.into(),
-        value: value.map(|v| v.chars().take(128).collect()),
+    match value {
+        Some(v) => ServiceError::invalid_value(param, msg, v),
+        None => ServiceError::invalid(param, msg),
     }
 }
 

@@ -63,12 +63,7 @@ pub const MAX_STORED_ID_LEN: usize = 128;
 const ISSUER_CANDIDATES: usize = 16;
 
 fn invalid(param: impl Into<String>, msg: impl Into<String>) -> ServiceError {
-    ServiceError::Invalid {
-        location: "body",
-        param: param.into(),
-        msg: msg.into(),
-        value: None,
-    }
+    ServiceError::invalid(param, msg)
 }
 
 fn not_found(param: impl Into<String>, msg: impl Into<String>) -> ServiceError {
