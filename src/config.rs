@@ -103,6 +103,11 @@ pub struct TokenConfig {
     /// tenant cannot fill a shared HSM; past it, creating a key is 409 `LimitReached`.
     #[serde(default = "defaults::max_keys_per_tenant")]
     pub max_keys_per_tenant: usize,
+    /// Token keys whose handles (and public key, once used) are kept in memory, least
+    /// recently used forgotten first: a key not kept costs a token search, which on SoftHSM
+    /// reads every object. Bounds the daemon's memory per key.
+    #[serde(default = "defaults::key_cache_size")]
+    pub key_cache_size: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -165,6 +170,9 @@ mod defaults {
     }
     pub fn pool_timeout_ms() -> u64 {
         5000
+    }
+    pub fn key_cache_size() -> usize {
+        crate::hsm::TokenConfig::DEFAULT_KEY_CACHE_SIZE
     }
     pub fn probe_interval_ms() -> u64 {
         1000
@@ -272,6 +280,9 @@ impl Config {
         }
         if !(1..=60_000).contains(&t.pool_timeout_ms) {
             return Err(invalid("token.pool_timeout_ms", "must be 1..=60000"));
+        }
+        if !(1..=10_000_000).contains(&t.key_cache_size) {
+            return Err(invalid("token.key_cache_size", "must be 1..=10000000"));
         }
         if !(100..=60_000).contains(&self.health.probe_interval_ms) {
             return Err(invalid("health.probe_interval_ms", "must be 100..=60000"));

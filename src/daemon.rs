@@ -42,6 +42,7 @@ fn token_config(t: &TokenConfig) -> Result<hsm::TokenConfig, crate::config::Conf
     let mut cfg = hsm::TokenConfig::new(&t.module, selector, hsm::Pin::new(pin.as_str()));
     cfg.pool_size = t.pool_size;
     cfg.checkout_timeout = Duration::from_millis(t.pool_timeout_ms);
+    cfg.key_cache_size = t.key_cache_size;
     Ok(cfg)
 }
 
@@ -164,15 +165,27 @@ async fn probe_token(
     }
 }
 
-/// Longest a single probe may take before the token is reported down (the probe thread is
-/// still awaited before the next one, so probes never pile up on a hung token).
+/// Longest a single probe may take on the token before the token is reported down (the
+/// probe thread is still awaited before the next one, so probes never pile up on a hung
+/// token).
 const PROBE_DEADLINE: Duration = Duration::from_secs(3);
 
+/// Run `f` on a blocking thread with [`PROBE_DEADLINE`] counted from when it starts to run,
+/// not from when it was queued: waiting for a thread is the daemon's own queue, and must
+/// never read as an outage. (`Token::check` itself waits for no lock that the daemon's other
+/// work holds, so from its start on the time is the token's.)
 async fn run_probe<R: Send + 'static>(
     app: &App,
     f: impl FnOnce() -> Result<R, HsmError> + Send + 'static,
 ) -> Result<R, String> {
-    let mut handle = tokio::task::spawn_blocking(f);
+    let (started_tx, started) = tokio::sync::oneshot::channel::<()>();
+    let mut handle = tokio::task::spawn_blocking(move || {
+        let _ = started_tx.send(());
+        f()
+    });
+    // The sender is dropped unsent only if the task never ran (runtime shutting down); the
+    // join below then reports that.
+    let _ = started.await;
     let joined = tokio::select! {
         r = &mut handle => r,
         _ = tokio::time::sleep(PROBE_DEADLINE) => {
@@ -245,7 +258,7 @@ async fn check_token(app: &Arc<App>, token: Arc<Token>) -> bool {
 
 /// Labels the daemon gives the keys it creates (`hsm-pki.<uuid>`). Only such keys are ever
 /// destroyed by reconciliation: a key someone else put on the token is reported, never touched.
-const OWN_LABEL_PREFIX: &str = "hsm-pki.";
+use crate::service::OWN_LABEL_PREFIX;
 
 /// Compare the keys recorded in the database with those in the token, report every
 /// difference, and destroy our own keys that have no record. Runs when the token is first
@@ -262,17 +275,15 @@ async fn reconcile(app: &Arc<App>, token: Arc<Token>) {
     let store = app.store.clone();
     let result = app
         .exclusive(move || -> Result<(Reconciliation, Vec<String>, usize), String> {
-            let torn = token.destroy_unlabelled_keys().map_err(|e| e.to_string())?;
+            // One pass over the token's key objects (each read once; torn ones destroyed),
+            // which also fills the key cache so the keys are found without a search later.
+            let scan = token.scan_keys().map_err(|e| e.to_string())?;
+            let torn = scan.torn_destroyed;
             let db = store.key_labels().map_err(|e| e.to_string())?;
-            let private = token.list_labels().map_err(|e| e.to_string())?;
-            let r = Reconciliation::compare(db.clone(), private);
+            let r = Reconciliation::compare(db.clone(), scan.private);
             // Our public halves whose key pair has no record (their private half may already
             // be gone) go too; `destroy` removes both halves of a label.
-            let orphan_public = Reconciliation::compare(
-                db,
-                token.list_public_labels().map_err(|e| e.to_string())?,
-            )
-            .unrecorded_in_token;
+            let orphan_public = Reconciliation::compare(db, scan.public).unrecorded_in_token;
             let mut destroyed = Vec::new();
             for label in r.unrecorded_in_token.iter().chain(&orphan_public) {
                 if !label.starts_with(OWN_LABEL_PREFIX) || destroyed.contains(label) {

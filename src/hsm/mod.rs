@@ -28,7 +28,9 @@ use std::time::Duration;
 use zeroize::Zeroizing;
 
 pub use error::{HsmError, classify};
-pub use keys::{KeyAttributes, PrivateKeyMaterial, PublicKeyUses, TokenKey, parse_ec_point};
+pub use keys::{
+    KeyAttributes, KeyScan, PrivateKeyMaterial, PublicKeyUses, TokenKey, parse_ec_point,
+};
 pub use stats::{LatencySnapshot, SIGN_LATENCY_BOUNDS, SIGN_LATENCY_BUCKETS};
 pub use token::{SENTINEL_LABEL, Token, TokenStats};
 
@@ -84,11 +86,18 @@ pub struct TokenConfig {
     /// Longest wait for a free operation session before failing with
     /// [`HsmError::Unavailable`] ("session pool exhausted").
     pub checkout_timeout: Duration,
+    /// Keys whose handles (and public key, once read) are remembered, least recently used
+    /// forgotten first (at least 1). A key not remembered costs a search, which on SoftHSM
+    /// reads every object of the token.
+    pub key_cache_size: usize,
 }
 
 impl TokenConfig {
     /// The default pool checkout wait.
     pub const DEFAULT_CHECKOUT_TIMEOUT: Duration = Duration::from_secs(5);
+    /// The default key cache size: the default per-tenant key quota, at well under 1 KiB a
+    /// key (`scripts/scale` measures it).
+    pub const DEFAULT_KEY_CACHE_SIZE: usize = 10_000;
 
     pub fn new(module_path: impl Into<PathBuf>, token: TokenSelector, pin: Pin) -> Self {
         TokenConfig {
@@ -97,6 +106,7 @@ impl TokenConfig {
             pin,
             pool_size: 4,
             checkout_timeout: Self::DEFAULT_CHECKOUT_TIMEOUT,
+            key_cache_size: Self::DEFAULT_KEY_CACHE_SIZE,
         }
     }
 }

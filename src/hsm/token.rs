@@ -26,12 +26,33 @@
 //!   plus the sentinel object), so an outage is reported as [`HsmError::Unavailable`] and
 //!   start-up reconciliation never mistakes an unreadable token for an empty one.
 //! - [`Token::check`] proves more than "the library answers": it reads token info, checks
-//!   the login state and finds and reads a private sentinel data object (visible only when
-//!   logged in, gone when storage is gone).
+//!   the login state and reads a private sentinel data object (readable only when logged in,
+//!   its handle invalid once storage is gone) through the handle found at connect.
+//!
+//! # What SoftHSM 2.6.1 calls cost on a big token (src/lib/SoftHSM.cpp, object_store/)
+//!
+//! The file store keeps every object of the token in memory (read at C_Initialize) and
+//! checks it against its file on every use: `ObjectFile::isValid` opens and reads the
+//! token's `generation` file and the object's own file header. So:
+//!
+//! - C_FindObjects does that for *every* object of the token, and decrypts the CKA_LABEL of
+//!   every private object a template compares a label with: a search costs time in
+//!   proportion to the number of objects (`scripts/scale` measures it), whatever it finds.
+//! - C_GetAttributeValue, C_SignInit and C_GetTokenInfo on a known handle touch one object:
+//!   constant cost.
+//! - C_GenerateKeyPair writes its two new files (about 60 small writes) and touches no other
+//!   object: constant cost.
+//! - C_DestroyObject re-lists the whole token directory twice (`Directory::remove` calls
+//!   `refresh`, which lstat()s every file): linear in the objects, and nothing the daemon
+//!   can avoid but by not destroying.
+//!
+//! Hence no search on any hot path here: keys are generated under labels that cannot be
+//! taken (no uniqueness search), found through a bounded handle cache that reconciliation
+//! fills, and the health probe reads the sentinel by handle.
 //! - Recovery is finalize + initialize of the whole context, with the handle cache dropped
 //!   and handles held by [`TokenKey`](super::TokenKey) invalidated by a generation counter.
 
-use std::collections::HashMap;
+use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
@@ -41,6 +62,7 @@ use cryptoki::object::{Attribute, AttributeType, ObjectClass, ObjectHandle};
 use cryptoki::session::{Session, SessionState, UserType};
 use cryptoki::slot::Slot;
 use cryptoki::types::AuthPin;
+use hashlink::LruCache;
 
 use super::error::{HsmError, classify};
 use super::pool::SessionPool;
@@ -92,6 +114,11 @@ pub struct TokenStats {
     pub sessions_in_use: usize,
     /// The pool's limit (`TokenConfig::pool_size`, at least 1).
     pub sessions_max: usize,
+    /// C_FindObjects searches made. On SoftHSM each reads every object of the token, so
+    /// this should stay still while keys are created and used (the key cache answers).
+    pub searches: u64,
+    /// Keys in the key cache now (at most `TokenConfig::key_cache_size`).
+    pub cached_keys: usize,
     /// Time spent in `DigestSigner::sign_digest`, failures included.
     pub sign_latency: LatencySnapshot,
 }
@@ -112,12 +139,23 @@ pub(crate) struct TokenInner {
     /// rebuilt on recovery, and shared with it (`Arc`) so a scrape reads one atomic instead
     /// of taking the state lock, which `recover` may hold for as long as the token hangs.
     sessions_in_use: Arc<AtomicUsize>,
+    /// Shared with each `Live` for the same reason as `sessions_in_use`: [`TokenStats`].
+    counters: Arc<Counters>,
     pub(crate) sign_latency: LatencyRecorder,
     /// Serialises the creation and destruction of token objects (key generation, import,
-    /// destroy) and the health check's read of the sentinel object. SoftHSM 2.6 fails concurrent `C_GenerateKeyPair` calls from one process
-    /// with `CKR_GENERAL_ERROR` now and then (seen under load in `tests/resilience.rs`),
-    /// which would read as an outage. Key creation is rare next to signing, which this lock
-    /// does not touch, so serialising it costs nothing that matters.
+    /// destroy) and the searches that run beside them. SoftHSM 2.6 failed concurrent
+    /// `C_GenerateKeyPair` calls from one process with `CKR_GENERAL_ERROR` now and then
+    /// (seen under load in `tests/resilience.rs`), which would read as an outage; so did a
+    /// search for the sentinel beside a generation. A search reads every object of the
+    /// token, the one being written included, and the file store's record locks (fcntl) do
+    /// not exclude threads of one process. Key creation is rare next to signing, which this
+    /// lock does not touch, so serialising it costs nothing that matters.
+    ///
+    /// The health check does *not* take it (it used to, and queued behind RSA-4096
+    /// generations for seconds, which read as an outage: issue 11): it reads token info and
+    /// the sentinel by handle, which touch only the token's own files (guarded by SoftHSM's
+    /// mutexes) and the sentinel's file, written once and never modified. `tests/hsm_token.rs`
+    /// runs checks beside generations, and `tests/scale.rs` the probe beside RSA-4096 ones.
     pub(crate) objects: std::sync::Mutex<()>,
 }
 
@@ -130,6 +168,20 @@ struct State {
 /// Handles of a key with the public key and CKA_ID read from them.
 pub(crate) type LoadedKey = (KeyHandles, PublicKey, Vec<u8>);
 
+/// Counts that `Live` keeps and a scrape reads without taking the state lock.
+#[derive(Default)]
+struct Counters {
+    searches: AtomicU64,
+    cached_keys: AtomicUsize,
+}
+
+/// What is remembered of one key between requests.
+struct CachedKey {
+    handles: KeyHandles,
+    /// The public key and CKA_ID read from `handles`, once a lookup has read them.
+    loaded: Option<(PublicKey, Vec<u8>)>,
+}
+
 /// Everything that is only valid within one C_Initialize.
 pub(crate) struct Live {
     pub(crate) slot: Slot,
@@ -139,14 +191,22 @@ pub(crate) struct Live {
     /// application logs it out (v2.40 section 5.6, C_CloseSession). Also used by `check`,
     /// so the health probe does not compete with signing for pool sessions.
     login: Mutex<Session>,
+    /// The sentinel data object, found (or made) at connect. The probe reads it through
+    /// this handle: a search would cost time in proportion to the token's objects (module
+    /// docs), and a handle found earlier is exactly what SoftHSM invalidates when its
+    /// storage goes.
+    sentinel: ObjectHandle,
     pub(crate) pool: SessionPool,
-    /// label -> handles. Handles change across C_Initialize (measured, see module docs).
-    cache: Mutex<HashMap<String, KeyHandles>>,
-    /// label -> (handles, public key, CKA_ID) read from those handles: a key that signs on
-    /// every request is loaded without two C_GetAttributeValue calls each time. Evicted and
-    /// cleared with `cache`; a stale handle is still caught where it is used (`sign_on_token`
-    /// re-resolves and checks CKA_ID), and a wrong public key by the signature check.
-    loaded: Mutex<HashMap<String, LoadedKey>>,
+    /// label -> handles, and the public key and CKA_ID read from them once a lookup has:
+    /// a key that signs on every request is found without a search and loaded without two
+    /// C_GetAttributeValue calls each time. Handles change across C_Initialize (measured,
+    /// see module docs), so this lives and dies with the context. Least recently used
+    /// entries go first past `TokenConfig::key_cache_size`, so memory stays bounded however
+    /// many keys the token holds; a miss costs one search. A stale handle is still caught
+    /// where it is used (`sign_on_token` re-resolves and checks CKA_ID), and a wrong public
+    /// key by the signature check.
+    keys: Mutex<LruCache<String, CachedKey>>,
+    counters: Arc<Counters>,
 }
 
 fn relock<G>(r: Result<G, std::sync::PoisonError<G>>) -> G {
@@ -156,36 +216,67 @@ fn relock<G>(r: Result<G, std::sync::PoisonError<G>>) -> G {
 }
 
 impl Live {
-    pub(crate) fn cached(&self, label: &str) -> Option<KeyHandles> {
-        relock(self.cache.lock()).get(label).copied()
+    /// C_FindObjects, counted. Every search of the token goes through here: on SoftHSM it
+    /// costs time in proportion to the token's objects (module docs).
+    pub(crate) fn search(
+        &self,
+        s: &Session,
+        template: &[Attribute],
+    ) -> Result<Vec<ObjectHandle>, CkError> {
+        self.counters.searches.fetch_add(1, Ordering::Relaxed);
+        s.find_objects(template)
     }
 
+    fn keys(&self) -> KeysGuard<'_> {
+        KeysGuard {
+            keys: relock(self.keys.lock()),
+            counters: &self.counters,
+        }
+    }
+
+    pub(crate) fn cached(&self, label: &str) -> Option<KeyHandles> {
+        self.keys().keys.get(label).map(|k| k.handles)
+    }
+
+    /// Remember `label`'s handles. What was read from other handles is forgotten.
     pub(crate) fn cache_put(&self, label: &str, h: KeyHandles) {
-        relock(self.cache.lock()).insert(label.to_owned(), h);
+        let mut keys = self.keys();
+        if keys.keys.get(label).is_some_and(|k| k.handles == h) {
+            return;
+        }
+        keys.keys.insert(
+            label.to_owned(),
+            CachedKey {
+                handles: h,
+                loaded: None,
+            },
+        );
     }
 
     pub(crate) fn cache_clear(&self) {
-        relock(self.cache.lock()).clear();
-        relock(self.loaded.lock()).clear();
+        self.keys().keys.clear();
     }
 
     pub(crate) fn cache_evict(&self, label: &str) {
-        relock(self.cache.lock()).remove(label);
-        relock(self.loaded.lock()).remove(label);
+        self.keys().keys.remove(label);
     }
 
-    /// The public key and CKA_ID read earlier for `label`, if its handles are still the
-    /// cached ones.
+    /// The handles, public key and CKA_ID read earlier for `label`.
     pub(crate) fn loaded(&self, label: &str) -> Option<LoadedKey> {
-        let h = self.cached(label)?;
-        relock(self.loaded.lock())
-            .get(label)
-            .filter(|l| l.0 == h)
-            .cloned()
+        let mut keys = self.keys();
+        let k = keys.keys.get(label)?;
+        let (public, id) = k.loaded.as_ref()?;
+        Some((k.handles, public.clone(), id.clone()))
     }
 
     pub(crate) fn loaded_put(&self, label: &str, h: KeyHandles, key: &PublicKey, id: &[u8]) {
-        relock(self.loaded.lock()).insert(label.to_owned(), (h, key.clone(), id.to_vec()));
+        self.keys().keys.insert(
+            label.to_owned(),
+            CachedKey {
+                handles: h,
+                loaded: Some((key.clone(), id.to_vec())),
+            },
+        );
     }
 
     fn login_session(&self) -> MutexGuard<'_, Session> {
@@ -193,7 +284,8 @@ impl Live {
     }
 
     /// Prove the token is alive and its storage readable, on `session`. Used by `check` and
-    /// before reporting that a key (or every key) is absent.
+    /// before reporting that a key (or every key) is absent. Costs the same whatever the
+    /// number of objects: token info and one object read by handle, no search.
     pub(crate) fn probe(&self, session: &Session) -> Result<(), HsmError> {
         // C_GetTokenInfo is the first thing SoftHSM fails (CKR_GENERAL_ERROR) once the
         // token's storage is gone; say so, since the bare return value reads like a bug.
@@ -211,16 +303,12 @@ impl Live {
                 "user PIN is locked (CKF_USER_PIN_LOCKED)",
             ));
         }
-        let found = session
-            .find_objects(&sentinel_template())
-            .map_err(classify)?;
-        let Some(&handle) = found.first() else {
-            return Err(HsmError::unavailable(
-                "sentinel object not visible: token storage gone or session not logged in",
-            ));
-        };
+        // SoftHSM answers CKR_OBJECT_HANDLE_INVALID for a handle found earlier once its
+        // storage is gone, and CKR_GENERAL_ERROR when the application is not logged in
+        // (the sentinel is private). Someone destroying the sentinel looks like the former;
+        // the reconnect that follows makes a new one.
         let attrs = session
-            .get_attributes(handle, &[AttributeType::Value])
+            .get_attributes(self.sentinel, &[AttributeType::Value])
             .map_err(|e| match classify(e) {
                 HsmError::KeyNotFound { .. } => {
                     HsmError::unavailable("sentinel object handle invalid: token storage gone")
@@ -231,6 +319,20 @@ impl Live {
             Some(Attribute::Value(v)) if v == SENTINEL_VALUE => Ok(()),
             _ => Err(HsmError::unavailable("sentinel object unreadable")),
         }
+    }
+}
+
+/// The key cache, locked; publishes its size for [`TokenStats`] when released.
+struct KeysGuard<'a> {
+    keys: MutexGuard<'a, LruCache<String, CachedKey>>,
+    counters: &'a Counters,
+}
+
+impl Drop for KeysGuard<'_> {
+    fn drop(&mut self) {
+        self.counters
+            .cached_keys
+            .store(self.keys.len(), Ordering::Relaxed);
     }
 }
 
@@ -288,6 +390,7 @@ impl TokenInner {
     fn connect(&self, st: &mut State, at_startup: bool) -> Result<(), HsmError> {
         // Sessions first: they must be closed while the library is still initialized.
         st.live = None;
+        self.counters.cached_keys.store(0, Ordering::Relaxed);
         if st.initialized {
             st.initialized = false;
             if let Err(e) = self.lib.clone().finalize() {
@@ -311,7 +414,8 @@ impl TokenInner {
             Err(e) => return Err(classify(e)),
         }
         drop(pin);
-        ensure_sentinel(&login)?;
+        self.counters.searches.fetch_add(1, Ordering::Relaxed);
+        let sentinel = ensure_sentinel(&login)?;
 
         let generation = self.generation.fetch_add(1, Ordering::AcqRel) + 1;
         st.live = Some(Live {
@@ -319,6 +423,7 @@ impl TokenInner {
             generation,
             ctx: self.lib.clone(),
             login: Mutex::new(login),
+            sentinel,
             pool: SessionPool::new(
                 self.lib.clone(),
                 slot,
@@ -326,8 +431,12 @@ impl TokenInner {
                 self.cfg.checkout_timeout,
                 self.sessions_in_use.clone(),
             ),
-            cache: Mutex::new(HashMap::new()),
-            loaded: Mutex::new(HashMap::new()),
+            keys: Mutex::new(LruCache::new(
+                NonZeroUsize::new(self.cfg.key_cache_size)
+                    .unwrap_or(NonZeroUsize::MIN)
+                    .get(),
+            )),
+            counters: self.counters.clone(),
         });
         self.healthy.store(true, Ordering::Release);
         Ok(())
@@ -368,13 +477,14 @@ impl TokenInner {
     }
 }
 
-fn ensure_sentinel(session: &Session) -> Result<(), HsmError> {
-    if !session
+/// The sentinel's handle, made first if the token has none. Searches once per connect.
+fn ensure_sentinel(session: &Session) -> Result<ObjectHandle, HsmError> {
+    if let Some(&h) = session
         .find_objects(&sentinel_template())
         .map_err(classify)?
-        .is_empty()
+        .first()
     {
-        return Ok(());
+        return Ok(h);
     }
     let mut template = sentinel_template();
     template.extend([
@@ -384,8 +494,7 @@ fn ensure_sentinel(session: &Session) -> Result<(), HsmError> {
         Attribute::Modifiable(false),
         Attribute::Value(SENTINEL_VALUE.to_vec()),
     ]);
-    session.create_object(&template).map_err(classify)?;
-    Ok(())
+    session.create_object(&template).map_err(classify)
 }
 
 impl Drop for TokenInner {
@@ -434,6 +543,7 @@ impl Token {
             sign_errors: AtomicU64::new(0),
             reconnects: AtomicU64::new(0),
             sessions_in_use: Arc::new(AtomicUsize::new(0)),
+            counters: Arc::default(),
             sign_latency: LatencyRecorder::default(),
             objects: std::sync::Mutex::new(()),
         };
@@ -457,11 +567,11 @@ impl Token {
     /// is readable (the sentinel object is found and read). Fails with
     /// [`HsmError::Unavailable`] when the token is gone (call [`recover`](Self::recover)
     /// later), with [`HsmError::Unusable`] when the PIN got locked.
+    ///
+    /// Waits for no lock that other work of the daemon holds for long (not the object lock:
+    /// see [`TokenInner::objects`]), so its duration is the token's: a caller may put a
+    /// deadline on it.
     pub fn check(&self) -> Result<(), HsmError> {
-        // Not beside a key generation: SoftHSM's file store can answer CKR_GENERAL_ERROR to
-        // one of two sessions reading and writing token objects at the same moment, and a
-        // check costs next to nothing to delay.
-        let _objects = self.inner.lock_objects();
         let result = self.inner.with_live(|live| {
             let session = live.login_session();
             match session
@@ -521,6 +631,8 @@ impl Token {
             reconnects: self.inner.reconnects.load(Ordering::Relaxed),
             sessions_in_use: self.sessions_in_use(),
             sessions_max: self.sessions_max(),
+            searches: self.inner.counters.searches.load(Ordering::Relaxed),
+            cached_keys: self.inner.counters.cached_keys.load(Ordering::Relaxed),
             sign_latency: self.inner.sign_latency.snapshot(),
         }
     }

@@ -202,6 +202,16 @@ fn token_registry(token: Option<&TokenStats>, token_up: bool) -> Registry {
         "Size limit of the operation-session pool",
         ConstGauge::new(s.sessions_max as i64),
     );
+    r.register(
+        "searches",
+        "C_FindObjects searches; on SoftHSM each reads every object of the token",
+        ConstCounter::new(s.searches),
+    );
+    r.register(
+        "cached_keys",
+        "Keys whose handles are kept in memory (at most token.key_cache_size)",
+        ConstGauge::new(s.cached_keys as i64),
+    );
     r.register_with_unit(
         "sign_duration",
         "Time spent signing a digest, pool wait and failures included",
@@ -358,6 +368,8 @@ mod tests {
             reconnects: 2,
             sessions_in_use: 3,
             sessions_max: 8,
+            searches: 6,
+            cached_keys: 7,
             sign_latency: LatencySnapshot {
                 buckets,
                 sum_nanos: 12_500_000_000,
@@ -372,6 +384,8 @@ mod tests {
             ("hsm_pki_token_up", "1"),
             ("hsm_pki_token_sessions_in_use", "3"),
             ("hsm_pki_token_sessions_max", "8"),
+            ("hsm_pki_token_searches_total", "6"),
+            ("hsm_pki_token_cached_keys", "7"),
             ("hsm_pki_token_sign_duration_seconds_count", "5"),
             ("hsm_pki_token_sign_duration_seconds_sum", "12.5"),
             (

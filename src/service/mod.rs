@@ -24,7 +24,7 @@ use tokio::sync::Semaphore;
 
 pub use error::ServiceError;
 pub use health::{TokenHealth, TokenStatus};
-pub use op::Gate;
+pub use op::{Gate, OWN_LABEL_PREFIX};
 pub use purpose::KeyPurpose;
 
 use crate::hsm::Token;

@@ -24,6 +24,10 @@ use crate::store::{SignatureRecord, Store, Write};
 
 use super::{App, KeyPurpose, OpContext, ServiceError, now_rfc3339};
 
+/// What every label of a key the daemon generates begins with (reconciliation destroys
+/// only such keys when they have no record: `daemon::reconcile`).
+pub const OWN_LABEL_PREFIX: &str = "hsm-pki.";
+
 const OPEN: u8 = 0;
 const COMMITTED: u8 = 1;
 const CANCELLED: u8 = 2;
@@ -153,9 +157,10 @@ impl Work {
     /// transaction), so a refused request never touches the token.
     pub fn generate_key(&mut self, algorithm: KeyAlgorithm) -> Result<TokenKey, ServiceError> {
         self.check_key_quota(self.created.len())?;
-        let label = format!("hsm-pki.{}", uuid::Uuid::new_v4());
-        let key = self.token()?.generate(algorithm, &label)?;
-        self.created.push(label);
+        // A fresh label is not searched for first: on SoftHSM a search costs time in
+        // proportion to the token's objects (issue 11).
+        let key = self.token()?.generate_fresh(algorithm, OWN_LABEL_PREFIX)?;
+        self.created.push(key.label().to_owned());
         Ok(key)
     }
 

@@ -1,4 +1,7 @@
 //! Finding keys by label (with the handle cache) and reading their public halves back.
+//!
+//! A search reads every object of the token on SoftHSM (`token.rs` module docs), so a
+//! lookup searches only when the key is not in the cache, and then once for both halves.
 
 use super::*;
 
@@ -16,9 +19,21 @@ impl Live {
             return Ok(h);
         }
         self.cache_evict(label);
-        let found = s.find_objects(&private_by_label(label)).map_err(classify)?;
-        let private = match found.as_slice() {
-            [h] => *h,
+        let mut private = Vec::new();
+        let mut public = Vec::new();
+        for h in self.search(s, &by_label(label)).map_err(classify)? {
+            // A handle that went stale since the search was destroyed meanwhile: not a half.
+            let Some((class, id)) = read_class_and_id(s, h)? else {
+                continue;
+            };
+            if class == ObjectClass::PRIVATE_KEY {
+                private.push((h, id));
+            } else if class == ObjectClass::PUBLIC_KEY {
+                public.push((h, id));
+            }
+        }
+        let (private, id) = match private.as_slice() {
+            [(h, id)] => (*h, id),
             [] => {
                 self.probe(s)?;
                 return Err(HsmError::KeyNotFound {
@@ -32,14 +47,8 @@ impl Live {
                 )));
             }
         };
-        let id = read_bytes(s, private, AttributeType::Id)?.unwrap_or_default();
-        let mut template = public_by_label(label).to_vec();
-        template.push(Attribute::Id(id));
-        let public = s
-            .find_objects(&template)
-            .map_err(classify)?
-            .first()
-            .copied();
+        // The public half is the one with the private half's CKA_ID.
+        let public = public.iter().find(|(_, p)| p == id).map(|(h, _)| *h);
         let h = KeyHandles { private, public };
         self.cache_put(label, h);
         Ok(h)
@@ -90,6 +99,26 @@ impl Live {
 
 /// Marker: an object handle went stale while reading attributes.
 pub(super) struct Stale;
+
+/// CKA_CLASS and CKA_ID of `h`; `None` if the handle is stale.
+pub(super) fn read_class_and_id(
+    s: &Session,
+    h: ObjectHandle,
+) -> Result<Option<(ObjectClass, Vec<u8>)>, HsmError> {
+    let attrs = match read_attrs(s, h, &[AttributeType::Class, AttributeType::Id]) {
+        Err(Stale) => return Ok(None),
+        Ok(a) => a?,
+    };
+    let (mut class, mut id) = (None, Vec::new());
+    for a in attrs {
+        match a {
+            Attribute::Class(c) => class = Some(c),
+            Attribute::Id(v) => id = v,
+            _ => {}
+        }
+    }
+    Ok(class.map(|c| (c, id)))
+}
 
 pub(super) fn finish(
     token: &Token,
@@ -241,24 +270,14 @@ impl Token {
         })
     }
 
-    /// Labels of all private keys on the token (sorted), for start-up reconciliation with
-    /// the database. Fails rather than returning an empty list when the token's storage is
-    /// unreadable.
+    /// Labels of all private keys on the token (sorted). Fails rather than returning an
+    /// empty list when the token's storage is unreadable. Reconciliation uses
+    /// [`Token::scan_keys`], which reads each object once for everything it needs.
     pub fn list_labels(&self) -> Result<Vec<String>, HsmError> {
-        self.labels_of(ObjectClass::PRIVATE_KEY)
-    }
-
-    /// Labels of all public keys on the token (sorted): a public half whose private half is
-    /// gone is found this way.
-    pub fn list_public_labels(&self) -> Result<Vec<String>, HsmError> {
-        self.labels_of(ObjectClass::PUBLIC_KEY)
-    }
-
-    fn labels_of(&self, class: ObjectClass) -> Result<Vec<String>, HsmError> {
         self.inner.with_live(|live| {
             let mut s = live.pool.checkout()?;
-            let handles = s
-                .find_objects(&[Attribute::Class(class)])
+            let handles = live
+                .search(&s, &[Attribute::Class(ObjectClass::PRIVATE_KEY)])
                 .map_err(|e| s.fail(e))?;
             let mut labels = Vec::with_capacity(handles.len());
             for h in handles {

@@ -88,6 +88,18 @@ pub struct PublicKeyUses {
     pub other_use: bool,
 }
 
+/// The token's key objects as [`Token::scan_keys`] found them.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct KeyScan {
+    /// Labels of the private keys, sorted, each once.
+    pub private: Vec<String>,
+    /// Labels of the public keys, sorted, each once: a public half whose private half is
+    /// gone is found this way.
+    pub public: Vec<String>,
+    /// Key objects without a label (torn by an interrupted generation), destroyed.
+    pub torn_destroyed: usize,
+}
+
 /// A key pair on the token, addressed by its label. Implements
 /// [`DigestSigner`](crate::crypto::DigestSigner) (see `sign.rs`).
 pub struct TokenKey {

@@ -49,11 +49,9 @@ pub(super) fn private_by_label(label: &str) -> [Attribute; 2] {
     ]
 }
 
-pub(super) fn public_by_label(label: &str) -> [Attribute; 2] {
-    [
-        Attribute::Class(ObjectClass::PUBLIC_KEY),
-        Attribute::Label(label.as_bytes().to_vec()),
-    ]
+/// Every object labelled `label`: both halves of a key pair in one search.
+pub(super) fn by_label(label: &str) -> [Attribute; 1] {
+    [Attribute::Label(label.as_bytes().to_vec())]
 }
 
 /// The security attributes every private key gets, generated or imported.

@@ -221,10 +221,9 @@ pub(super) fn resolve_signer(
                     "a signing key needs a private JWK (with d)",
                 )
             })?;
-            let label = format!("{EPHEMERAL_PREFIX}{}", uuid::Uuid::new_v4());
             let token = w.token()?.clone();
             let key = token
-                .import_private(*material, &label)
+                .import_fresh(*material, EPHEMERAL_PREFIX)
                 .map_err(|e| match e {
                     HsmError::InvalidKey { reason } => invalid(&param, reason),
                     e => e.into(),
