@@ -255,6 +255,87 @@ fn softhsm_token_end_to_end() {
     let rsa = token.find("key-rsa2048").expect("find rsa");
     assert_eq!(rsa.public_key(), keys[3].public_key());
 
+    // --- the daemon's own paths do not search the token (on SoftHSM a search reads every
+    // object, so its cost grows with the token): a key under a fresh label is generated,
+    // found, signs and is destroyed through its cached handles, and the check reads the
+    // sentinel by handle.
+    let before = token.stats().searches;
+    let fresh = token
+        .generate_fresh(KeyAlgorithm::P256, "hsm-pki.")
+        .expect("generate under a fresh label");
+    assert!(fresh.label().starts_with("hsm-pki.") && fresh.label().len() == 8 + 36);
+    let fresh_found = token.find(fresh.label()).expect("find fresh");
+    assert_eq!(fresh_found.public_key(), fresh.public_key());
+    sign_and_verify(&fresh_found, SignatureAlgorithm::EcdsaSha256);
+    token.check().expect("check");
+    token.destroy(fresh.label()).expect("destroy fresh");
+    assert_eq!(token.stats().searches, before, "a search on a hot path");
+    let err = token_error(
+        sign(&fresh, SignatureAlgorithm::EcdsaSha256, b"m"),
+        "destroyed through cached handles",
+    );
+    assert!(matches!(err, HsmError::KeyNotFound { .. }), "{err:?}");
+    drop((fresh, fresh_found));
+
+    // Reconciliation's scan reads each key object once (two searches) and fills the cache,
+    // so keys are found without a search afterwards.
+    token.forget_cached_handles().expect("drop cache");
+    let before = token.stats().searches;
+    let scan = token.scan_keys().expect("scan");
+    assert_eq!(
+        token.stats().searches - before,
+        2,
+        "one search per key class"
+    );
+    assert_eq!(scan.private, token.list_labels().unwrap());
+    assert_eq!(scan.torn_destroyed, 0);
+    for alg in KeyAlgorithm::ALL {
+        let label = format!("key-{}", alg.name());
+        assert!(scan.public.contains(&label), "{scan:?}");
+    }
+    let before = token.stats().searches;
+    let warm = token.find("key-rsa2048").expect("find after scan");
+    sign_and_verify(&warm, SignatureAlgorithm::RsaPkcs1Sha256);
+    assert_eq!(
+        token.stats().searches,
+        before,
+        "the scan did not fill the cache"
+    );
+    drop(warm);
+
+    // --- the health check takes no object lock, so it runs beside generations; it must
+    // not fail there (SoftHSM failed a search beside a generation; a read by handle touches
+    // no object being written). Generations of RSA-2048 keys take long enough to overlap
+    // many checks.
+    let generating = std::sync::atomic::AtomicBool::new(true);
+    let checks = std::thread::scope(|scope| {
+        scope.spawn(|| {
+            for i in 0..10 {
+                let alg = if i % 2 == 0 {
+                    KeyAlgorithm::Rsa2048
+                } else {
+                    KeyAlgorithm::P256
+                };
+                let k = token
+                    .generate_fresh(alg, "beside-check.")
+                    .expect("generate");
+                token.destroy(k.label()).expect("destroy");
+            }
+            generating.store(false, std::sync::atomic::Ordering::Release);
+        });
+        let mut checks = 0;
+        while generating.load(std::sync::atomic::Ordering::Acquire) {
+            token.check().expect("a check beside a generation failed");
+            checks += 1;
+        }
+        checks
+    });
+    eprintln!("{checks} checks beside 10 generations and destructions, none failed");
+    assert!(
+        checks > 10,
+        "too few checks overlapped the generations: {checks}"
+    );
+
     // --- list, destroy, idempotence, KeyNotFound.
     let labels = token.list_labels().expect("list");
     for alg in KeyAlgorithm::ALL {
@@ -499,6 +580,22 @@ fn softhsm_token_end_to_end() {
     drop(imported);
     drop(token);
     // The context is finalized on drop: a new one can be opened in the same process.
-    let token = Token::open(config(PIN, LABEL)).expect("reopen after drop");
+    let mut small = config(PIN, LABEL);
+    small.key_cache_size = 2;
+    let token = Token::open(small).expect("reopen after drop");
     token.check().expect("healthy after reopen");
+
+    // --- the key cache is bounded: with room for 2, a scan and every key used keep at most
+    // 2, and a key that is not kept is found again with one search.
+    let scan = token.scan_keys().expect("scan");
+    assert!(scan.private.len() > 2, "{scan:?}");
+    assert_eq!(token.stats().cached_keys, 2);
+    for label in &scan.private {
+        let before = token.stats().searches;
+        let key = token.find(label).expect("find with a small cache");
+        sign_and_verify(&key, key.algorithm().default_signature());
+        let stats = token.stats();
+        assert!(stats.searches - before <= 1, "{label}: {stats:?}");
+        assert!(stats.cached_keys <= 2, "{stats:?}");
+    }
 }
