@@ -170,12 +170,19 @@ async fn probe_token(
 /// token).
 const PROBE_DEADLINE: Duration = Duration::from_secs(3);
 
-/// Run `f` on a blocking thread with [`PROBE_DEADLINE`] counted from when it starts to run,
-/// not from when it was queued: waiting for a thread is the daemon's own queue, and must
-/// never read as an outage. (`Token::check` itself waits for no lock that the daemon's other
-/// work holds, so from its start on the time is the token's.)
+/// Longest opening or reconnecting may take before the token is reported down. Far longer
+/// than a check: C_Initialize on SoftHSM reads every object file of the token (1–6 s at
+/// 10 000 keys, `scripts/scale`), and reporting a big token that is still opening as "not
+/// answering" would be a false outage at every start.
+const CONNECT_DEADLINE: Duration = Duration::from_secs(60);
+
+/// Run `f` on a blocking thread with `deadline` counted from when it starts to run, not from
+/// when it was queued: waiting for a thread is the daemon's own queue, and must never read as
+/// an outage. (`Token::check` itself waits for no lock that the daemon's other work holds, so
+/// from its start on the time is the token's.)
 async fn run_probe<R: Send + 'static>(
     app: &App,
+    deadline: Duration,
     f: impl FnOnce() -> Result<R, HsmError> + Send + 'static,
 ) -> Result<R, String> {
     let (started_tx, started) = tokio::sync::oneshot::channel::<()>();
@@ -188,9 +195,9 @@ async fn run_probe<R: Send + 'static>(
     let _ = started.await;
     let joined = tokio::select! {
         r = &mut handle => r,
-        _ = tokio::time::sleep(PROBE_DEADLINE) => {
+        _ = tokio::time::sleep(deadline) => {
             app.health.set(TokenStatus::Down {
-                reason: format!("token did not answer within {} s", PROBE_DEADLINE.as_secs()),
+                reason: format!("token did not answer within {} s", deadline.as_secs()),
             });
             handle.await
         }
@@ -203,7 +210,7 @@ async fn run_probe<R: Send + 'static>(
 }
 
 async fn open_token(app: &Arc<App>, cfg: Arc<hsm::TokenConfig>) -> bool {
-    match run_probe(app, move || Token::open((*cfg).clone())).await {
+    match run_probe(app, CONNECT_DEADLINE, move || Token::open((*cfg).clone())).await {
         Ok(token) => {
             let token = Arc::new(token);
             app.set_token(token.clone());
@@ -223,7 +230,7 @@ const RECHECK_DELAY: Duration = Duration::from_millis(200);
 
 async fn check_token(app: &Arc<App>, token: Arc<Token>) -> bool {
     let t = token.clone();
-    let mut result = run_probe(app, move || t.check()).await;
+    let mut result = run_probe(app, PROBE_DEADLINE, move || t.check()).await;
     if result.is_err() && app.health.status() == TokenStatus::Ready {
         // One more look before declaring an outage: SoftHSM answers CKR_GENERAL_ERROR for a
         // moment while another process (an operator's pkcs11-tool) holds its token files,
@@ -231,7 +238,7 @@ async fn check_token(app: &Arc<App>, token: Arc<Token>) -> bool {
         // twice and is still reported well within the probe interval.
         tokio::time::sleep(RECHECK_DELAY).await;
         let t = token.clone();
-        result = run_probe(app, move || t.check()).await;
+        result = run_probe(app, PROBE_DEADLINE, move || t.check()).await;
     }
     match result {
         Ok(()) => {
@@ -247,7 +254,7 @@ async fn check_token(app: &Arc<App>, token: Arc<Token>) -> bool {
             app.health.set(TokenStatus::Down { reason });
             // Finalize, re-initialise, log in again; the next probe tells if it worked.
             let t = token.clone();
-            match run_probe(app, move || t.recover()).await {
+            match run_probe(app, CONNECT_DEADLINE, move || t.recover()).await {
                 Ok(()) => tracing::info!("token reconnected"),
                 Err(e) => tracing::debug!(error = %e, "token reconnect failed; will retry"),
             }

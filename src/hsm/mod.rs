@@ -95,9 +95,11 @@ pub struct TokenConfig {
 impl TokenConfig {
     /// The default pool checkout wait.
     pub const DEFAULT_CHECKOUT_TIMEOUT: Duration = Duration::from_secs(5);
-    /// The default key cache size: the default per-tenant key quota, at well under 1 KiB a
-    /// key (`scripts/scale` measures it).
-    pub const DEFAULT_KEY_CACHE_SIZE: usize = 10_000;
+    /// The default key cache size: five tenants at the default key quota, at under 1 KiB a
+    /// key (`scripts/scale` measured 0.8 KiB with the public key loaded; SoftHSM itself
+    /// holds about 17 KiB a key in the process). Smaller than the keys in use, every miss
+    /// evicts a key that will miss in turn, and each costs a search.
+    pub const DEFAULT_KEY_CACHE_SIZE: usize = 50_000;
 
     pub fn new(module_path: impl Into<PathBuf>, token: TokenSelector, pin: Pin) -> Self {
         TokenConfig {
