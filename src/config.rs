@@ -40,6 +40,8 @@ pub struct Config {
     pub health: HealthConfig,
     #[serde(default)]
     pub logging: LoggingConfig,
+    #[serde(default)]
+    pub audit: AuditConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -125,6 +127,24 @@ impl Default for HealthConfig {
     }
 }
 
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditConfig {
+    /// How often a signed checkpoint of the audit chain is written (when it grew), besides
+    /// the one at shutdown. Events newer than the newest checkpoint are not yet anchored in
+    /// the token: this bounds how many a deletion of the newest rows can remove unnoticed.
+    #[serde(default = "defaults::checkpoint_interval_secs")]
+    pub checkpoint_interval_secs: u64,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        AuditConfig {
+            checkpoint_interval_secs: defaults::checkpoint_interval_secs(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LoggingConfig {
@@ -136,6 +156,9 @@ pub struct LoggingConfig {
 }
 
 mod defaults {
+    pub fn checkpoint_interval_secs() -> u64 {
+        60
+    }
     pub fn max_connections_per_client() -> usize {
         64
     }
@@ -238,6 +261,10 @@ impl Config {
             ("server.request_timeout_secs", s.request_timeout_secs),
             ("server.idle_timeout_secs", s.idle_timeout_secs),
             ("server.shutdown_grace_secs", s.shutdown_grace_secs),
+            (
+                "audit.checkpoint_interval_secs",
+                self.audit.checkpoint_interval_secs,
+            ),
         ] {
             if !(1..=3600).contains(&v) {
                 return Err(invalid(key, "must be 1..=3600 seconds"));

@@ -15,7 +15,7 @@ use tokio::sync::watch;
 use crate::config::{Config, TokenConfig};
 use crate::hsm::{self, HsmError, Token};
 use crate::http::Listener;
-use crate::service::{App, Reconciliation, TokenStatus};
+use crate::service::{App, Reconciliation, TokenStatus, checkpoint};
 use crate::store::Store;
 
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +43,16 @@ fn token_config(t: &TokenConfig) -> Result<hsm::TokenConfig, crate::config::Conf
     cfg.pool_size = t.pool_size;
     cfg.checkout_timeout = Duration::from_millis(t.pool_timeout_ms);
     Ok(cfg)
+}
+
+/// `hsm-pki audit verify`: open the database and the token of `config` and check the audit
+/// log against its checkpoints (beside a running daemon too: a second PKCS#11 process and a
+/// read connection disturb neither).
+pub fn verify_audit(config: &Config) -> Result<checkpoint::Report, String> {
+    let store = Store::open(&config.database.path).map_err(|e| e.to_string())?;
+    let cfg = token_config(&config.token).map_err(|e| e.to_string())?;
+    let token = Token::open(cfg).map_err(|e| format!("cannot open the token: {e}"))?;
+    checkpoint::verify(&store, &token).map_err(|e| e.to_string())
 }
 
 /// No core dumps, and no ptrace attach by other processes of the same user: a core file or a
@@ -102,12 +112,51 @@ pub async fn serve(config: Config) -> Result<(), DaemonError> {
         stop_rx.clone(),
     ));
 
+    let checkpoints = tokio::spawn(write_checkpoints(
+        app.clone(),
+        Duration::from_secs(config.audit.checkpoint_interval_secs),
+        stop_rx.clone(),
+    ));
+
     let server = Listener::new(listener, app.clone(), config.server.clone());
     server.run(shutdown_signal()).await;
     let _ = stop_tx.send(true);
+    let _ = checkpoints.await;
+    // Every request has drained: this checkpoint covers the whole log of this run.
+    write_checkpoint(&app).await;
     let _ = probe.await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Write an audit checkpoint every `interval` (when the chain grew) until `stop`.
+async fn write_checkpoints(app: Arc<App>, interval: Duration, mut stop: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(interval) => {}
+            _ = stop.changed() => return,
+        }
+        write_checkpoint(&app).await;
+    }
+}
+
+async fn write_checkpoint(app: &Arc<App>) {
+    let Some(token) = app.token().filter(|_| app.health.is_ready()) else {
+        // The next interval catches up: a checkpoint covers every event before it.
+        return;
+    };
+    let store = app.store.clone();
+    let now = crate::service::now_rfc3339();
+    match app
+        .blocking(move || checkpoint::write(&store, &token, &now))
+        .await
+    {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "audit checkpoint not written; next interval retries")
+        }
+        Err(e) => tracing::warn!(error = %e, "audit checkpoint not written; next interval retries"),
+    }
 }
 
 /// Resolves on SIGTERM or Ctrl-C.
@@ -264,13 +313,19 @@ async fn reconcile(app: &Arc<App>, token: Arc<Token>) {
         .exclusive(move || -> Result<(Reconciliation, Vec<String>, usize), String> {
             let torn = token.destroy_unlabelled_keys().map_err(|e| e.to_string())?;
             let db = store.key_labels().map_err(|e| e.to_string())?;
-            let private = token.list_labels().map_err(|e| e.to_string())?;
+            // The audit checkpoint key is the daemon's own and has no key record: the
+            // checkpoints it signed are what refer to it.
+            let own = |mut labels: Vec<String>| {
+                labels.retain(|l| l != hsm::AUDIT_KEY_LABEL);
+                labels
+            };
+            let private = own(token.list_labels().map_err(|e| e.to_string())?);
             let r = Reconciliation::compare(db.clone(), private);
             // Our public halves whose key pair has no record (their private half may already
             // be gone) go too; `destroy` removes both halves of a label.
             let orphan_public = Reconciliation::compare(
                 db,
-                token.list_public_labels().map_err(|e| e.to_string())?,
+                own(token.list_public_labels().map_err(|e| e.to_string())?),
             )
             .unrecorded_in_token;
             let mut destroyed = Vec::new();

@@ -10,6 +10,7 @@
 pub mod audit;
 pub mod auth;
 pub mod ca;
+pub mod checkpoint;
 mod error;
 mod health;
 pub mod keys;

@@ -21,7 +21,7 @@ use std::sync::Mutex;
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-pub use audit::{AuditEvent, StoredEvent};
+pub use audit::{AuditEvent, ChainWalk, Checkpoint, StoredEvent};
 pub use ca::{CaDeletion, CaRecord, SignerLimit, SignerRecord};
 pub use issuance::{IssuedRecord, StoredCertificate};
 pub use tenants::{ApiTokenRecord, TenantRecord};
@@ -225,8 +225,15 @@ impl Store {
 
     /// Walk the audit chain: `Ok(Ok(rows))` when intact, `Ok(Err(seq))` naming the first bad
     /// row.
-    pub fn verify_audit_chain(&self) -> Result<Result<u64, i64>, StoreError> {
-        audit::verify(&self.lock())
+    /// Walk the audit chain (on a read connection: the daemon may be running), collecting
+    /// the stored hashes of the rows `at`.
+    pub fn walk_audit_chain(&self, at: &[i64]) -> Result<audit::ChainWalk, StoreError> {
+        self.read(|conn| audit::walk(conn, at))
+    }
+
+    /// Every audit checkpoint, oldest first.
+    pub fn audit_checkpoints(&self) -> Result<Vec<audit::Checkpoint>, StoreError> {
+        self.read(audit::checkpoints)
     }
 
     /// One page of a tenant's keys in creation order, after the row `after` (exclusive).
@@ -397,6 +404,20 @@ impl Store {
 pub struct Write<'t>(&'t rusqlite::Transaction<'t>);
 
 impl Write<'_> {
+    /// What the next checkpoint is made from.
+    pub fn audit_tip(&self) -> Result<audit::Tip, StoreError> {
+        let (events, head) = audit::head(self.0)?;
+        Ok(audit::Tip {
+            events,
+            head,
+            last_checkpoint: audit::last_checkpoint(self.0)?,
+        })
+    }
+
+    pub fn insert_audit_checkpoint(&self, c: &Checkpoint) -> Result<(), StoreError> {
+        audit::insert_checkpoint(self.0, c)
+    }
+
     /// Record a key. [`StoreError::Conflict`] when its name is taken in the tenant.
     pub fn insert_key(&self, k: &KeyRecord) -> Result<(), StoreError> {
         map_conflict(

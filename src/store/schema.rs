@@ -18,6 +18,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("migrations/007_purposes_signatures.sql"),
     include_str!("migrations/008_tenant_issuer_alt_name.sql"),
     include_str!("migrations/009_audit_indexes.sql"),
+    include_str!("migrations/010_audit_checkpoints.sql"),
 ];
 
 pub const CURRENT_VERSION: i64 = MIGRATIONS.len() as i64;

@@ -97,6 +97,8 @@ pub struct Daemon {
     pub addr: SocketAddr,
     pub dir: tempfile::TempDir,
     pub log: PathBuf,
+    /// The token's SOFTHSM2_CONF, for CLI commands that open the token.
+    pub softhsm_conf: PathBuf,
 }
 
 pub const DAEMON_BIN: &str = env!("CARGO_BIN_EXE_hsm-pki");
@@ -173,6 +175,7 @@ filter = "{log_filter}"
             addr,
             dir,
             log,
+            softhsm_conf: hsm.conf.clone(),
         }
     }
 
@@ -255,6 +258,7 @@ filter = "{log_filter}"
             .args(args)
             .arg("--config")
             .arg(self.config_path())
+            .env("SOFTHSM2_CONF", &self.softhsm_conf)
             .output()
             .expect("run hsm-pki");
         let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -323,7 +327,19 @@ fn spawn(config: &Path, softhsm_conf: &Path, log: &Path) -> (Child, SocketAddr) 
 
 /// Labels of the token's private keys, read with OpenSC's pkcs11-tool: a second, independent
 /// PKCS#11 client in its own process (SoftHSM's file store allows that beside the daemon).
+/// The daemon's audit checkpoint key: its own, with no key record, so left out of
+/// [`token_private_labels`], which tests compare with the database's key records.
+pub const AUDIT_KEY_LABEL: &str = "hsm-pki.audit-checkpoint-key";
+
+/// Labels of the token's private keys except the audit checkpoint key (see
+/// [`token_all_private_labels`]).
 pub fn token_private_labels(hsm: &SoftHsm) -> Vec<String> {
+    let mut labels = token_all_private_labels(hsm);
+    labels.retain(|l| l != AUDIT_KEY_LABEL);
+    labels
+}
+
+pub fn token_all_private_labels(hsm: &SoftHsm) -> Vec<String> {
     let out = Command::new("pkcs11-tool")
         .env("SOFTHSM2_CONF", &hsm.conf)
         .args(["--module"])

@@ -10,6 +10,21 @@ impl Token {
     /// creation of one label; the token has no unique constraint on labels).
     pub fn generate(&self, alg: KeyAlgorithm, label: &str) -> Result<TokenKey, HsmError> {
         check_label(label)?;
+        self.generate_labelled(alg, label)
+    }
+
+    /// [`generate`](Self::generate) for the daemon's own reserved key (the audit checkpoint
+    /// key), which `check_label` refuses to everyone else.
+    pub(crate) fn generate_reserved(
+        &self,
+        alg: KeyAlgorithm,
+        label: &'static str,
+    ) -> Result<TokenKey, HsmError> {
+        debug_assert!(RESERVED_LABELS.contains(&label));
+        self.generate_labelled(alg, label)
+    }
+
+    fn generate_labelled(&self, alg: KeyAlgorithm, label: &str) -> Result<TokenKey, HsmError> {
         let _objects = self.inner.lock_objects();
         self.inner.with_live(|live| {
             let mut s = live.pool.checkout()?;
