@@ -19,6 +19,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("migrations/008_tenant_issuer_alt_name.sql"),
     include_str!("migrations/009_audit_indexes.sql"),
     include_str!("migrations/010_audit_checkpoints.sql"),
+    include_str!("migrations/011_issued_is_ca.sql"),
 ];
 
 pub const CURRENT_VERSION: i64 = MIGRATIONS.len() as i64;
