@@ -55,6 +55,13 @@ pub struct ServerConfig {
     /// connection that has sent no request yet is closed for the new one.
     #[serde(default = "defaults::max_connections_per_client")]
     pub max_connections_per_client: usize,
+    /// Failed authentications (401) one client address may make at once; past them it gets
+    /// 429 until its allowance refills at `auth_failures_per_minute`. Requests with a valid
+    /// token never count.
+    #[serde(default = "defaults::auth_failure_burst")]
+    pub auth_failure_burst: u32,
+    #[serde(default = "defaults::auth_failures_per_minute")]
+    pub auth_failures_per_minute: u32,
     /// Largest request body accepted; larger ones get 413 before they are read in full.
     #[serde(default = "defaults::body_limit_bytes")]
     pub body_limit_bytes: usize,
@@ -159,6 +166,12 @@ mod defaults {
     pub fn checkpoint_interval_secs() -> u64 {
         60
     }
+    pub fn auth_failure_burst() -> u32 {
+        20
+    }
+    pub fn auth_failures_per_minute() -> u32 {
+        30
+    }
     pub fn max_connections_per_client() -> usize {
         64
     }
@@ -248,6 +261,15 @@ impl Config {
             return Err(invalid(
                 "server.max_connections_per_client",
                 "must be 1..=65536",
+            ));
+        }
+        if !(1..=1_000_000).contains(&s.auth_failure_burst) {
+            return Err(invalid("server.auth_failure_burst", "must be 1..=1000000"));
+        }
+        if !(1..=1_000_000).contains(&s.auth_failures_per_minute) {
+            return Err(invalid(
+                "server.auth_failures_per_minute",
+                "must be 1..=1000000",
             ));
         }
         if !(1..=65_536).contains(&s.max_connections) {

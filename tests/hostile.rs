@@ -695,7 +695,16 @@ impl World {
 
     fn build() -> World {
         let hsm = SoftHsm::new("hostile");
-        let d = Daemon::start(&hsm);
+        // Every route gets its 401 cases from one address: a limit that never trips here
+        // (tests/api.rs tests the limit itself).
+        let d = Daemon::start_tables(
+            &hsm,
+            2,
+            "debug",
+            "auth_failure_burst = 1000000\nauth_failures_per_minute = 1000000",
+            "",
+            "",
+        );
         d.wait_status("/readyz", 200, Duration::from_secs(10));
         let dir = tempfile::tempdir().unwrap();
         let off = Offline {

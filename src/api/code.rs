@@ -52,6 +52,8 @@ pub enum ErrorCode {
     RequestTimeout,
     /// 503: every connection slot is in use (only health probes are served).
     ServerBusy,
+    /// 429: too many failed authentications from the client's address; retry later.
+    TooManyRequests,
 }
 
 impl ErrorCode {
@@ -78,6 +80,7 @@ impl ErrorCode {
         ErrorCode::NotReady,
         ErrorCode::RequestTimeout,
         ErrorCode::ServerBusy,
+        ErrorCode::TooManyRequests,
     ];
 
     /// The code's wire string (the variant's name).
@@ -105,6 +108,7 @@ impl ErrorCode {
             ErrorCode::NotReady => "NotReady",
             ErrorCode::RequestTimeout => "RequestTimeout",
             ErrorCode::ServerBusy => "ServerBusy",
+            ErrorCode::TooManyRequests => "TooManyRequests",
         }
     }
 
@@ -125,6 +129,7 @@ impl ErrorCode {
             | ErrorCode::StoredCertificateIdExists => 409,
             ErrorCode::PayloadTooLarge => 413,
             ErrorCode::UnsupportedMediaType => 415,
+            ErrorCode::TooManyRequests => 429,
             ErrorCode::InternalError | ErrorCode::TokenError => 500,
             ErrorCode::TokenUnavailable
             | ErrorCode::NotReady
@@ -147,7 +152,10 @@ mod tests {
     #[test]
     fn every_code_is_listed_once_with_its_own_name() {
         // ALL holds every variant in declaration order (the last one's discriminant + 1).
-        assert_eq!(ErrorCode::ALL.len(), ErrorCode::ServerBusy as usize + 1);
+        assert_eq!(
+            ErrorCode::ALL.len(),
+            ErrorCode::TooManyRequests as usize + 1
+        );
         for (i, c) in ErrorCode::ALL.iter().enumerate() {
             assert_eq!(*c as usize, i);
         }

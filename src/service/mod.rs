@@ -150,7 +150,7 @@ impl OpContext {
 
 /// Append audit events in their own transaction. Best effort: a failure is logged, and the
 /// caller's own result stands.
-async fn append_best_effort(app: &App, name: &str, events: Vec<AuditEvent>) {
+pub(crate) async fn append_best_effort(app: &App, name: &str, events: Vec<AuditEvent>) {
     let store = app.store.clone();
     let r = app.blocking(move || store.append_events(&events)).await;
     let err = match r {
