@@ -1,5 +1,6 @@
 //! Tests across the module: data elements (`elements`), the built mdoc and its IssuerAuth
-//! (`mdoc`), a client's MSO and the ISO/IEC 18013-5 Annex D example (`mso`). Fixtures here.
+//! (`mdoc`), a client's MSO and the ISO/IEC 18013-5 Annex D example (`mso`), and the
+//! independent Python checker (`checker`). Fixtures here.
 
 use base64ct::{Base64, Base64UrlUnpadded, Encoding};
 use ciborium::Value;
@@ -11,6 +12,7 @@ use time::macros::datetime;
 use super::cbor::{encode, tag24};
 use super::*;
 
+mod checker;
 mod elements;
 mod mdoc;
 mod mso;
