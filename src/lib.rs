@@ -10,9 +10,11 @@
 //! - [`store`]: SQLite, schema-versioned; the only module that speaks SQL.
 //! - [`hsm`]: PKCS#11 token access (context, sessions, keys, signing, health). The only cryptoki user.
 //! - [`x509`]: names, serials, extensions, certificate profiles, CSRs, PEM. Pure; signs via `crypto`.
+//! - [`cose`]: CBOR/COSE for mdocs (ISO/IEC 18013-5): data elements, MSO, IssuerAuth. Pure.
 //! - [`crypto`]: algorithms, digests, public keys, verification, the signer seam. Pure.
 pub mod api;
 pub mod config;
+pub mod cose;
 pub mod crypto;
 pub mod daemon;
 pub mod hsm;
