@@ -63,6 +63,9 @@ pub struct CertificateData {
     pub country: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub organisation_name: Option<String>,
+    /// An IACA's (mobile credential family).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state_or_province_name: Option<String>,
     pub not_after: String,
     pub not_before: String,
 }

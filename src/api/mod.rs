@@ -6,6 +6,7 @@
 use serde::Serialize;
 
 pub mod code;
+pub mod mobile;
 pub mod x509;
 
 pub use code::ErrorCode;

@@ -347,6 +347,7 @@ const OPENAPI_FRAGMENTS: &[&str] = &[
     include_str!("openapi/audit.json"),
     include_str!("openapi/x509.json"),
     include_str!("openapi/ca.json"),
+    include_str!("openapi/mobile.json"),
 ];
 
 /// The merged OpenAPI document, built once.

@@ -92,6 +92,7 @@ const AUDIT: &[Role] = &[Role::Admin, Role::Auditor];
 const X509: &[Role] = &[Role::Admin, Role::Issuer];
 const DTS: &[Role] = &[Role::Admin, Role::DtsProvider];
 const HOLDER: &[Role] = &[Role::Admin, Role::Holder];
+const MOBILE: &[Role] = &[Role::Admin, Role::Issuer];
 
 pub const ROUTES: &[RouteDef] = &[
     RouteDef {
@@ -323,6 +324,66 @@ pub const ROUTES: &[RouteDef] = &[
         pattern: "/v1/holder/certificates/ca/{caId}/crl",
         access: Access::Roles(HOLDER),
         id: RouteId::HolderCaCrl,
+    },
+    RouteDef {
+        method: "POST",
+        pattern: "/v2/credentials/mobile/iacas",
+        access: Access::Roles(MOBILE),
+        id: RouteId::Ca(Resource::Iaca, CaOp::Create),
+    },
+    RouteDef {
+        method: "GET",
+        pattern: "/v2/credentials/mobile/iacas",
+        access: Access::Roles(MOBILE),
+        id: RouteId::Ca(Resource::Iaca, CaOp::List),
+    },
+    RouteDef {
+        method: "GET",
+        pattern: "/v2/credentials/mobile/iacas/{iacaId}",
+        access: Access::Roles(MOBILE),
+        id: RouteId::Ca(Resource::Iaca, CaOp::Get),
+    },
+    RouteDef {
+        method: "PUT",
+        pattern: "/v2/credentials/mobile/iacas/{iacaId}",
+        access: Access::Roles(MOBILE),
+        id: RouteId::Ca(Resource::Iaca, CaOp::Update),
+    },
+    RouteDef {
+        method: "DELETE",
+        pattern: "/v2/credentials/mobile/iacas/{iacaId}",
+        access: Access::Roles(MOBILE),
+        id: RouteId::Ca(Resource::Iaca, CaOp::Delete),
+    },
+    RouteDef {
+        method: "POST",
+        pattern: "/v2/credentials/mobile/document-signers",
+        access: Access::Roles(MOBILE),
+        id: RouteId::Ca(Resource::DocumentSigner, CaOp::Create),
+    },
+    RouteDef {
+        method: "GET",
+        pattern: "/v2/credentials/mobile/document-signers",
+        access: Access::Roles(MOBILE),
+        id: RouteId::Ca(Resource::DocumentSigner, CaOp::List),
+    },
+    RouteDef {
+        method: "GET",
+        pattern: "/v2/credentials/mobile/document-signers/{documentSignerId}",
+        access: Access::Roles(MOBILE),
+        id: RouteId::Ca(Resource::DocumentSigner, CaOp::Get),
+    },
+    RouteDef {
+        method: "PUT",
+        pattern: "/v2/credentials/mobile/document-signers/{documentSignerId}",
+        access: Access::Roles(MOBILE),
+        id: RouteId::Ca(Resource::DocumentSigner, CaOp::Update),
+    },
+    RouteDef {
+        method: "DELETE",
+        pattern: "/v2/credentials/mobile/document-signers/{documentSignerId}",
+        access: Access::Roles(MOBILE),
+        id: RouteId::Ca(Resource::DocumentSigner, CaOp::Delete),
     },
 ];
 

@@ -125,15 +125,36 @@ impl Store {
                 supported: CURRENT_VERSION,
             });
         }
-        for (i, sql) in schema::MIGRATIONS.iter().enumerate().skip(found as usize) {
-            // Each migration and its version bump commit together, or not at all.
-            let tx = conn.transaction()?;
-            tx.execute_batch(sql)?;
-            tx.pragma_update(None, "user_version", (i + 1) as i64)?;
-            tx.commit()?;
-            tracing::info!(version = i + 1, "database migrated");
-        }
-        Ok(())
+        // Foreign keys off while migrating, so that a migration can rebuild a table others
+        // refer to (SQLite's documented procedure for changes ALTER TABLE cannot make, e.g.
+        // a CHECK constraint); each migration is checked with foreign_key_check before it
+        // commits instead. The pragma is a no-op inside a transaction, hence out here.
+        conn.pragma_update(None, "foreign_keys", "OFF")?;
+        let migrated = (|| {
+            for (i, sql) in schema::MIGRATIONS.iter().enumerate().skip(found as usize) {
+                // Each migration and its version bump commit together, or not at all.
+                let tx = conn.transaction()?;
+                tx.execute_batch(sql)?;
+                let broken: Option<String> = tx
+                    .query_row("PRAGMA foreign_key_check", [], |r| r.get(0))
+                    .optional()?;
+                if let Some(table) = broken {
+                    return Err(StoreError::Sqlite(rusqlite::Error::SqliteFailure(
+                        rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CONSTRAINT),
+                        Some(format!(
+                            "migration {} broke a foreign key of {table}",
+                            i + 1
+                        )),
+                    )));
+                }
+                tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+                tx.commit()?;
+                tracing::info!(version = i + 1, "database migrated");
+            }
+            Ok(())
+        })();
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        migrated
     }
 
     /// Run a read on a read-only connection (committed data only, never waits for the
@@ -251,7 +272,8 @@ impl Store {
                 "SELECT rowid, label, tenant, name, algorithm, public_key_der, origin,
                         created_at, purpose
                  FROM keys WHERE tenant = ?1 AND rowid > ?2 AND (purpose IS NULL OR purpose
-                       NOT IN ('dts-root', 'holder-root', 'vical-signer', 'wallet-signer'))
+                       NOT IN ('dts-root', 'holder-root', 'vical-signer', 'wallet-signer',
+                               'mobile-iaca', 'mobile-document-signer'))
                  ORDER BY rowid LIMIT ?3",
             )?;
             let rows = stmt.query_map(params![tenant, after, limit as i64], |r| {
