@@ -42,6 +42,8 @@ pub struct Config {
     pub logging: LoggingConfig,
     #[serde(default)]
     pub audit: AuditConfig,
+    #[serde(default)]
+    pub mobile: MobileConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -136,6 +138,39 @@ impl Default for HealthConfig {
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
+pub struct MobileConfig {
+    /// Longest validity of an mdoc (validUntil from now). A document signer provisioned
+    /// under a managed IACA is replaced once its certificate ends within this.
+    #[serde(default = "defaults::max_mdoc_validity_days")]
+    pub max_mdoc_validity_days: u32,
+    /// Data elements of one sign request, and their encoded bytes.
+    #[serde(default = "defaults::max_mdoc_elements")]
+    pub max_elements: usize,
+    #[serde(default = "defaults::max_mdoc_bytes")]
+    pub max_element_bytes: usize,
+    /// Largest MSO `sign-mso` accepts.
+    #[serde(default = "defaults::max_mso_bytes")]
+    pub max_mso_bytes: usize,
+    /// The CRL distribution point of provisioned document signers is
+    /// `{crl_base_url}/{iacaId}`: where verifiers reach this daemon's CRLs. Default
+    /// `http://{server.listen}/crl`.
+    pub crl_base_url: Option<String>,
+}
+
+impl Default for MobileConfig {
+    fn default() -> Self {
+        MobileConfig {
+            max_mdoc_validity_days: defaults::max_mdoc_validity_days(),
+            max_elements: defaults::max_mdoc_elements(),
+            max_element_bytes: defaults::max_mdoc_bytes(),
+            max_mso_bytes: defaults::max_mso_bytes(),
+            crl_base_url: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AuditConfig {
     /// How often a signed checkpoint of the audit chain is written (when it grew), besides
     /// the one at shutdown. Events newer than the newest checkpoint are not yet anchored in
@@ -163,6 +198,18 @@ pub struct LoggingConfig {
 }
 
 mod defaults {
+    pub fn max_mdoc_validity_days() -> u32 {
+        365
+    }
+    pub fn max_mdoc_elements() -> usize {
+        256
+    }
+    pub fn max_mdoc_bytes() -> usize {
+        512 * 1024
+    }
+    pub fn max_mso_bytes() -> usize {
+        256 * 1024
+    }
     pub fn checkpoint_interval_secs() -> u64 {
         60
     }
@@ -291,6 +338,35 @@ impl Config {
             if !(1..=3600).contains(&v) {
                 return Err(invalid(key, "must be 1..=3600 seconds"));
             }
+        }
+        let m = &self.mobile;
+        // A DS certificate lasts at most 457 days (ISO/IEC 18013-5 Table B.3), and a
+        // provisioned one must outlast the longest mdoc.
+        if !(1..=450).contains(&m.max_mdoc_validity_days) {
+            return Err(invalid("mobile.max_mdoc_validity_days", "must be 1..=450"));
+        }
+        if !(1..=10_000).contains(&m.max_elements) {
+            return Err(invalid("mobile.max_elements", "must be 1..=10000"));
+        }
+        if !(1024..=s.body_limit_bytes).contains(&m.max_element_bytes) {
+            return Err(invalid(
+                "mobile.max_element_bytes",
+                "must be 1 KiB up to server.body_limit_bytes",
+            ));
+        }
+        if !(1024..=s.body_limit_bytes).contains(&m.max_mso_bytes) {
+            return Err(invalid(
+                "mobile.max_mso_bytes",
+                "must be 1 KiB up to server.body_limit_bytes",
+            ));
+        }
+        if let Some(u) = &m.crl_base_url
+            && !(u.starts_with("http://") || u.starts_with("https://"))
+        {
+            return Err(invalid(
+                "mobile.crl_base_url",
+                "must be an http or https URL",
+            ));
         }
         let t = &self.token;
         match (&t.label, &t.serial) {

@@ -45,6 +45,22 @@ fn token_config(t: &TokenConfig) -> Result<hsm::TokenConfig, crate::config::Conf
     Ok(cfg)
 }
 
+fn mobile_config(config: &Config) -> crate::service::mobile::MobileConfig {
+    let m = &config.mobile;
+    crate::service::mobile::MobileConfig {
+        max_mdoc_validity: time::Duration::days(i64::from(m.max_mdoc_validity_days)),
+        limits: crate::cose::Limits {
+            max_elements: m.max_elements,
+            max_bytes: m.max_element_bytes,
+        },
+        max_mso_bytes: m.max_mso_bytes,
+        crl_base_url: m
+            .crl_base_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}/crl", config.server.listen)),
+    }
+}
+
 /// `hsm-pki audit verify`: open the database and the token of `config` and check the audit
 /// log against its checkpoints (beside a running daemon too: a second PKCS#11 process and a
 /// read connection disturb neither).
@@ -86,6 +102,7 @@ pub async fn serve(config: Config) -> Result<(), DaemonError> {
     // Token sessions plus a few for the database.
     let mut app = App::new(store, config.token.pool_size + 4);
     app.max_keys_per_tenant = config.token.max_keys_per_tenant;
+    app.mobile = mobile_config(&config);
     let app = Arc::new(app);
     let listener = TcpListener::bind(config.server.listen)
         .await

@@ -3,8 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::CertificateData;
 use super::x509::IssuerAltNameConf;
+use super::{CertificateData, StrictJson};
 
 /// `POST /v2/credentials/mobile/iacas`: managed without `certificatePem`, unmanaged with it.
 #[derive(Debug, Clone, Deserialize)]
@@ -54,4 +54,67 @@ pub struct CreatedDocumentSigner {
     pub iaca_id: String,
     pub active: bool,
     pub csr_pem: String,
+}
+
+/// `POST /v2/credentials/mobile/sign` (MATTR "Sign an mDoc").
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SignMdocRequest {
+    /// Without it, the current document signer of the tenant's one active managed IACA.
+    pub document_signer_id: Option<String>,
+    pub payload: MdocPayload,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct MdocPayload {
+    pub doc_type: String,
+    pub device_key_info: DeviceKeyInfo,
+    pub validity_info: ValidityInfo,
+    /// `{namespace: {element: {type, value}}}`; duplicate keys are refused.
+    pub items_to_sign: StrictJson,
+    /// MATTR's display branding: accepted for compatibility and not signed (it is not part
+    /// of an ISO/IEC 18013-5 IssuerSigned structure).
+    pub branding: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct DeviceKeyInfo {
+    /// A public EC JWK; duplicate keys are refused.
+    pub device_key: StrictJson,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ValidityInfo {
+    pub valid_from: String,
+    pub valid_until: String,
+    pub expected_update: Option<String>,
+}
+
+/// The signed mdoc: `encoded` is base64url of the IssuerSigned CBOR.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SignedMdoc {
+    pub encoded: String,
+    pub decoded: serde_json::Value,
+}
+
+/// `POST /v2/credentials/mobile/sign-mso`: an MSO the client built (isomdl's `prepare`
+/// flow), base64url CBOR, bare or as MobileSecurityObjectBytes (tag 24).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SignMsoRequest {
+    pub document_signer_id: Option<String>,
+    pub mso: String,
+    /// When given, the MSO's docType must equal it.
+    pub doc_type: Option<String>,
+}
+
+/// The IssuerAuth COSE_Sign1 (untagged, as in an IssuerSigned), base64url.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SignedMso {
+    pub issuer_auth: String,
 }

@@ -7,9 +7,11 @@ use serde::Serialize;
 
 pub mod code;
 pub mod mobile;
+mod strict;
 pub mod x509;
 
 pub use code::ErrorCode;
+pub use strict::StrictJson;
 
 /// The error body of every non-2xx response, as the seeds document it:
 /// `{code, message, details: [{value, msg, param, location}]}`.

@@ -24,7 +24,8 @@
 //! `crypto::sign` → `finish` → `IssuerAuth::bytes`.
 //!
 //! The inputs that come from JSON (itemsToSign, the device key) are `serde_json::Value`
-//! trees, never JSON text; [`StrictJson`] decodes them with duplicate keys refused.
+//! trees, never JSON text; the wire types decode them with `api::StrictJson`, which refuses
+//! duplicate keys.
 
 mod cbor;
 mod device_key;
@@ -36,9 +37,7 @@ mod sign1;
 mod tdate;
 
 pub use device_key::DeviceKey;
-pub use elements::{
-    DRIVING_PRIVILEGES_TYPE, ELEMENT_TYPES, Elements, Limits, StrictJson, parse_items_to_sign,
-};
+pub use elements::{DRIVING_PRIVILEGES_TYPE, ELEMENT_TYPES, Elements, Limits, parse_items_to_sign};
 pub use error::CoseError;
 pub use mdoc::{IssuerSigned, MAX_SALT_LEN, MIN_SALT_LEN, PreparedMdoc, UnsignedMdoc, build_mdoc};
 pub use mso::{

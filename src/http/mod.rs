@@ -15,6 +15,7 @@ mod keys;
 mod limit;
 mod listener;
 mod metrics;
+mod mobile;
 mod query;
 pub mod routes;
 mod x509;
@@ -246,6 +247,8 @@ async fn dispatch(
             ca::dispatch(ctx, &op(), resource, action, req, params).await
         }
         RouteId::HolderCaCrl => ca::holder_crl(ctx, &op(), &params[0]).await,
+        RouteId::MobileSign => mobile::sign(ctx, &op(), req).await,
+        RouteId::MobileSignMso => mobile::sign_mso(ctx, &op(), req).await,
     }
 }
 

@@ -35,6 +35,8 @@ pub enum RouteId {
     /// Root CAs and signers (issue 4): which resource, which operation.
     Ca(super::ca::Resource, super::ca::CaOp),
     HolderCaCrl,
+    MobileSign,
+    MobileSignMso,
 }
 
 impl RouteId {
@@ -50,6 +52,7 @@ impl RouteId {
             RouteId::X509CertificateCreate => s("X509_CERTIFICATE_CREATE"),
             RouteId::X509CsrCreate => s("X509_CSR_CREATE"),
             RouteId::X509StoreDelete => s("X509_STORE_CERTIFICATE_DELETE"),
+            RouteId::MobileSign | RouteId::MobileSignMso => s("MOBILE_CREDENTIAL_SIGN"),
             RouteId::Ca(resource, action) => {
                 let verb = match action {
                     CaOp::Create => "CREATE",
@@ -384,6 +387,18 @@ pub const ROUTES: &[RouteDef] = &[
         pattern: "/v2/credentials/mobile/document-signers/{documentSignerId}",
         access: Access::Roles(MOBILE),
         id: RouteId::Ca(Resource::DocumentSigner, CaOp::Delete),
+    },
+    RouteDef {
+        method: "POST",
+        pattern: "/v2/credentials/mobile/sign",
+        access: Access::Roles(MOBILE),
+        id: RouteId::MobileSign,
+    },
+    RouteDef {
+        method: "POST",
+        pattern: "/v2/credentials/mobile/sign-mso",
+        access: Access::Roles(MOBILE),
+        id: RouteId::MobileSignMso,
     },
 ];
 

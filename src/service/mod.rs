@@ -14,6 +14,7 @@ pub mod checkpoint;
 mod error;
 mod health;
 pub mod keys;
+pub mod mobile;
 pub(crate) mod op;
 pub mod purpose;
 pub mod x509;
@@ -238,6 +239,11 @@ pub struct App {
     pub auth_cache: auth::AuthCache,
     /// Token keys one tenant may hold.
     pub max_keys_per_tenant: usize,
+    /// Rules of the mobile credential family (mdoc validity, element limits).
+    pub mobile: mobile::MobileConfig,
+    /// Held while a document signer is provisioned under a managed IACA, so that
+    /// concurrent first sign requests make one, not several.
+    pub(crate) provisioning: tokio::sync::Mutex<()>,
 }
 
 impl App {
@@ -250,6 +256,8 @@ impl App {
             max_blocking: max_blocking as u32,
             auth_cache: auth::AuthCache::default(),
             max_keys_per_tenant: usize::MAX,
+            mobile: mobile::MobileConfig::default(),
+            provisioning: tokio::sync::Mutex::new(()),
         }
     }
 

@@ -134,6 +134,10 @@ impl Work {
         &self.store
     }
 
+    pub fn request_id(&self) -> &str {
+        &self.ctx.request_id
+    }
+
     pub fn token(&self) -> Result<&Arc<Token>, ServiceError> {
         self.token
             .as_ref()
@@ -259,6 +263,8 @@ pub enum Artefact {
     Certificate,
     Csr,
     Crl,
+    /// A COSE_Sign1 (an mdoc's IssuerAuth).
+    Cose,
 }
 
 impl Artefact {
@@ -267,6 +273,7 @@ impl Artefact {
             Artefact::Certificate => "certificate",
             Artefact::Csr => "csr",
             Artefact::Crl => "crl",
+            Artefact::Cose => "cose",
         }
     }
 }

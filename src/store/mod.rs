@@ -13,6 +13,7 @@
 pub mod audit;
 mod ca;
 mod issuance;
+mod mdoc;
 mod schema;
 mod tenants;
 
@@ -24,6 +25,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 pub use audit::{AuditEvent, ChainWalk, Checkpoint, StoredEvent};
 pub use ca::{CaDeletion, CaRecord, SignerLimit, SignerRecord};
 pub use issuance::{IssuedRecord, StoredCertificate};
+pub use mdoc::MdocRecord;
 pub use tenants::{ApiTokenRecord, TenantRecord};
 
 pub use schema::CURRENT_VERSION;

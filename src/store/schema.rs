@@ -21,6 +21,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("migrations/010_audit_checkpoints.sql"),
     include_str!("migrations/011_issued_is_ca.sql"),
     include_str!("migrations/012_mobile_credentials.sql"),
+    include_str!("migrations/013_issued_mdocs.sql"),
 ];
 
 pub const CURRENT_VERSION: i64 = MIGRATIONS.len() as i64;

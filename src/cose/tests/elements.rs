@@ -1,4 +1,5 @@
 use super::*;
+use crate::api::StrictJson;
 
 fn element_value(items: &Json, ns: &str, id: &str) -> Value {
     let elements = parse_items_to_sign(items, &LIMITS).unwrap();

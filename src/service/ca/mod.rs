@@ -155,8 +155,10 @@ impl SignerFamily {
 
     fn limit(self) -> SignerLimit {
         match self {
-            // MATTR: at most five document signers per tenant.
-            SignerFamily::Vical | SignerFamily::Document => SignerLimit::PerTenant(SIGNER_LIMIT),
+            SignerFamily::Vical => SignerLimit::PerTenant(SIGNER_LIMIT),
+            // MATTR: at most five per tenant, where IACAs are unmanaged; those the daemon
+            // provisions under a managed IACA are its own to rotate.
+            SignerFamily::Document => SignerLimit::PerTenantUnmanaged(SIGNER_LIMIT),
             SignerFamily::Wallet => SignerLimit::PerRoot(SIGNER_LIMIT),
         }
     }
@@ -266,7 +268,7 @@ pub(super) fn limit_reached(msg: String) -> ServiceError {
     ServiceError::conflict(ErrorCode::LimitReached, msg)
 }
 
-pub(super) fn rfc3339(t: OffsetDateTime) -> String {
+pub(crate) fn rfc3339(t: OffsetDateTime) -> String {
     t.format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_else(|_| t.unix_timestamp().to_string())
 }
@@ -287,7 +289,7 @@ pub(super) fn cert_view(cert: &ParsedCertificate) -> Result<CertView, ServiceErr
     })
 }
 
-pub(super) fn stored_cert(der: &[u8]) -> Result<ParsedCertificate, ServiceError> {
+pub(crate) fn stored_cert(der: &[u8]) -> Result<ParsedCertificate, ServiceError> {
     ParsedCertificate::from_der(der)
         .map_err(|e| ServiceError::Internal(format!("stored certificate: {e}")))
 }

@@ -109,17 +109,15 @@ pub async fn create_signer(
         let limit = family.limit();
         let full = || {
             limit_reached(match limit {
-                SignerLimit::PerTenant(n) => {
-                    format!("A tenant can have at most {n} {}s", family.what())
-                }
                 SignerLimit::PerRoot(n) => {
                     format!("A root CA can have at most {n} {}s", family.what())
                 }
+                SignerLimit::PerTenant(n) | SignerLimit::PerTenantUnmanaged(n) => {
+                    format!("A tenant can have at most {n} {}s", family.what())
+                }
             })
         };
-        let max = match limit {
-            SignerLimit::PerTenant(n) | SignerLimit::PerRoot(n) => n,
-        };
+        let max = limit.max();
         // Checked again in the inserting transaction; this one spares the token.
         if w.store()
             .count_signers(&tenant, family.kind(), &ca_id, limit)?
