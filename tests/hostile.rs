@@ -672,6 +672,10 @@ struct World {
     holder_root: (PathBuf, PathBuf, String),
     wallet_active: String,
     wallet_pending: String,
+    /// An unmanaged IACA of the mobile credential family (the X.509 service's IACA,
+    /// uploaded) and a document signer pending under it.
+    mobile_iaca: String,
+    mobile_ds_pending: String,
     wallet_csr: String,
     t2_dts: String,
     t2_holder: String,
@@ -740,6 +744,8 @@ impl World {
             dts_root: Default::default(),
             vical_active: String::new(),
             vical_pending: String::new(),
+            mobile_iaca: String::new(),
+            mobile_ds_pending: String::new(),
             vical_csr: String::new(),
             holder_managed: String::new(),
             holder_uploaded: String::new(),
@@ -893,6 +899,24 @@ impl World {
             200,
         );
         w.ds_pem = v["certificatePEM"].as_str().unwrap().to_owned();
+        let pem = w.iaca_pem.clone();
+        let v = w.ok(
+            &admin,
+            "POST",
+            "/v2/credentials/mobile/iacas",
+            &json!({"certificatePem": pem}),
+            201,
+        );
+        w.mobile_iaca = v["id"].as_str().unwrap().to_owned();
+        let iaca = w.mobile_iaca.clone();
+        let v = w.ok(
+            &admin,
+            "POST",
+            "/v2/credentials/mobile/document-signers",
+            &json!({"iacaId": iaca}),
+            201,
+        );
+        w.mobile_ds_pending = v["id"].as_str().unwrap().to_owned();
         w.ok(
             &other,
             "POST",
@@ -937,7 +961,9 @@ impl World {
             .replace("{target}", "org.t1.x509-service-1")
             .replace("{store}", "org.t1.x509-store-1")
             .replace("{keyId}", "k1")
-            .replace("{vicalSignerId}", &self.vical_pending);
+            .replace("{vicalSignerId}", &self.vical_pending)
+            .replace("{iacaId}", &self.mobile_iaca)
+            .replace("{documentSignerId}", &self.mobile_ds_pending);
         out = if out.starts_with(HOLDER_CA) && out.ends_with("/crl") {
             // A managed root: its CRL is made (and its cRLNumber spent) only on success.
             out.replace("{caId}", &self.holder_managed)
@@ -1164,17 +1190,22 @@ fn generic_cases(w: &World, r: &mut Runner) {
             }
 
             let tok = &w.admin;
-            // The path bent: extra segments, a trailing slash, doubled slashes.
+            // The path bent: extra segments, a trailing slash, doubled slashes (after the
+            // first segment, `/v1/` or `/v2/`).
+            let first = format!("/{}/", path.split('/').nth(1).unwrap_or_default());
+            let after_first = |with: &str| {
+                path.replacen(&first, &format!("{}{with}", &first[..first.len() - 1]), 1)
+            };
             for (name, bent) in [
                 ("extra-segment", format!("{path}/extra")),
                 ("extra-traversal", format!("{path}/..%2f..%2fetc")),
                 ("trailing-slash", format!("{path}/")),
-                ("double-slash", path.replacen("/v1/", "/v1//", 1)),
+                ("double-slash", after_first("//")),
                 ("leading-double-slash", format!("/{path}")),
-                ("dot-segment", path.replacen("/v1/", "/v1/./", 1)),
-                ("dotdot-segment", path.replacen("/v1/", "/v1/x/../", 1)),
-                ("encoded-dot", path.replacen("/v1/", "/v1/%2e/", 1)),
-                ("encoded-slash", path.replacen("/v1/", "/v1%2f", 1)),
+                ("dot-segment", after_first("/./")),
+                ("dotdot-segment", after_first("/x/../")),
+                ("encoded-dot", after_first("/%2e/")),
+                ("encoded-slash", after_first("%2f")),
                 ("matrix-param", format!("{path};x=1")),
                 ("upper-case", path.to_uppercase()),
             ] {
