@@ -163,7 +163,39 @@ fn scenarios(target: &str) -> Vec<Scenario> {
                      "subjectName":{"commonName":"Bench CSR","country":"US"}}"#
                 .to_owned(),
         },
+        Scenario {
+            name: "mdoc",
+            path: "/v2/credentials/mobile/sign".to_owned(),
+            body: mdoc_body(subject_jwk),
+        },
     ]
+}
+
+/// A sign request with ten elements, by the document signer the daemon provisions under
+/// the tenant's managed IACA. Valid from an hour from now (so the run may take that long)
+/// for 30 days.
+fn mdoc_body(device_jwk: &str) -> String {
+    let fmt = |t: time::OffsetDateTime| {
+        t.replace_nanosecond(0)
+            .unwrap()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap()
+    };
+    let from = time::OffsetDateTime::now_utc() + time::Duration::hours(1);
+    let until = from + time::Duration::days(30);
+    format!(
+        r#"{{"payload":{{"docType":"org.iso.18013.5.1.mDL","deviceKeyInfo":{{"deviceKey":{device_jwk}}},
+            "validityInfo":{{"validFrom":"{}","validUntil":"{}"}},
+            "itemsToSign":{{"org.iso.18013.5.1":{{
+              "family_name":{{"type":"string","value":"Doe"}},"given_name":{{"type":"string","value":"Jane"}},
+              "birth_date":{{"type":"full-date","value":"1990-04-01"}},"issue_date":{{"type":"full-date","value":"2026-12-01"}},
+              "expiry_date":{{"type":"full-date","value":"2031-12-01"}},"issuing_country":{{"type":"string","value":"US"}},
+              "document_number":{{"type":"string","value":"D1234567"}},"age_over_18":{{"type":"boolean","value":true}},
+              "height":{{"type":"number","value":170}},
+              "driving_privileges":{{"type":"org.iso.18013.5.1.driving_privileges","value":[{{"vehicle_category_code":"C","issue_date":"2020-01-01","expiry_date":"2030-01-01"}}]}}}}}}}}}}"#,
+        fmt(from),
+        fmt(until)
+    )
 }
 
 #[derive(Default)]
@@ -365,6 +397,40 @@ fn main() {
                  "issuer":{"type":"self-signed"}}"#,
         ),
     );
+
+    // The mdoc scenario: a managed IACA, active; its document signer is provisioned by the
+    // first sign request (before the measured phases: the warm-up below).
+    let (ok, out) = daemon.cli(&[
+        "tenant",
+        "set",
+        "--tenant",
+        "bench.tenant",
+        "--country",
+        "US",
+        "--issuer-alt-uri",
+        "https://iaca.example.com",
+    ]);
+    assert!(ok, "{out}");
+    let (s, b) = call(
+        daemon.addr,
+        &token,
+        "POST",
+        "/v2/credentials/mobile/iacas",
+        Some(r#"{"commonName":"Bench IACA"}"#),
+    );
+    assert_eq!(s, 201, "{b}");
+    let iaca: serde_json::Value = serde_json::from_str(&b).unwrap();
+    let (s, b) = call(
+        daemon.addr,
+        &token,
+        "PUT",
+        &format!("/v2/credentials/mobile/iacas/{}", iaca["id"].as_str().unwrap()),
+        Some(r#"{"active":true}"#),
+    );
+    assert_eq!(s, 200, "{b}");
+    let warm = scenarios(target).into_iter().find(|s| s.name == "mdoc").unwrap();
+    let (s, b) = call(daemon.addr, &token, "POST", &warm.path, Some(&warm.body));
+    assert_eq!(s, 200, "{b}");
 
     let pid = daemon.child.id();
     let rss_start = rss_kib(pid, "VmRSS:");
