@@ -424,11 +424,17 @@ fn main() {
         daemon.addr,
         &token,
         "PUT",
-        &format!("/v2/credentials/mobile/iacas/{}", iaca["id"].as_str().unwrap()),
+        &format!(
+            "/v2/credentials/mobile/iacas/{}",
+            iaca["id"].as_str().unwrap()
+        ),
         Some(r#"{"active":true}"#),
     );
     assert_eq!(s, 200, "{b}");
-    let warm = scenarios(target).into_iter().find(|s| s.name == "mdoc").unwrap();
+    let warm = scenarios(target)
+        .into_iter()
+        .find(|s| s.name == "mdoc")
+        .unwrap();
     let (s, b) = call(daemon.addr, &token, "POST", &warm.path, Some(&warm.body));
     assert_eq!(s, 200, "{b}");
 
