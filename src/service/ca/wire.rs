@@ -46,6 +46,21 @@ fn alt_names(c: api::ca::IssuerAltNameConf) -> IssuerAltNameInput {
 pub const ALGORITHMS: &str =
     "must be one of secp256r1, secp384r1, secp521r1, rsa2048, rsa3072, rsa4096";
 
+/// A managed root's `algorithm`, when given; `ec_only` for IACAs (ISO/IEC 18013-5 B.1.1: an
+/// IACA key is EC).
+fn root_algorithm(a: &Option<String>, ec_only: bool) -> Result<Option<KeyAlgorithm>, ServiceError> {
+    let Some(a) = a else { return Ok(None) };
+    let rule = if ec_only {
+        "must be secp256r1, secp384r1 or secp521r1"
+    } else {
+        ALGORITHMS
+    };
+    KeyAlgorithm::from_name(a)
+        .filter(|k| !ec_only || k.curve().is_some())
+        .map(Some)
+        .ok_or_else(|| invalid("algorithm", rule, Some(a)))
+}
+
 impl TryFrom<api::CreateDtsCaRequest> for RootRequest {
     type Error = ServiceError;
 
@@ -64,13 +79,7 @@ impl TryFrom<api::CreateDtsCaRequest> for RootRequest {
                 ),
             ])?;
         }
-        let algorithm = match &b.algorithm {
-            None => None,
-            Some(a) => Some(
-                KeyAlgorithm::from_name(a)
-                    .ok_or_else(|| invalid("algorithm", ALGORITHMS, Some(a)))?,
-            ),
-        };
+        let algorithm = root_algorithm(&b.algorithm, false)?;
         Ok(RootRequest {
             not_before: parse_time("notBefore", &b.not_before)?,
             not_after: parse_time("notAfter", &b.not_after)?,
@@ -158,21 +167,7 @@ impl TryFrom<api::mobile::CreateIacaRequest> for RootRequest {
                 ),
             ])?;
         }
-        let algorithm = match &b.algorithm {
-            None => None,
-            // ISO/IEC 18013-5 B.1.1: an IACA key is EC.
-            Some(a) => Some(
-                KeyAlgorithm::from_name(a)
-                    .filter(|k| k.curve().is_some())
-                    .ok_or_else(|| {
-                        invalid(
-                            "algorithm",
-                            "must be secp256r1, secp384r1 or secp521r1",
-                            Some(a),
-                        )
-                    })?,
-            ),
-        };
+        let algorithm = root_algorithm(&b.algorithm, true)?;
         Ok(RootRequest {
             not_before: parse_time("notBefore", &b.not_before)?,
             not_after: parse_time("notAfter", &b.not_after)?,
