@@ -676,6 +676,9 @@ struct World {
     /// uploaded) and a document signer pending under it.
     mobile_iaca: String,
     mobile_ds_pending: String,
+    /// An ecosystem of the first tenant, and a participant in it.
+    ecosystem: String,
+    participant: String,
     wallet_csr: String,
     t2_dts: String,
     t2_holder: String,
@@ -746,6 +749,8 @@ impl World {
             vical_pending: String::new(),
             mobile_iaca: String::new(),
             mobile_ds_pending: String::new(),
+            ecosystem: String::new(),
+            participant: String::new(),
             vical_csr: String::new(),
             holder_managed: String::new(),
             holder_uploaded: String::new(),
@@ -917,6 +922,23 @@ impl World {
             201,
         );
         w.mobile_ds_pending = v["id"].as_str().unwrap().to_owned();
+        let v = w.ok(
+            &admin,
+            "POST",
+            "/v1/ecosystems",
+            &json!({"name": "Hostile"}),
+            201,
+        );
+        w.ecosystem = v["id"].as_str().unwrap().to_owned();
+        let (eco, pem) = (w.ecosystem.clone(), w.iaca_pem.clone());
+        let v = w.ok(
+            &admin,
+            "POST",
+            &format!("/v1/ecosystems/{eco}/participants"),
+            &json!({"name": "Issuer", "identifiers": {"mobile": [pem]}, "isIssuer": true}),
+            201,
+        );
+        w.participant = v["id"].as_str().unwrap().to_owned();
         w.ok(
             &other,
             "POST",
@@ -963,7 +985,9 @@ impl World {
             .replace("{keyId}", "k1")
             .replace("{vicalSignerId}", &self.vical_pending)
             .replace("{iacaId}", &self.mobile_iaca)
-            .replace("{documentSignerId}", &self.mobile_ds_pending);
+            .replace("{documentSignerId}", &self.mobile_ds_pending)
+            .replace("{ecosystemId}", &self.ecosystem)
+            .replace("{participantId}", &self.participant);
         out = if out.starts_with(HOLDER_CA) && out.ends_with("/crl") {
             // A managed root: its CRL is made (and its cRLNumber spent) only on success.
             out.replace("{caId}", &self.holder_managed)

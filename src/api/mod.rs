@@ -6,6 +6,7 @@
 use serde::Serialize;
 
 pub mod code;
+pub mod dts;
 pub mod mobile;
 mod strict;
 pub mod x509;

@@ -9,6 +9,7 @@
 
 mod audit;
 mod ca;
+mod dts;
 mod error;
 mod health;
 mod keys;
@@ -249,6 +250,7 @@ async fn dispatch(
         RouteId::HolderCaCrl => ca::holder_crl(ctx, &op(), &params[0]).await,
         RouteId::MobileSign => mobile::sign(ctx, &op(), req).await,
         RouteId::MobileSignMso => mobile::sign_mso(ctx, &op(), req).await,
+        RouteId::Dts(action) => dts::dispatch(ctx, &op(), action, req, params).await,
     }
 }
 
@@ -351,6 +353,7 @@ const OPENAPI_FRAGMENTS: &[&str] = &[
     include_str!("openapi/x509.json"),
     include_str!("openapi/ca.json"),
     include_str!("openapi/mobile.json"),
+    include_str!("openapi/dts.json"),
 ];
 
 /// The merged OpenAPI document, built once.

@@ -3,6 +3,7 @@
 //! OpenAPI consistency test, so they cannot drift apart.
 
 use super::ca::{CaOp, Resource};
+use super::dts::DtsOp;
 use crate::service::auth::Role;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,6 +38,8 @@ pub enum RouteId {
     HolderCaCrl,
     MobileSign,
     MobileSignMso,
+    /// Ecosystems, participants, VICAL configuration (issue 13).
+    Dts(super::dts::DtsOp),
 }
 
 impl RouteId {
@@ -53,6 +56,7 @@ impl RouteId {
             RouteId::X509CsrCreate => s("X509_CSR_CREATE"),
             RouteId::X509StoreDelete => s("X509_STORE_CERTIFICATE_DELETE"),
             RouteId::MobileSign | RouteId::MobileSignMso => s("MOBILE_CREDENTIAL_SIGN"),
+            RouteId::Dts(op) => op.audit_event().map(str::to_owned),
             RouteId::Ca(resource, action) => {
                 let verb = match action {
                     CaOp::Create => "CREATE",
@@ -77,7 +81,7 @@ impl RouteId {
                 | RouteId::X509StoreList
                 | RouteId::X509StoreListIds
                 | RouteId::Ca(_, CaOp::List)
-        )
+        ) || matches!(self, RouteId::Dts(op) if op.takes_query())
     }
 }
 
@@ -399,6 +403,78 @@ pub const ROUTES: &[RouteDef] = &[
         pattern: "/v2/credentials/mobile/sign-mso",
         access: Access::Roles(MOBILE),
         id: RouteId::MobileSignMso,
+    },
+    RouteDef {
+        method: "POST",
+        pattern: "/v1/ecosystems",
+        access: Access::Roles(DTS),
+        id: RouteId::Dts(DtsOp::EcosystemCreate),
+    },
+    RouteDef {
+        method: "GET",
+        pattern: "/v1/ecosystems",
+        access: Access::Roles(DTS),
+        id: RouteId::Dts(DtsOp::EcosystemList),
+    },
+    RouteDef {
+        method: "GET",
+        pattern: "/v1/ecosystems/{ecosystemId}",
+        access: Access::Roles(DTS),
+        id: RouteId::Dts(DtsOp::EcosystemGet),
+    },
+    RouteDef {
+        method: "DELETE",
+        pattern: "/v1/ecosystems/{ecosystemId}",
+        access: Access::Roles(DTS),
+        id: RouteId::Dts(DtsOp::EcosystemDelete),
+    },
+    RouteDef {
+        method: "POST",
+        pattern: "/v1/ecosystems/{ecosystemId}/participants",
+        access: Access::Roles(DTS),
+        id: RouteId::Dts(DtsOp::ParticipantCreate),
+    },
+    RouteDef {
+        method: "GET",
+        pattern: "/v1/ecosystems/{ecosystemId}/participants",
+        access: Access::Roles(DTS),
+        id: RouteId::Dts(DtsOp::ParticipantList),
+    },
+    RouteDef {
+        method: "GET",
+        pattern: "/v1/ecosystems/{ecosystemId}/participants/{participantId}",
+        access: Access::Roles(DTS),
+        id: RouteId::Dts(DtsOp::ParticipantGet),
+    },
+    RouteDef {
+        method: "PUT",
+        pattern: "/v1/ecosystems/{ecosystemId}/participants/{participantId}",
+        access: Access::Roles(DTS),
+        id: RouteId::Dts(DtsOp::ParticipantUpdate),
+    },
+    RouteDef {
+        method: "DELETE",
+        pattern: "/v1/ecosystems/{ecosystemId}/participants/{participantId}",
+        access: Access::Roles(DTS),
+        id: RouteId::Dts(DtsOp::ParticipantDelete),
+    },
+    RouteDef {
+        method: "PUT",
+        pattern: "/v1/ecosystems/{ecosystemId}/vicals/configuration",
+        access: Access::Roles(DTS),
+        id: RouteId::Dts(DtsOp::ConfigPut),
+    },
+    RouteDef {
+        method: "GET",
+        pattern: "/v1/ecosystems/{ecosystemId}/vicals/configuration",
+        access: Access::Roles(DTS),
+        id: RouteId::Dts(DtsOp::ConfigGet),
+    },
+    RouteDef {
+        method: "DELETE",
+        pattern: "/v1/ecosystems/{ecosystemId}/vicals/configuration",
+        access: Access::Roles(DTS),
+        id: RouteId::Dts(DtsOp::ConfigDelete),
     },
 ];
 

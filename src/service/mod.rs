@@ -11,6 +11,7 @@ pub mod audit;
 pub mod auth;
 pub mod ca;
 pub mod checkpoint;
+pub mod dts;
 mod error;
 mod health;
 pub mod keys;

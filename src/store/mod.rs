@@ -12,6 +12,7 @@
 
 pub mod audit;
 mod ca;
+mod dts;
 mod issuance;
 mod mdoc;
 mod schema;
@@ -24,6 +25,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 pub use audit::{AuditEvent, ChainWalk, Checkpoint, StoredEvent};
 pub use ca::{CaDeletion, CaRecord, SignerLimit, SignerRecord};
+pub use dts::{EcosystemRecord, ParticipantIaca, ParticipantRecord, VicalConfigRecord};
 pub use issuance::{IssuedRecord, StoredCertificate};
 pub use mdoc::MdocRecord;
 pub use tenants::{ApiTokenRecord, TenantRecord};
@@ -46,6 +48,9 @@ pub enum StoreError {
     SchemaTooNew { found: i64, supported: i64 },
     #[error("record already exists")]
     Conflict,
+    /// A stored value this binary cannot read back (hand-edited or from a newer version).
+    #[error("stored data unreadable: {0}")]
+    Corrupt(String),
     /// The caller's request was given up before this transaction committed; it was rolled
     /// back.
     #[error("the request was cancelled before it committed")]

@@ -264,7 +264,7 @@ pub(super) fn invalid(param: &str, msg: impl Into<String>, value: Option<&str>) 
     }
 }
 
-pub(super) fn limit_reached(msg: String) -> ServiceError {
+pub(crate) fn limit_reached(msg: String) -> ServiceError {
     ServiceError::conflict(ErrorCode::LimitReached, msg)
 }
 
