@@ -203,7 +203,7 @@ fn ecosystems_participants_and_vical_configuration() {
         (v["isIssuer"].as_bool(), v["isVerifier"].as_bool()),
         (Some(false), Some(true))
     );
-    let (s, _) = req(&d, &other, "GET", &pa.replace(&eco, &eco), None);
+    let (s, _) = req(&d, &other, "GET", &pa, None);
     assert_eq!(s, 404, "another tenant sees a participant");
 
     // The VICAL configuration.
