@@ -16,6 +16,7 @@ mod checker;
 mod elements;
 mod mdoc;
 mod mso;
+mod vical;
 use crate::crypto::testkeys::SoftEcKey;
 use crate::crypto::{self, Curve, DigestSigner, HashAlg};
 use crate::x509::{
