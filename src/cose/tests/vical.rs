@@ -10,8 +10,8 @@ use crate::x509::{
     build_root_ca,
 };
 
-const AAMVA: &[u8] = include_bytes!("../../../tests/data/vical/aamva.cbor");
-const AUSTROADS: &[u8] = include_bytes!("../../../tests/data/vical/austroads.cbor");
+pub(super) const AAMVA: &[u8] = include_bytes!("../../../tests/data/vical/aamva.cbor");
+pub(super) const AUSTROADS: &[u8] = include_bytes!("../../../tests/data/vical/austroads.cbor");
 const AUSTROADS_ROOT: &[u8] = include_bytes!("../../../tests/data/vical/austroads-root.pem");
 const OHIO: &[u8] = include_bytes!("../../../tests/data/iso/us-oh-2024.pem");
 const PHOTO_ID: &str = "org.iso.23220.photoid.1";
@@ -57,7 +57,7 @@ fn issue(
     build_issued(&spec, key.public_key(), root_key, root.certificate(), None).unwrap()
 }
 
-fn root(seed: u8) -> (ParsedCertificate, SoftP384Key) {
+pub(super) fn root(seed: u8) -> (ParsedCertificate, SoftP384Key) {
     let key = SoftP384Key::new(seed);
     let spec = RootCaSpec {
         subject: name("Example DTS Root"),
