@@ -1,5 +1,5 @@
 //! The wallet attestation: its structure, the wallet key's and the request's refusals, the
-//! signer chain.
+//! signer chain, and (`checker`) the independent check with jwcrypto.
 
 use base64ct::{Base64, Base64UrlUnpadded, Encoding};
 use serde_json::{Value as Json, json};
@@ -14,6 +14,7 @@ use crate::x509::{
     build_issued, build_root_ca,
 };
 
+mod checker;
 
 const CLIENT_ID: &str = "https://wallet.example.com/instance/1";
 const NOW: OffsetDateTime = datetime!(2026-06-01 12:00:00.5 UTC);
