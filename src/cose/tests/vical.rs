@@ -667,3 +667,28 @@ fn mattrs_austroads_vical_parses_verifies_and_chains_to_its_root() {
         .collect();
     assert!(rest.is_empty(), "{rest:#?}");
 }
+
+/// Bounded mutations of a real VICAL and of ours: every outcome is a value or an error,
+/// never a panic, also in what runs after a successful parse.
+#[test]
+fn mutated_vicals_never_panic() {
+    let d = dts(Curve::P256);
+    let ours = sign_vical(&d, &[d.signer.clone(), d.root.clone()]);
+    for input in [AAMVA, ours.bytes()] {
+        let mut parsed = 0;
+        for at in (0..input.len()).step_by(61) {
+            for flip in [0x01u8, 0xff] {
+                let mut m = input.to_vec();
+                m[at] ^= flip;
+                if let Ok(p) = parse_vical(&m) {
+                    parsed += 1;
+                    let _ = p.verify_signature();
+                    let _ = p.verify_x5chain(Some(&d.root));
+                    let _ = p.findings();
+                }
+            }
+            let _ = parse_vical(&input[..at]);
+        }
+        assert!(parsed > 0);
+    }
+}
