@@ -8,9 +8,9 @@
 //!          "wallet_name"?, "wallet_link"? }
 //! ```
 //!
-//! The draft requires typ, alg, sub, exp and cnf (with a `jwk`) and allows iat; `iss` is no
-//! longer among its required claims but is kept (earlier drafts and HAIP readers expect
-//! the attester named). HAIP requires x5c, whose leaf is not self-signed; `wallet_name`
+//! The draft requires typ, alg, sub, exp and cnf (with a `jwk`) and allows iat; draft 08
+//! removed `iss`, which is kept (readers of draft 07 and earlier require it; unknown claims
+//! are ignored). HAIP requires x5c, whose leaf is not self-signed; `wallet_name`
 //! and `wallet_link` are OpenID4VCI's (Appendix E). In two pure steps like the COSE ones:
 //! [`prepare_attestation`] gives the JWS Signing Input, the caller has it signed through
 //! `crypto::sign`, [`PreparedAttestation::finish`] takes `r || s`, verifies it again with
