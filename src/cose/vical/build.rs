@@ -6,6 +6,8 @@
 //! B.1 again here; only the docTypes, certificate profiles and issuing authority come from
 //! the caller. Nothing about a member is written that its certificate does not say.
 
+use std::collections::HashMap;
+
 use time::OffsetDateTime;
 
 use super::super::CoseError;
@@ -89,12 +91,10 @@ pub fn build_vical(spec: &VicalSpec, members: &[VicalMember]) -> Result<Unsigned
         ));
     }
     let mut infos: Vec<CertificateInfo> = Vec::with_capacity(members.len());
+    let mut seen: HashMap<&[u8], usize> = HashMap::with_capacity(members.len());
     for (i, m) in members.iter().enumerate() {
         let field = format!("certificateInfos[{i}]");
-        if let Some(j) = members[..i]
-            .iter()
-            .position(|o| o.certificate.der() == m.certificate.der())
-        {
+        if let Some(j) = seen.insert(m.certificate.der(), i) {
             return Err(CoseError::invalid(
                 &field,
                 format!(

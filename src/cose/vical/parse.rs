@@ -20,6 +20,8 @@
 //!   OCTET STRING and six of its validity dates are 12 hours off; MATTR writes "" for an
 //!   absent stateOrProvinceName).
 
+use std::collections::HashSet;
+
 use ciborium::Value;
 use coset::{AsCborValue, CoseSign1, Label, RegisteredLabelWithPrivate, iana};
 use time::OffsetDateTime;
@@ -186,11 +188,12 @@ impl<'a> Members<'a> {
             .as_map()
             .ok_or_else(|| CoseError::invalid(field, "must be a map"))?;
         let mut entries: Vec<(&str, &Value, bool)> = Vec::with_capacity(map.len());
+        let mut seen: HashSet<&str> = HashSet::with_capacity(map.len());
         for (k, v) in map {
             let k = k
                 .as_text()
                 .ok_or_else(|| CoseError::invalid(field, "has a key that is not a text string"))?;
-            if entries.iter().any(|(seen, _, _)| *seen == k) {
+            if !seen.insert(k) {
                 return Err(CoseError::invalid(
                     format!("{field}.{}", shown(k)),
                     "appears more than once",
