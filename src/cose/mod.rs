@@ -1,6 +1,7 @@
 //! COSE and CBOR for mdocs (ISO/IEC 18013-5): data elements, IssuerSignedItems, the
 //! MobileSecurityObject, and the IssuerAuth COSE_Sign1, built and checked here, signed
-//! elsewhere.
+//! elsewhere; and the signed VICAL of Annex C ([`vical`]), built, signed in the same two
+//! steps, and read back.
 //!
 //! Pure: no I/O, no clock, no RNG. The time of signing and the salts are passed in; the
 //! signature comes back from the caller, who has the token sign through `crypto::sign`.
@@ -35,6 +36,7 @@ mod mdoc;
 mod mso;
 mod sign1;
 mod tdate;
+pub mod vical;
 
 pub use device_key::DeviceKey;
 pub use elements::{DRIVING_PRIVILEGES_TYPE, ELEMENT_TYPES, Elements, Limits, parse_items_to_sign};
@@ -46,6 +48,10 @@ pub use mso::{
 };
 pub use sign1::{IssuerAuth, ToBeSigned, cose_algorithm, finish, prepare};
 pub use tdate::parse_date_time;
+pub use vical::{
+    CertificateInfo, ParsedVical, PreparedVical, SignedVical, UnsignedVical, Vical, VicalMember,
+    VicalSpec, build_vical, parse_vical,
+};
 
 #[cfg(test)]
 mod tests;

@@ -34,28 +34,24 @@ pub fn cose_algorithm(curve: Curve) -> (SignatureAlgorithm, iana::Algorithm) {
 /// An IssuerAuth waiting for its signature.
 #[derive(Debug, Clone)]
 pub struct ToBeSigned {
-    sign1: CoseSign1,
-    tbs: Vec<u8>,
-    alg: SignatureAlgorithm,
-    curve: Curve,
-    key: PublicKey,
+    draft: Draft,
     mso: Mso,
 }
 
 impl ToBeSigned {
     /// The Sig_structure: what `crypto::sign` signs.
     pub fn bytes(&self) -> &[u8] {
-        &self.tbs
+        &self.draft.tbs
     }
 
     /// The algorithm to sign with, from the document signer key's curve.
     pub fn signature_algorithm(&self) -> SignatureAlgorithm {
-        self.alg
+        self.draft.alg
     }
 
     /// The document signer's public key (the x5chain's first certificate's).
     pub fn public_key(&self) -> &PublicKey {
-        &self.key
+        &self.draft.key
     }
 
     pub fn mso(&self) -> &Mso {
@@ -64,7 +60,7 @@ impl ToBeSigned {
 
     /// MobileSecurityObjectBytes, the payload.
     pub fn payload(&self) -> &[u8] {
-        self.sign1.payload.as_deref().unwrap_or_default()
+        self.draft.payload()
     }
 }
 
@@ -76,6 +72,7 @@ pub fn prepare(
     payload: MsoPayload,
     x5chain: &[ParsedCertificate],
 ) -> Result<ToBeSigned, CoseError> {
+    const SIGNER: &str = "document signer";
     let ds = x5chain
         .first()
         .ok_or_else(|| CoseError::caller("x5chain must hold the document signer certificate"))?;
@@ -84,52 +81,131 @@ pub fn prepare(
             "x5chain must not hold a self-issued certificate (the IACA is not sent)",
         ));
     }
-    let key = ds
-        .public_key()
-        .map_err(|e| CoseError::caller(format!("document signer key: {e}")))?;
-    let curve = key
-        .algorithm()
-        .curve()
-        .ok_or_else(|| CoseError::caller("the document signer key must be an EC key"))?;
     check_validity(&payload, ds)?;
-
-    let (alg, cose_alg) = cose_algorithm(curve);
-    let header = HeaderBuilder::new().algorithm(cose_alg).build();
-    let encoded_header = header
-        .clone()
-        .to_vec()
-        .map_err(|e| CoseError::caller(format!("protected header: {e}")))?;
-    let x5chain_value = match x5chain {
-        // RFC 9360 section 2: one certificate as a bstr, more as an array.
-        [only] => Value::Bytes(only.der().to_vec()),
-        chain => Value::Array(
-            chain
-                .iter()
-                .map(|c| Value::Bytes(c.der().to_vec()))
-                .collect(),
-        ),
-    };
-    let sign1 = CoseSign1 {
-        // The bytes are fixed here, so the Sig_structure and the COSE_Sign1 carry the same.
-        protected: ProtectedHeader {
-            original_data: Some(encoded_header),
-            header,
-        },
-        unprotected: HeaderBuilder::new()
-            .value(iana::HeaderParameter::X5Chain as i64, x5chain_value)
-            .build(),
-        payload: Some(payload.bytes),
-        signature: Vec::new(),
-    };
-    let tbs = sign1.tbs_data(b"");
+    let draft = Draft::new(payload.bytes, x5chain, SIGNER)?;
     Ok(ToBeSigned {
-        sign1,
-        tbs,
-        alg,
-        curve,
-        key,
+        draft,
         mso: payload.mso,
     })
+}
+
+/// A COSE_Sign1 with an attached payload (RFC 9052 section 4.2) whose Sig_structure is
+/// fixed, waiting for the raw `r || s` of its signer: what IssuerAuth and a signed VICAL
+/// (ISO/IEC 18013-5 Annex C) share. Protected `{1: alg}` with the algorithm of the first
+/// x5chain certificate's curve, unprotected `{33: x5chain}`, no external AAD.
+#[derive(Debug, Clone)]
+pub(super) struct Draft {
+    sign1: CoseSign1,
+    tbs: Vec<u8>,
+    alg: SignatureAlgorithm,
+    curve: Curve,
+    key: PublicKey,
+}
+
+impl Draft {
+    /// `signer` names the first certificate's role in error messages ("document signer").
+    pub(super) fn new(
+        payload: Vec<u8>,
+        x5chain: &[ParsedCertificate],
+        signer: &str,
+    ) -> Result<Self, CoseError> {
+        let leaf = x5chain.first().ok_or_else(|| {
+            CoseError::caller(format!("x5chain must hold the {signer} certificate"))
+        })?;
+        let key = leaf
+            .public_key()
+            .map_err(|e| CoseError::caller(format!("{signer} key: {e}")))?;
+        let curve = key
+            .algorithm()
+            .curve()
+            .ok_or_else(|| CoseError::caller(format!("the {signer} key must be an EC key")))?;
+        let (alg, cose_alg) = cose_algorithm(curve);
+        let header = HeaderBuilder::new().algorithm(cose_alg).build();
+        let encoded_header = header
+            .clone()
+            .to_vec()
+            .map_err(|e| CoseError::caller(format!("protected header: {e}")))?;
+        let x5chain_value = match x5chain {
+            // RFC 9360 section 2: one certificate as a bstr, more as an array.
+            [only] => Value::Bytes(only.der().to_vec()),
+            chain => Value::Array(
+                chain
+                    .iter()
+                    .map(|c| Value::Bytes(c.der().to_vec()))
+                    .collect(),
+            ),
+        };
+        let sign1 = CoseSign1 {
+            // The bytes are fixed here, so the Sig_structure and the COSE_Sign1 carry the same.
+            protected: ProtectedHeader {
+                original_data: Some(encoded_header),
+                header,
+            },
+            unprotected: HeaderBuilder::new()
+                .value(iana::HeaderParameter::X5Chain as i64, x5chain_value)
+                .build(),
+            payload: Some(payload),
+            signature: Vec::new(),
+        };
+        let tbs = sign1.tbs_data(b"");
+        Ok(Draft {
+            sign1,
+            tbs,
+            alg,
+            curve,
+            key,
+        })
+    }
+
+    /// The Sig_structure.
+    pub(super) fn tbs(&self) -> &[u8] {
+        &self.tbs
+    }
+
+    pub(super) fn signature_algorithm(&self) -> SignatureAlgorithm {
+        self.alg
+    }
+
+    pub(super) fn public_key(&self) -> &PublicKey {
+        &self.key
+    }
+
+    pub(super) fn payload(&self) -> &[u8] {
+        self.sign1.payload.as_deref().unwrap_or_default()
+    }
+
+    /// Complete with `signature`, the raw `r || s` of [`Draft::tbs`]: accepted only at the
+    /// curve's length and if it verifies with the first x5chain certificate's key, so a
+    /// token key paired with the wrong certificate fails here. Returns the COSE_Sign1 and
+    /// its untagged encoding.
+    pub(super) fn complete(
+        self,
+        signature: &[u8],
+        signer: &str,
+    ) -> Result<(CoseSign1, Vec<u8>), CoseError> {
+        let want = 2 * self.curve.field_len();
+        if signature.len() != want {
+            return Err(CoseError::caller(format!(
+                "the signature is {} bytes; {} takes r || s of {want}",
+                signature.len(),
+                self.alg.name()
+            )));
+        }
+        self.key
+            .verify_fixed(self.alg, &self.tbs, signature)
+            .map_err(|_| {
+                CoseError::caller(format!(
+                    "the signature does not verify with the {signer} certificate"
+                ))
+            })?;
+        let mut sign1 = self.sign1;
+        sign1.signature = signature.to_vec();
+        let bytes = sign1
+            .clone()
+            .to_vec()
+            .map_err(|e| CoseError::caller(format!("COSE_Sign1: {e}")))?;
+        Ok((sign1, bytes))
+    }
 }
 
 fn check_validity(payload: &MsoPayload, ds: &ParsedCertificate) -> Result<(), CoseError> {
@@ -207,28 +283,11 @@ impl IssuerAuth {
 /// verifies with the document signer certificate's key is accepted: the token's signer key
 /// and the certificate the IssuerAuth names must be the same key.
 pub fn finish(tbs: ToBeSigned, signature: &[u8]) -> Result<IssuerAuth, CoseError> {
-    let want = 2 * tbs.curve.field_len();
-    if signature.len() != want {
-        return Err(CoseError::caller(format!(
-            "the signature is {} bytes; {} takes r || s of {want}",
-            signature.len(),
-            tbs.alg.name()
-        )));
-    }
-    tbs.key
-        .verify_fixed(tbs.alg, &tbs.tbs, signature)
-        .map_err(|_| {
-            CoseError::caller("the signature does not verify with the document signer certificate")
-        })?;
-    let mut sign1 = tbs.sign1;
-    sign1.signature = signature.to_vec();
-    let bytes = sign1
-        .clone()
-        .to_vec()
-        .map_err(|e| CoseError::caller(format!("COSE_Sign1: {e}")))?;
+    let alg = tbs.draft.alg;
+    let (sign1, bytes) = tbs.draft.complete(signature, "document signer")?;
     Ok(IssuerAuth {
         sign1,
-        alg: tbs.alg,
+        alg,
         mso: tbs.mso,
         bytes,
     })

@@ -16,6 +16,8 @@ mod checker;
 mod elements;
 mod mdoc;
 mod mso;
+mod vical;
+mod vical_checker;
 use crate::crypto::testkeys::SoftEcKey;
 use crate::crypto::{self, Curve, DigestSigner, HashAlg};
 use crate::x509::{
