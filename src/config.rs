@@ -64,6 +64,12 @@ pub struct ServerConfig {
     pub auth_failure_burst: u32,
     #[serde(default = "defaults::auth_failures_per_minute")]
     pub auth_failures_per_minute: u32,
+    /// Requests one client address may make at once to the public routes (published VICALs),
+    /// refilled at `public_requests_per_minute`; past them, 429.
+    #[serde(default = "defaults::public_burst")]
+    pub public_burst: u32,
+    #[serde(default = "defaults::public_requests_per_minute")]
+    pub public_requests_per_minute: u32,
     /// Largest request body accepted; larger ones get 413 before they are read in full.
     #[serde(default = "defaults::body_limit_bytes")]
     pub body_limit_bytes: usize,
@@ -213,6 +219,12 @@ mod defaults {
     pub fn checkpoint_interval_secs() -> u64 {
         60
     }
+    pub fn public_burst() -> u32 {
+        120
+    }
+    pub fn public_requests_per_minute() -> u32 {
+        600
+    }
     pub fn auth_failure_burst() -> u32 {
         20
     }
@@ -309,6 +321,17 @@ impl Config {
                 "server.max_connections_per_client",
                 "must be 1..=65536",
             ));
+        }
+        for (key, v) in [
+            ("server.public_burst", s.public_burst),
+            (
+                "server.public_requests_per_minute",
+                s.public_requests_per_minute,
+            ),
+        ] {
+            if !(1..=1_000_000).contains(&v) {
+                return Err(invalid(key, "must be 1..=1000000"));
+            }
         }
         if !(1..=1_000_000).contains(&s.auth_failure_burst) {
             return Err(invalid("server.auth_failure_burst", "must be 1..=1000000"));

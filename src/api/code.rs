@@ -54,6 +54,12 @@ pub enum ErrorCode {
     ServerBusy,
     /// 429: too many failed authentications from the client's address; retry later.
     TooManyRequests,
+    /// 409: the ecosystem has no VICAL configuration to publish with.
+    VicalNotConfigured,
+    /// 409: no active signer of the needed family (a VICAL needs an active VICAL signer).
+    NoActiveSigner,
+    /// 409: a member of the VICAL cannot be listed (e.g. its IACA expired since it was added).
+    VicalMemberInvalid,
 }
 
 impl ErrorCode {
@@ -81,6 +87,9 @@ impl ErrorCode {
         ErrorCode::RequestTimeout,
         ErrorCode::ServerBusy,
         ErrorCode::TooManyRequests,
+        ErrorCode::VicalNotConfigured,
+        ErrorCode::NoActiveSigner,
+        ErrorCode::VicalMemberInvalid,
     ];
 
     /// The code's wire string (the variant's name).
@@ -109,6 +118,9 @@ impl ErrorCode {
             ErrorCode::RequestTimeout => "RequestTimeout",
             ErrorCode::ServerBusy => "ServerBusy",
             ErrorCode::TooManyRequests => "TooManyRequests",
+            ErrorCode::VicalNotConfigured => "VicalNotConfigured",
+            ErrorCode::NoActiveSigner => "NoActiveSigner",
+            ErrorCode::VicalMemberInvalid => "VicalMemberInvalid",
         }
     }
 
@@ -126,7 +138,10 @@ impl ErrorCode {
             | ErrorCode::CertificateImmutable
             | ErrorCode::LimitReached
             | ErrorCode::RootExists
-            | ErrorCode::StoredCertificateIdExists => 409,
+            | ErrorCode::StoredCertificateIdExists
+            | ErrorCode::VicalNotConfigured
+            | ErrorCode::NoActiveSigner
+            | ErrorCode::VicalMemberInvalid => 409,
             ErrorCode::PayloadTooLarge => 413,
             ErrorCode::UnsupportedMediaType => 415,
             ErrorCode::TooManyRequests => 429,
@@ -154,7 +169,7 @@ mod tests {
         // ALL holds every variant in declaration order (the last one's discriminant + 1).
         assert_eq!(
             ErrorCode::ALL.len(),
-            ErrorCode::TooManyRequests as usize + 1
+            ErrorCode::VicalMemberInvalid as usize + 1
         );
         for (i, c) in ErrorCode::ALL.iter().enumerate() {
             assert_eq!(*c as usize, i);

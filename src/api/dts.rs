@@ -81,3 +81,23 @@ pub struct VicalConfiguration {
     pub vical_provider: String,
     pub auto_publish: AutoPublish,
 }
+
+/// `POST /v1/ecosystems/{ecosystemId}/vicals`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PublishedVical {
+    #[serde(rename = "vicalIssueID")]
+    pub vical_issue_id: i64,
+    pub date: String,
+}
+
+/// An entry of `GET .../vicals/public`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VicalListEntry {
+    #[serde(rename = "vicalIssueID")]
+    pub vical_issue_id: i64,
+    pub date: String,
+    pub filename: String,
+    pub is_auto_published: bool,
+}

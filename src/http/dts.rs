@@ -25,6 +25,11 @@ pub enum DtsOp {
     ConfigPut,
     ConfigGet,
     ConfigDelete,
+    Publish,
+    /// The public routes: no token, rate-limited per client address.
+    PublicList,
+    PublicLatest,
+    PublicGet,
 }
 
 impl DtsOp {
@@ -38,12 +43,23 @@ impl DtsOp {
             DtsOp::ParticipantDelete => "ECOSYSTEM_PARTICIPANT_DELETE",
             DtsOp::ConfigPut => "ECOSYSTEM_VICAL_CONFIGURATION_UPDATE",
             DtsOp::ConfigDelete => "ECOSYSTEM_VICAL_CONFIGURATION_DELETE",
+            DtsOp::Publish => "ECOSYSTEM_VICAL_PUBLISH",
             _ => return None,
         })
     }
 
     pub fn takes_query(self) -> bool {
-        matches!(self, DtsOp::EcosystemList | DtsOp::ParticipantList)
+        matches!(
+            self,
+            DtsOp::EcosystemList | DtsOp::ParticipantList | DtsOp::PublicList
+        )
+    }
+
+    pub fn is_public(self) -> bool {
+        matches!(
+            self,
+            DtsOp::PublicList | DtsOp::PublicLatest | DtsOp::PublicGet
+        )
     }
 }
 
@@ -209,5 +225,108 @@ pub async fn dispatch(
             dts::delete_vical_config(app, op, id(0)?).await?;
             no_content()
         }
+        DtsOp::Publish => {
+            let p = dts::publish(app, op, id(0)?, false).await?;
+            json_response(
+                StatusCode::CREATED,
+                &wire::PublishedVical {
+                    vical_issue_id: p.vical_issue_id,
+                    date: p.date,
+                },
+            )
+        }
+        DtsOp::PublicList | DtsOp::PublicLatest | DtsOp::PublicGet => {
+            return Err(ApiError::not_found());
+        }
     })
+}
+
+/// The public routes: what relying parties fetch. No token; a budget per client address;
+/// nothing but published VICALs (an unknown or another tenant's ecosystem reads as one with
+/// none published).
+pub async fn public(
+    ctx: &Ctx,
+    action: DtsOp,
+    req: Request<Incoming>,
+    params: &[String],
+) -> Result<Response<Body>, ApiError> {
+    let now = std::time::Instant::now();
+    if let Some(wait) = ctx.peer.public.blocked_for(ctx.peer.ip, now) {
+        return Err(ApiError::new(
+            crate::api::ErrorCode::TooManyRequests,
+            format!(
+                "Too many requests from this address; retry in {} s",
+                wait.as_secs() + 1
+            ),
+        ));
+    }
+    ctx.peer.public.spend(ctx.peer.ip, now);
+    let app = &ctx.app;
+    let eco = path_id(&params[0])?;
+    let one = match action {
+        DtsOp::PublicList => {
+            let q = query::parse(req.uri().query(), &["limit", "cursor"])?;
+            let (limit, after) = query::page(&q)?;
+            let (rows, next) = dts::public_vicals(app, eco.clone(), after, limit).await?;
+            let data = rows
+                .into_iter()
+                .map(|v| wire::VicalListEntry {
+                    filename: format!("vical-{eco}-{}.cbor", v.vical_issue_id),
+                    vical_issue_id: v.vical_issue_id,
+                    date: v.date,
+                    is_auto_published: v.is_auto_published,
+                })
+                .collect();
+            return Ok(json_response(
+                StatusCode::OK,
+                &api::Page {
+                    data,
+                    next_cursor: next.map(query::encode_cursor),
+                },
+            ));
+        }
+        DtsOp::PublicLatest => None,
+        _ => Some(
+            params[1]
+                .parse::<i64>()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(ApiError::not_found)?,
+        ),
+    };
+    query::parse(req.uri().query(), &[])?;
+    let v = dts::public_vical(app, eco, one).await?;
+    let etag = format!("\"{}\"", v.digest);
+    let fresh = req
+        .headers()
+        .get(hyper::header::IF_NONE_MATCH)
+        .and_then(|h| h.to_str().ok())
+        .is_some_and(|h| h.split(',').any(|t| t.trim() == etag));
+    let mut resp = if fresh {
+        let mut r = Response::new(Body::default());
+        *r.status_mut() = StatusCode::NOT_MODIFIED;
+        r
+    } else {
+        let mut r = Response::new(Body::from(v.bytes));
+        r.headers_mut().insert(
+            hyper::header::CONTENT_TYPE,
+            hyper::header::HeaderValue::from_static("application/cbor"),
+        );
+        r
+    };
+    let h = resp.headers_mut();
+    if let Ok(e) = hyper::header::HeaderValue::from_str(&etag) {
+        h.insert(hyper::header::ETAG, e);
+    }
+    // `latest` changes with every publication; a numbered VICAL never does.
+    let cache = if one.is_some() {
+        "public, max-age=86400, immutable"
+    } else {
+        "public, max-age=300"
+    };
+    h.insert(
+        hyper::header::CACHE_CONTROL,
+        hyper::header::HeaderValue::from_static(cache),
+    );
+    Ok(resp)
 }

@@ -1,5 +1,5 @@
-//! Failed authentications per client address: a token bucket per address that only 401s
-//! drain. A client with a valid token never touches it (so clients sharing an address, a
+//! Allowances per client address: a token bucket per address. One instance counts failed
+//! authentications (only 401s drain it), another the requests to the public routes. A client with a valid token never touches it (so clients sharing an address, a
 //! NAT or a proxy, are not held back by each other's traffic), while guessing tokens, and
 //! the audit write each 401 costs, are bounded per address.
 
@@ -22,15 +22,18 @@ struct Bucket {
 }
 
 pub struct AuthFailures {
+    /// What the allowance is of, for the log line when an address exceeds it.
+    what: &'static str,
     burst: f64,
     per_sec: f64,
     buckets: Mutex<HashMap<IpAddr, Bucket>>,
 }
 
 impl AuthFailures {
-    /// `burst` failures at once, refilled at `per_minute`.
-    pub fn new(burst: u32, per_minute: u32) -> Self {
+    /// `burst` at once, refilled at `per_minute`.
+    pub fn new(what: &'static str, burst: u32, per_minute: u32) -> Self {
         AuthFailures {
+            what,
             burst: f64::from(burst.max(1)),
             per_sec: f64::from(per_minute.max(1)) / 60.0,
             buckets: Mutex::new(HashMap::new()),
@@ -55,8 +58,8 @@ impl AuthFailures {
         Some(Duration::from_secs_f64((1.0 - b.tokens) / self.per_sec))
     }
 
-    /// Count one failed authentication of `ip`.
-    pub fn failed(&self, ip: IpAddr, now: Instant) {
+    /// Count one failed authentication (or one public request) of `ip`.
+    pub fn spend(&self, ip: IpAddr, now: Instant) {
         let mut map = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
         if map.len() >= MAX_TRACKED && !map.contains_key(&ip) {
             let (burst, per_sec) = (self.burst, self.per_sec);
@@ -81,7 +84,7 @@ impl AuthFailures {
         b.tokens = (b.tokens - 1.0).max(0.0);
         if b.tokens < 1.0 && !b.warned {
             b.warned = true;
-            tracing::warn!(%ip, "failed authentications over the limit; answering 429");
+            tracing::warn!(%ip, what = self.what, "client address over its allowance; answering 429");
         }
     }
 }
@@ -92,12 +95,12 @@ mod tests {
 
     #[test]
     fn only_failures_drain_and_time_refills() {
-        let l = AuthFailures::new(3, 60);
+        let l = AuthFailures::new("test", 3, 60);
         let (a, b): (IpAddr, IpAddr) = ("10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap());
         let t0 = Instant::now();
         assert_eq!(l.blocked_for(a, t0), None);
         for _ in 0..3 {
-            l.failed(a, t0);
+            l.spend(a, t0);
         }
         let wait = l.blocked_for(a, t0).expect("blocked after the burst");
         assert!(wait <= Duration::from_secs(1), "{wait:?}");
@@ -105,7 +108,7 @@ mod tests {
         assert_eq!(l.blocked_for(b, t0), None);
         // One per second at 60 per minute.
         assert_eq!(l.blocked_for(a, t0 + Duration::from_millis(1001)), None);
-        l.failed(a, t0 + Duration::from_millis(1001));
+        l.spend(a, t0 + Duration::from_millis(1001));
         assert!(l.blocked_for(a, t0 + Duration::from_millis(1002)).is_some());
     }
 }

@@ -50,13 +50,21 @@ pub struct Listener {
     metrics: Arc<Metrics>,
     /// 401s per client address (429 past the allowance).
     auth_failures: Arc<AuthFailures>,
+    /// Public-route requests per client address.
+    public: Arc<AuthFailures>,
 }
 
 impl Listener {
     pub fn new(listener: TcpListener, app: Arc<App>, config: ServerConfig) -> Self {
         let auth_failures = Arc::new(AuthFailures::new(
+            "failed authentications",
             config.auth_failure_burst,
             config.auth_failures_per_minute,
+        ));
+        let public = Arc::new(AuthFailures::new(
+            "public requests",
+            config.public_burst,
+            config.public_requests_per_minute,
         ));
         Listener {
             listener,
@@ -67,6 +75,7 @@ impl Listener {
             peers: Arc::default(),
             metrics: Arc::new(Metrics::new()),
             auth_failures,
+            public,
         }
     }
 
@@ -146,6 +155,7 @@ impl Listener {
                     ip,
                     reserve,
                     auth_failures: self.auth_failures.clone(),
+                    public: self.public.clone(),
                 };
                 hyper::service::service_fn(move |req| {
                     let app = app.clone();

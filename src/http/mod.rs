@@ -49,6 +49,8 @@ pub(crate) struct Peer {
     /// Taken from the reserve slots: serves only the health routes.
     pub reserve: bool,
     pub auth_failures: Arc<limit::AuthFailures>,
+    /// Requests to the public routes.
+    pub public: Arc<limit::AuthFailures>,
 }
 
 /// Request-scoped context handed to handlers.
@@ -250,6 +252,7 @@ async fn dispatch(
         RouteId::HolderCaCrl => ca::holder_crl(ctx, &op(), &params[0]).await,
         RouteId::MobileSign => mobile::sign(ctx, &op(), req).await,
         RouteId::MobileSignMso => mobile::sign_mso(ctx, &op(), req).await,
+        RouteId::Dts(action) if action.is_public() => dts::public(ctx, action, req, params).await,
         RouteId::Dts(action) => dts::dispatch(ctx, &op(), action, req, params).await,
     }
 }
@@ -300,7 +303,7 @@ async fn authorize(
                 ),
             );
         }
-        ctx.peer.auth_failures.failed(ctx.peer.ip, now);
+        ctx.peer.auth_failures.spend(ctx.peer.ip, now);
         let route = format!("{} {}", req.method(), req.uri().path());
         auth::record_unauthenticated(&ctx.app, &ctx.request_id, who, &route).await;
         unauthenticated()

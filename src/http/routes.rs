@@ -476,6 +476,30 @@ pub const ROUTES: &[RouteDef] = &[
         access: Access::Roles(DTS),
         id: RouteId::Dts(DtsOp::ConfigDelete),
     },
+    RouteDef {
+        method: "POST",
+        pattern: "/v1/ecosystems/{ecosystemId}/vicals",
+        access: Access::Roles(DTS),
+        id: RouteId::Dts(DtsOp::Publish),
+    },
+    RouteDef {
+        method: "GET",
+        pattern: "/v1/ecosystems/{ecosystemId}/vicals/public",
+        access: Access::Public,
+        id: RouteId::Dts(DtsOp::PublicList),
+    },
+    RouteDef {
+        method: "GET",
+        pattern: "/v1/ecosystems/{ecosystemId}/vicals/public/latest",
+        access: Access::Public,
+        id: RouteId::Dts(DtsOp::PublicLatest),
+    },
+    RouteDef {
+        method: "GET",
+        pattern: "/v1/ecosystems/{ecosystemId}/vicals/public/{vicalIssueId}",
+        access: Access::Public,
+        id: RouteId::Dts(DtsOp::PublicGet),
+    },
 ];
 
 /// Longest path we try to match; anything longer is a 404 without further work.

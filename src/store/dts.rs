@@ -32,6 +32,20 @@ pub struct ParticipantRecord {
     pub created_at: String,
 }
 
+/// A published VICAL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VicalRecord {
+    pub ecosystem_id: String,
+    pub vical_issue_id: i64,
+    pub tenant: String,
+    pub date: String,
+    pub next_update: String,
+    pub is_auto_published: bool,
+    pub digest: String,
+    /// Empty in listings (only the single-VICAL reads carry the bytes).
+    pub bytes: Vec<u8>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VicalConfigRecord {
     pub ecosystem_id: String,
@@ -121,7 +135,97 @@ fn get_participant_on(
     }
 }
 
+fn row_to_vical(r: &rusqlite::Row<'_>) -> rusqlite::Result<VicalRecord> {
+    Ok(VicalRecord {
+        ecosystem_id: r.get(0)?,
+        vical_issue_id: r.get(1)?,
+        tenant: r.get(2)?,
+        date: r.get(3)?,
+        next_update: r.get(4)?,
+        is_auto_published: r.get::<_, i64>(5)? != 0,
+        digest: r.get(6)?,
+        bytes: r.get(7)?,
+    })
+}
+
 impl Store {
+    /// One page of an ecosystem's published VICALs, oldest first, without their bytes.
+    pub fn list_vicals(
+        &self,
+        ecosystem: &str,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<(i64, VicalRecord)>, StoreError> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT ecosystem_id, vical_issue_id, tenant, date, next_update,
+                        is_auto_published, digest, x''
+                 FROM vicals WHERE ecosystem_id = ?1 AND vical_issue_id > ?2
+                 ORDER BY vical_issue_id LIMIT ?3",
+            )?;
+            let rows = stmt.query_map(params![ecosystem, after, limit as i64], |r| {
+                let v = row_to_vical(r)?;
+                Ok((v.vical_issue_id, v))
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+    }
+
+    /// A published VICAL with its bytes: `id`, or the newest when `None`.
+    pub fn get_vical(
+        &self,
+        ecosystem: &str,
+        id: Option<i64>,
+    ) -> Result<Option<VicalRecord>, StoreError> {
+        self.read(|conn| {
+            const COLUMNS: &str = "ecosystem_id, vical_issue_id, tenant, date, next_update,
+                                   is_auto_published, digest, bytes";
+            Ok(match id {
+                Some(id) => conn
+                    .query_row(
+                        &format!(
+                            "SELECT {COLUMNS} FROM vicals
+                             WHERE ecosystem_id = ?1 AND vical_issue_id = ?2"
+                        ),
+                        params![ecosystem, id],
+                        row_to_vical,
+                    )
+                    .optional()?,
+                None => conn
+                    .query_row(
+                        &format!(
+                            "SELECT {COLUMNS} FROM vicals WHERE ecosystem_id = ?1
+                             ORDER BY vical_issue_id DESC LIMIT 1"
+                        ),
+                        params![ecosystem],
+                        row_to_vical,
+                    )
+                    .optional()?,
+            })
+        })
+    }
+
+    /// Every auto-publish configuration (all tenants), for the daemon's timer.
+    pub fn auto_publish_configs(&self) -> Result<Vec<VicalConfigRecord>, StoreError> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare(
+                "SELECT ecosystem_id, tenant, vical_provider, auto_publish, frequency, updated_at
+                 FROM vical_configs WHERE auto_publish = 1",
+            )?;
+            let rows = stmt.query_map([], |r| {
+                Ok(VicalConfigRecord {
+                    ecosystem_id: r.get(0)?,
+                    tenant: r.get(1)?,
+                    vical_provider: r.get(2)?,
+                    auto_publish: r.get::<_, i64>(3)? != 0,
+                    frequency: r.get(4)?,
+                    updated_at: r.get(5)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+    }
+
     pub fn get_ecosystem(
         &self,
         tenant: &str,
@@ -354,6 +458,34 @@ impl Write<'_> {
         self.0
             .execute("DELETE FROM participants WHERE id = ?1", params![id])?;
         Ok(true)
+    }
+
+    /// The next vicalIssueID of an ecosystem (1 for the first).
+    pub fn next_vical_issue_id(&self, ecosystem: &str) -> Result<i64, StoreError> {
+        Ok(self.0.query_row(
+            "SELECT COALESCE(MAX(vical_issue_id), 0) + 1 FROM vicals WHERE ecosystem_id = ?1",
+            params![ecosystem],
+            |r| r.get(0),
+        )?)
+    }
+
+    pub fn insert_vical(&self, v: &VicalRecord) -> Result<(), StoreError> {
+        self.0.execute(
+            "INSERT INTO vicals (ecosystem_id, vical_issue_id, tenant, date, next_update,
+                                 is_auto_published, digest, bytes)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![
+                v.ecosystem_id,
+                v.vical_issue_id,
+                v.tenant,
+                v.date,
+                v.next_update,
+                v.is_auto_published as i64,
+                v.digest,
+                v.bytes
+            ],
+        )?;
+        Ok(())
     }
 
     pub fn put_vical_config(&self, c: &VicalConfigRecord) -> Result<(), StoreError> {

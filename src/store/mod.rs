@@ -25,7 +25,9 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 pub use audit::{AuditEvent, ChainWalk, Checkpoint, StoredEvent};
 pub use ca::{CaDeletion, CaRecord, SignerLimit, SignerRecord};
-pub use dts::{EcosystemRecord, ParticipantIaca, ParticipantRecord, VicalConfigRecord};
+pub use dts::{
+    EcosystemRecord, ParticipantIaca, ParticipantRecord, VicalConfigRecord, VicalRecord,
+};
 pub use issuance::{IssuedRecord, StoredCertificate};
 pub use mdoc::MdocRecord;
 pub use tenants::{ApiTokenRecord, TenantRecord};

@@ -23,6 +23,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("migrations/012_mobile_credentials.sql"),
     include_str!("migrations/013_issued_mdocs.sql"),
     include_str!("migrations/014_ecosystems.sql"),
+    include_str!("migrations/015_vicals.sql"),
 ];
 
 pub const CURRENT_VERSION: i64 = MIGRATIONS.len() as i64;

@@ -418,6 +418,31 @@ pub fn try_request(
     headers: &[(&str, &str)],
     body: Option<Vec<u8>>,
 ) -> Result<(u16, String), String> {
+    exchange(addr, method, path, headers, body)
+        .map(|(s, _, b)| (s, String::from_utf8_lossy(&b).into_owned()))
+}
+
+/// One request without a token: (status, response headers lower-cased, body bytes).
+#[allow(dead_code)]
+pub fn raw_request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, String)],
+) -> (u16, Vec<(String, String)>, Vec<u8>) {
+    let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    exchange(addr, method, path, &headers, None).unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+}
+
+type Exchanged = (u16, Vec<(String, String)>, Vec<u8>);
+
+fn exchange(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<Vec<u8>>,
+) -> Result<Exchanged, String> {
     let headers: Vec<(String, String)> = headers
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -453,13 +478,23 @@ pub fn try_request(
             .map_err(|_| "no response within 30 s".to_owned())?
             .map_err(|e| format!("request: {e}"))?;
         let status = resp.status().as_u16();
+        let headers = resp
+            .headers()
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_owned(),
+                    v.to_str().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect();
         let bytes = resp
             .into_body()
             .collect()
             .await
             .map_err(|e| format!("body: {e}"))?
             .to_bytes();
-        Ok((status, String::from_utf8_lossy(&bytes).into_owned()))
+        Ok((status, headers, bytes.to_vec()))
     })
 }
 

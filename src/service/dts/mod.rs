@@ -1,6 +1,6 @@
 //! The digital trust service: ecosystems, their participants (with the IACAs each issues
 //! under, checked against ISO/IEC 18013-5 Table B.1 when added) and the VICAL configuration.
-//! Records only: nothing here touches the token (publishing a VICAL does).
+//! Records only: nothing here touches the token; publishing a VICAL does (`publish.rs`).
 
 use std::sync::Arc;
 
@@ -11,6 +11,10 @@ use crate::x509;
 
 use super::op::{self, Op};
 use super::{App, OpContext, ServiceError, now_rfc3339};
+
+mod publish;
+
+pub use publish::{PublishedVical, public_vical, public_vicals, publish};
 
 /// Ecosystems per tenant, participants per ecosystem, IACAs per participant, docTypes per
 /// IACA: limits so that one tenant's VICAL and database stay bounded.
@@ -110,7 +114,7 @@ fn check_participant(
     Ok(out)
 }
 
-fn ecosystem_of(
+pub(super) fn ecosystem_of(
     store: &crate::store::Store,
     tenant: &str,
     id: &str,
