@@ -44,6 +44,8 @@ pub struct Config {
     pub audit: AuditConfig,
     #[serde(default)]
     pub mobile: MobileConfig,
+    #[serde(default)]
+    pub vical: VicalConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -185,6 +187,27 @@ pub struct AuditConfig {
     pub checkpoint_interval_secs: u64,
 }
 
+/// The VICAL auto-publish timer.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VicalConfig {
+    /// Seconds between passes that publish the VICALs due (a day or a week after the newest).
+    #[serde(default = "defaults::auto_publish_check_secs")]
+    pub auto_publish_check_secs: u64,
+    /// Tests only: the period of a `Daily` schedule in seconds instead of a day.
+    #[serde(default)]
+    pub daily_period_secs: Option<u64>,
+}
+
+impl Default for VicalConfig {
+    fn default() -> Self {
+        VicalConfig {
+            auto_publish_check_secs: defaults::auto_publish_check_secs(),
+            daily_period_secs: None,
+        }
+    }
+}
+
 impl Default for AuditConfig {
     fn default() -> Self {
         AuditConfig {
@@ -204,6 +227,9 @@ pub struct LoggingConfig {
 }
 
 mod defaults {
+    pub fn auto_publish_check_secs() -> u64 {
+        60
+    }
     pub fn max_mdoc_validity_days() -> u32 {
         365
     }
@@ -356,6 +382,10 @@ impl Config {
             (
                 "audit.checkpoint_interval_secs",
                 self.audit.checkpoint_interval_secs,
+            ),
+            (
+                "vical.auto_publish_check_secs",
+                self.vical.auto_publish_check_secs,
             ),
         ] {
             if !(1..=3600).contains(&v) {

@@ -103,6 +103,13 @@ pub async fn serve(config: Config) -> Result<(), DaemonError> {
     let mut app = App::new(store, config.token.pool_size + 4);
     app.max_keys_per_tenant = config.token.max_keys_per_tenant;
     app.mobile = mobile_config(&config);
+    if let Some(secs) = config.vical.daily_period_secs {
+        tracing::warn!(
+            secs,
+            "vical.daily_period_secs set: a Daily VICAL schedule is not a day"
+        );
+        app.vical_daily_period = time::Duration::seconds(secs as i64);
+    }
     let app = Arc::new(app);
     let listener = TcpListener::bind(config.server.listen)
         .await
@@ -135,15 +142,35 @@ pub async fn serve(config: Config) -> Result<(), DaemonError> {
         stop_rx.clone(),
     ));
 
+    let publisher = tokio::spawn(auto_publish(
+        app.clone(),
+        Duration::from_secs(config.vical.auto_publish_check_secs),
+        stop_rx.clone(),
+    ));
+
     let server = Listener::new(listener, app.clone(), config.server.clone());
     server.run(shutdown_signal()).await;
     let _ = stop_tx.send(true);
     let _ = checkpoints.await;
+    let _ = publisher.await;
     // Every request has drained: this checkpoint covers the whole log of this run.
     write_checkpoint(&app).await;
     let _ = probe.await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Publish the VICALs that are due every `interval` while the token is ready, until `stop`.
+async fn auto_publish(app: Arc<App>, interval: Duration, mut stop: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(interval) => {}
+            _ = stop.changed() => return,
+        }
+        if app.health.is_ready() {
+            crate::service::dts::auto_publish_due(&app).await;
+        }
+    }
 }
 
 /// Write an audit checkpoint every `interval` (when the chain grew) until `stop`.

@@ -255,7 +255,11 @@ fn ossl(args: &[&str]) -> String {
 #[test]
 fn vicals_published_and_fetched_publicly() {
     let hsm = SoftHsm::new("dts-vical");
-    let d = Daemon::start(&hsm);
+    // A Daily schedule of 3 s, checked every second, for the auto-publish part.
+    let d = Daemon::start_with(
+        &hsm,
+        "[vical]\nauto_publish_check_secs = 1\ndaily_period_secs = 3\n",
+    );
     d.wait_status("/readyz", 200, Duration::from_secs(10));
     let (ok, out) = d.cli(&[
         "tenant",
@@ -488,6 +492,39 @@ fn vicals_published_and_fetched_publicly() {
     bad[i] ^= 1;
     let (ok, out) = check(&bad);
     assert!(!ok, "a flipped signature byte passed: {out}");
+
+    // Auto-publish: on schedule, from inside the daemon, with the next vicalIssueID.
+    let conf = json!({"vicalProvider": "Example DTS", "autoPublish": {"enabled": true, "frequency": "Daily"}});
+    let (st, _) = req(
+        &d,
+        &dts,
+        "PUT",
+        &format!("{vicals}/configuration"),
+        Some(conf),
+    );
+    assert_eq!(st, 200);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let auto = loop {
+        let (_, list) = common::http(d.addr, "GET", &format!("{vicals}/public"), None);
+        let list: Value = serde_json::from_str(&list).unwrap();
+        if let Some(e) = list["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["isAutoPublished"] == true)
+        {
+            break e.clone();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no auto-published VICAL: {list}\n{}",
+            d.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    };
+    assert_eq!(auto["vicalIssueID"], 3, "{auto}");
+    let (ok, out) = check(&raw_get(&d, &format!("{vicals}/public/3"), None).body);
+    assert!(ok, "{out}");
     let (ok, out) = d.cli(&["audit", "verify"]);
     assert!(ok, "{out}");
 }

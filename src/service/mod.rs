@@ -245,6 +245,8 @@ pub struct App {
     /// Held while a document signer is provisioned under a managed IACA, so that
     /// concurrent first sign requests make one, not several.
     pub(crate) provisioning: tokio::sync::Mutex<()>,
+    /// The period of a `Daily` VICAL schedule (a day; shorter only in tests).
+    pub vical_daily_period: time::Duration,
 }
 
 impl App {
@@ -259,6 +261,7 @@ impl App {
             max_keys_per_tenant: usize::MAX,
             mobile: mobile::MobileConfig::default(),
             provisioning: tokio::sync::Mutex::new(()),
+            vical_daily_period: time::Duration::days(1),
         }
     }
 

@@ -14,7 +14,7 @@ use super::{App, OpContext, ServiceError, now_rfc3339};
 
 mod publish;
 
-pub use publish::{PublishedVical, public_vical, public_vicals, publish};
+pub use publish::{PublishedVical, auto_publish_due, public_vical, public_vicals, publish};
 
 /// Ecosystems per tenant, participants per ecosystem, IACAs per participant, docTypes per
 /// IACA: limits so that one tenant's VICAL and database stay bounded.

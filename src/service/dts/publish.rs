@@ -39,6 +39,7 @@ pub async fn publish(
 ) -> Result<PublishedVical, ServiceError> {
     // One publication at a time: the issue number read below stays the next one.
     let _one = app.provisioning.lock().await;
+    let daily = app.vical_daily_period;
     op::run(app, ctx, Op::new(EVENT, Some(&ecosystem)), move |w| {
         let tenant = w.tenant().to_owned();
         ecosystem_of(w.store(), &tenant, &ecosystem)?;
@@ -54,10 +55,7 @@ pub async fn publish(
         let members = members(w.store(), &tenant, &ecosystem)?;
         let (signer_label, x5chain) = active_signer(w.store(), &tenant)?;
         let now = OffsetDateTime::now_utc();
-        let period = match config.frequency.as_str() {
-            "Weekly" => time::Duration::days(7),
-            _ => time::Duration::days(1),
-        };
+        let period = period_of(&config.frequency, daily);
         let id = w
             .store()
             .get_vical(&ecosystem, None)?
@@ -109,6 +107,14 @@ pub async fn publish(
         Ok(published)
     })
     .await
+}
+
+/// A schedule's period: `daily` (a day, shorter in tests), or seven of them.
+fn period_of(frequency: &str, daily: time::Duration) -> time::Duration {
+    match frequency {
+        "Weekly" => daily * 7,
+        _ => daily,
+    }
 }
 
 /// One member per IACA of every issuing participant.
@@ -188,4 +194,57 @@ pub async fn public_vical(
             .ok_or(ServiceError::NotFound("VICAL"))
     })
     .await?
+}
+
+/// Publish, for every ecosystem whose configuration asks for it, a VICAL when its newest one
+/// is a period (a day, a week) old or there is none: one pass of the daemon's timer. Each
+/// publication is audited under the pseudo token `system:auto-publish` of the ecosystem's
+/// tenant. Across a restart nothing is lost: the schedule is the newest VICAL's date, read
+/// from the database at every pass, so a daemon that was down publishes at its first pass.
+pub async fn auto_publish_due(app: &Arc<App>) {
+    let store = app.store.clone();
+    let daily = app.vical_daily_period;
+    let due = app
+        .blocking(move || -> Result<Vec<(String, String)>, ServiceError> {
+            let now = OffsetDateTime::now_utc();
+            let mut due = Vec::new();
+            for c in store.auto_publish_configs()? {
+                let period = period_of(&c.frequency, daily);
+                let last = store.get_vical(&c.ecosystem_id, None)?.and_then(|v| {
+                    OffsetDateTime::parse(&v.date, &time::format_description::well_known::Rfc3339)
+                        .ok()
+                });
+                if last.is_none_or(|t| t + period <= now) {
+                    due.push((c.tenant, c.ecosystem_id));
+                }
+            }
+            Ok(due)
+        })
+        .await;
+    let due = match due {
+        Ok(Ok(d)) => d,
+        Ok(Err(e)) | Err(e) => {
+            tracing::warn!(error = %e, "auto-publish could not read its configurations");
+            return;
+        }
+    };
+    for (tenant, ecosystem) in due {
+        let ctx = OpContext {
+            principal: crate::service::auth::Principal {
+                tenant,
+                token_id: "system:auto-publish".into(),
+                roles: vec![crate::service::auth::Role::Admin],
+            },
+            request_id: uuid::Uuid::new_v4().simple().to_string(),
+            gate: super::super::Gate::new(),
+        };
+        match publish(app, &ctx, ecosystem.clone(), true).await {
+            Ok(p) => {
+                tracing::info!(%ecosystem, vical_issue_id = p.vical_issue_id, "VICAL auto-published")
+            }
+            Err(e) => {
+                tracing::warn!(%ecosystem, error = %e, "VICAL auto-publish failed; retried at the next pass")
+            }
+        }
+    }
 }
