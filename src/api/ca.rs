@@ -107,3 +107,24 @@ pub struct CreatedSigner {
     pub ca_id: String,
     pub active: bool,
 }
+
+/// `POST /v1/holder/wallet-attestations`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct WalletAttestationRequest {
+    pub client_id: String,
+    /// The wallet instance's public EC JWK; duplicate keys are refused.
+    pub wallet_key: super::StrictJson,
+    pub expires_in: Option<u64>,
+    pub wallet_name: Option<String>,
+    pub wallet_link: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WalletAttestation {
+    /// The compact JWT (`typ` oauth-client-attestation+jwt).
+    pub attestation: String,
+    pub signer_id: String,
+    pub expires_at: String,
+}

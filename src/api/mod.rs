@@ -98,5 +98,6 @@ pub struct AuditEvent {
 pub mod ca;
 pub use ca::{
     CertificateData, CreateDtsCaRequest, CreateHolderCaRequest, CreateSignerRequest, CreatedSigner,
-    RootCa, Signer, UpdateCaRequest, UpdateSignerRequest,
+    RootCa, Signer, UpdateCaRequest, UpdateSignerRequest, WalletAttestation,
+    WalletAttestationRequest,
 };

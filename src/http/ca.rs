@@ -286,3 +286,32 @@ pub async fn holder_crl(
     );
     Ok(resp)
 }
+
+/// `POST /v1/holder/wallet-attestations` (roles admin, holder).
+pub async fn wallet_attestation(
+    ctx: &Ctx,
+    op: &OpContext,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, ApiError> {
+    let b: api::WalletAttestationRequest = read_json(ctx, req).await?;
+    let a = crate::service::holder::attest(
+        &ctx.app,
+        op,
+        crate::service::holder::AttestationInput {
+            client_id: b.client_id,
+            wallet_key: b.wallet_key.0,
+            expires_in: b.expires_in,
+            wallet_name: b.wallet_name,
+            wallet_link: b.wallet_link,
+        },
+    )
+    .await?;
+    Ok(json_response(
+        StatusCode::OK,
+        &api::WalletAttestation {
+            attestation: a.token,
+            signer_id: a.signer_id,
+            expires_at: ca::rfc3339(a.expires_at),
+        },
+    ))
+}

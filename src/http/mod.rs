@@ -252,6 +252,7 @@ async fn dispatch(
         RouteId::HolderCaCrl => ca::holder_crl(ctx, &op(), &params[0]).await,
         RouteId::MobileSign => mobile::sign(ctx, &op(), req).await,
         RouteId::MobileSignMso => mobile::sign_mso(ctx, &op(), req).await,
+        RouteId::WalletAttestation => ca::wallet_attestation(ctx, &op(), req).await,
         RouteId::Dts(action) if action.is_public() => dts::public(ctx, action, req, params).await,
         RouteId::Dts(action) => dts::dispatch(ctx, &op(), action, req, params).await,
     }

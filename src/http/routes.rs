@@ -38,6 +38,7 @@ pub enum RouteId {
     HolderCaCrl,
     MobileSign,
     MobileSignMso,
+    WalletAttestation,
     /// Ecosystems, participants, VICAL configuration (issue 13).
     Dts(super::dts::DtsOp),
 }
@@ -56,6 +57,7 @@ impl RouteId {
             RouteId::X509CsrCreate => s("X509_CSR_CREATE"),
             RouteId::X509StoreDelete => s("X509_STORE_CERTIFICATE_DELETE"),
             RouteId::MobileSign | RouteId::MobileSignMso => s("MOBILE_CREDENTIAL_SIGN"),
+            RouteId::WalletAttestation => s("CREDENTIAL_HOLDER_WALLET_ATTESTATION_CREATE"),
             RouteId::Dts(op) => op.audit_event().map(str::to_owned),
             RouteId::Ca(resource, action) => {
                 let verb = match action {
@@ -499,6 +501,12 @@ pub const ROUTES: &[RouteDef] = &[
         pattern: "/v1/ecosystems/{ecosystemId}/vicals/public/{vicalIssueId}",
         access: Access::Public,
         id: RouteId::Dts(DtsOp::PublicGet),
+    },
+    RouteDef {
+        method: "POST",
+        pattern: "/v1/holder/wallet-attestations",
+        access: Access::Roles(HOLDER),
+        id: RouteId::WalletAttestation,
     },
 ];
 

@@ -14,6 +14,7 @@ pub mod checkpoint;
 pub mod dts;
 mod error;
 mod health;
+pub mod holder;
 pub mod keys;
 pub mod mobile;
 pub(crate) mod op;

@@ -263,8 +263,10 @@ pub enum Artefact {
     Certificate,
     Csr,
     Crl,
-    /// A COSE_Sign1 (an mdoc's IssuerAuth).
+    /// A COSE_Sign1 (an mdoc's IssuerAuth, a VICAL).
     Cose,
+    /// A JWS (a wallet attestation).
+    Jws,
 }
 
 impl Artefact {
@@ -274,6 +276,7 @@ impl Artefact {
             Artefact::Csr => "csr",
             Artefact::Crl => "crl",
             Artefact::Cose => "cose",
+            Artefact::Jws => "jws",
         }
     }
 }
