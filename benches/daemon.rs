@@ -176,6 +176,13 @@ fn scenarios(target: &str) -> Vec<Scenario> {
             path: "/v2/credentials/mobile/sign".to_owned(),
             body: mdoc_body(subject_jwk),
         },
+        Scenario {
+            name: "wallet-attestation",
+            path: "/v1/holder/wallet-attestations".to_owned(),
+            body: format!(
+                r#"{{"clientId":"https://wallet.example.com/app","walletKey":{subject_jwk},"walletName":"Bench Wallet"}}"#
+            ),
+        },
     ]
 }
 
@@ -376,7 +383,8 @@ fn main() {
     // One token session per core: more cannot sign faster, fewer leaves a core idle.
     let daemon = Daemon::start_full(&hsm, cores.max(2), "warn", "");
     daemon.wait_status("/readyz", 200, Duration::from_secs(20));
-    let token = daemon.create_token("bench.tenant", &["issuer"]);
+    // Issuer for the X.509 and mobile scenarios, holder for the wallet attestations.
+    let token = daemon.create_token("bench.tenant", &["issuer", "holder"]);
     for (id, alg) in [
         ("ca", "secp256r1"),
         ("iaca", "secp256r1"),
@@ -439,12 +447,36 @@ fn main() {
         Some(r#"{"active":true}"#),
     );
     assert_eq!(s, 200, "{b}");
-    let warm = scenarios(target)
-        .into_iter()
-        .find(|s| s.name == "mdoc")
-        .unwrap();
-    let (s, b) = call(daemon.addr, &token, "POST", &warm.path, Some(&warm.body));
+    // The wallet-attestation scenario: a managed holder root, active; its signer is
+    // provisioned by the first request (the warm-up).
+    let (s, b) = call(
+        daemon.addr,
+        &token,
+        "POST",
+        "/v1/holder/certificates/ca",
+        Some("{}"),
+    );
+    assert_eq!(s, 201, "{b}");
+    let root: serde_json::Value = serde_json::from_str(&b).unwrap();
+    let (s, b) = call(
+        daemon.addr,
+        &token,
+        "PUT",
+        &format!(
+            "/v1/holder/certificates/ca/{}",
+            root["id"].as_str().unwrap()
+        ),
+        Some(r#"{"active":true}"#),
+    );
     assert_eq!(s, 200, "{b}");
+    for name in ["mdoc", "wallet-attestation"] {
+        let warm = scenarios(target)
+            .into_iter()
+            .find(|s| s.name == name)
+            .unwrap();
+        let (s, b) = call(daemon.addr, &token, "POST", &warm.path, Some(&warm.body));
+        assert_eq!(s, 200, "{name}: {b}");
+    }
 
     let pid = daemon.child.id();
     let rss_start = rss_kib(pid, "VmRSS:");
