@@ -8,8 +8,13 @@
 //!    CA-signed certificate issuance for a public JWK, document signer issuance, CSR creation.
 //! 3. Ratio daemon/ceiling and the daemon's RSS, sampled once a second.
 //!
+//! 4. With `--audit-events N`: N audit events written into the daemon's database, then
+//!    certificate issuance measured alone and beside eight clients running filtered audit
+//!    searches that match nothing (the worst case for the indexes), p50 side by side.
+//!
 //! Options (after `--`): `--duration SECS` (per phase, default 10), `--concurrency N`
-//! (default 2 × cores), `--scenario NAME` (repeatable; default all).
+//! (default 2 × cores), `--scenario NAME` (repeatable; default all), `--audit-events N`
+//! (default 0: no audit phase).
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -25,6 +30,7 @@ struct Options {
     duration: Duration,
     concurrency: usize,
     scenarios: Vec<String>,
+    audit_events: u64,
 }
 
 fn options() -> Options {
@@ -33,6 +39,7 @@ fn options() -> Options {
         duration: Duration::from_secs(10),
         concurrency: 2 * cores,
         scenarios: Vec::new(),
+        audit_events: 0,
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -44,6 +51,7 @@ fn options() -> Options {
             }
             "--concurrency" => o.concurrency = next().parse().expect("--concurrency N"),
             "--scenario" => o.scenarios.push(next()),
+            "--audit-events" => o.audit_events = next().parse().expect("--audit-events N"),
             // cargo bench passes --bench; ignore what we do not know.
             _ => {
                 i += 1;
@@ -163,7 +171,46 @@ fn scenarios(target: &str) -> Vec<Scenario> {
                      "subjectName":{"commonName":"Bench CSR","country":"US"}}"#
                 .to_owned(),
         },
+        Scenario {
+            name: "mdoc",
+            path: "/v2/credentials/mobile/sign".to_owned(),
+            body: mdoc_body(subject_jwk),
+        },
+        Scenario {
+            name: "wallet-attestation",
+            path: "/v1/holder/wallet-attestations".to_owned(),
+            body: format!(
+                r#"{{"clientId":"https://wallet.example.com/app","walletKey":{subject_jwk},"walletName":"Bench Wallet"}}"#
+            ),
+        },
     ]
+}
+
+/// A sign request with ten elements, by the document signer the daemon provisions under
+/// the tenant's managed IACA. Valid from an hour from now (so the run may take that long)
+/// for 30 days.
+fn mdoc_body(device_jwk: &str) -> String {
+    let fmt = |t: time::OffsetDateTime| {
+        t.replace_nanosecond(0)
+            .unwrap()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap()
+    };
+    let from = time::OffsetDateTime::now_utc() + time::Duration::hours(1);
+    let until = from + time::Duration::days(30);
+    format!(
+        r#"{{"payload":{{"docType":"org.iso.18013.5.1.mDL","deviceKeyInfo":{{"deviceKey":{device_jwk}}},
+            "validityInfo":{{"validFrom":"{}","validUntil":"{}"}},
+            "itemsToSign":{{"org.iso.18013.5.1":{{
+              "family_name":{{"type":"string","value":"Doe"}},"given_name":{{"type":"string","value":"Jane"}},
+              "birth_date":{{"type":"full-date","value":"1990-04-01"}},"issue_date":{{"type":"full-date","value":"2026-12-01"}},
+              "expiry_date":{{"type":"full-date","value":"2031-12-01"}},"issuing_country":{{"type":"string","value":"US"}},
+              "document_number":{{"type":"string","value":"D1234567"}},"age_over_18":{{"type":"boolean","value":true}},
+              "height":{{"type":"number","value":170}},
+              "driving_privileges":{{"type":"org.iso.18013.5.1.driving_privileges","value":[{{"vehicle_category_code":"C","issue_date":"2020-01-01","expiry_date":"2030-01-01"}}]}}}}}}}}}}"#,
+        fmt(from),
+        fmt(until)
+    )
 }
 
 #[derive(Default)]
@@ -336,7 +383,8 @@ fn main() {
     // One token session per core: more cannot sign faster, fewer leaves a core idle.
     let daemon = Daemon::start_full(&hsm, cores.max(2), "warn", "");
     daemon.wait_status("/readyz", 200, Duration::from_secs(20));
-    let token = daemon.create_token("bench.tenant", &["issuer"]);
+    // Issuer for the X.509 and mobile scenarios, holder for the wallet attestations.
+    let token = daemon.create_token("bench.tenant", &["issuer", "holder"]);
     for (id, alg) in [
         ("ca", "secp256r1"),
         ("iaca", "secp256r1"),
@@ -365,6 +413,70 @@ fn main() {
                  "issuer":{"type":"self-signed"}}"#,
         ),
     );
+
+    // The mdoc scenario: a managed IACA, active; its document signer is provisioned by the
+    // first sign request (before the measured phases: the warm-up below).
+    let (ok, out) = daemon.cli(&[
+        "tenant",
+        "set",
+        "--tenant",
+        "bench.tenant",
+        "--country",
+        "US",
+        "--issuer-alt-uri",
+        "https://iaca.example.com",
+    ]);
+    assert!(ok, "{out}");
+    let (s, b) = call(
+        daemon.addr,
+        &token,
+        "POST",
+        "/v2/credentials/mobile/iacas",
+        Some(r#"{"commonName":"Bench IACA"}"#),
+    );
+    assert_eq!(s, 201, "{b}");
+    let iaca: serde_json::Value = serde_json::from_str(&b).unwrap();
+    let (s, b) = call(
+        daemon.addr,
+        &token,
+        "PUT",
+        &format!(
+            "/v2/credentials/mobile/iacas/{}",
+            iaca["id"].as_str().unwrap()
+        ),
+        Some(r#"{"active":true}"#),
+    );
+    assert_eq!(s, 200, "{b}");
+    // The wallet-attestation scenario: a managed holder root, active; its signer is
+    // provisioned by the first request (the warm-up).
+    let (s, b) = call(
+        daemon.addr,
+        &token,
+        "POST",
+        "/v1/holder/certificates/ca",
+        Some("{}"),
+    );
+    assert_eq!(s, 201, "{b}");
+    let root: serde_json::Value = serde_json::from_str(&b).unwrap();
+    let (s, b) = call(
+        daemon.addr,
+        &token,
+        "PUT",
+        &format!(
+            "/v1/holder/certificates/ca/{}",
+            root["id"].as_str().unwrap()
+        ),
+        Some(r#"{"active":true}"#),
+    );
+    assert_eq!(s, 200, "{b}");
+    for name in ["mdoc", "wallet-attestation"] {
+        let warm = scenarios(target)
+            .into_iter()
+            .find(|s| s.name == name)
+            .unwrap();
+        let (s, b) = call(daemon.addr, &token, "POST", &warm.path, Some(&warm.body));
+        assert_eq!(s, 200, "{name}: {b}");
+    }
 
     let pid = daemon.child.id();
     let rss_start = rss_kib(pid, "VmRSS:");
@@ -451,6 +563,9 @@ fn main() {
             println!("  first error: {}", e.chars().take(300).collect::<String>());
         }
     }
+    if o.audit_events > 0 {
+        audit_phase(&daemon, &token, target, &o);
+    }
     sampler_stop.store(true, Ordering::Relaxed);
     let samples = samples.join().unwrap();
     let rss_end = rss_kib(pid, "VmRSS:");
@@ -468,4 +583,85 @@ fn main() {
         "(ratio = daemon req/s ÷ {cores}-thread token ceiling; each request is one token signature;"
     );
     println!(" cpu ms = daemon CPU time, user + system, per request at peak)");
+}
+
+/// Certificate issuance p50 with `o.audit_events` events in the log, alone and while eight
+/// clients search the log with filters that match nothing.
+fn audit_phase(daemon: &Daemon, token: &str, target: &str, o: &Options) {
+    // Written straight into the database (the daemon's own path would take hours): events
+    // of this tenant and others, spread over event names and object ids like real ones. Their
+    // hashes are not a chain; this phase measures reads, not `audit verify`.
+    {
+        let conn = rusqlite::Connection::open(daemon.db_path()).unwrap();
+        conn.busy_timeout(Duration::from_secs(30)).unwrap();
+        let tx = conn.unchecked_transaction().unwrap();
+        {
+            let mut stmt = tx
+                .prepare(
+                    "INSERT INTO audit_events (at, tenant, token_id, request_id, event, object_id,
+                                               outcome, error_code, prev_hash, hash)
+                     VALUES ('2026-12-01T00:00:00Z', ?1, NULL, NULL, ?2, ?3, 'success', NULL,
+                             x'00', x'00')",
+                )
+                .unwrap();
+            for i in 0..o.audit_events {
+                let tenant = if i % 2 == 0 {
+                    "bench.tenant"
+                } else {
+                    "bench.other"
+                };
+                let event = format!(
+                    "X509_CERTIFICATE_CREATE_{}",
+                    ["START", "SUCCESS"][(i % 2) as usize]
+                );
+                stmt.execute(rusqlite::params![
+                    tenant,
+                    event,
+                    format!("obj-{}", i % 5000)
+                ])
+                .unwrap();
+            }
+        }
+        tx.commit().unwrap();
+    }
+    let auditor = daemon.create_token("bench.tenant", &["auditor"]);
+    let sc = scenarios(target)
+        .into_iter()
+        .find(|s| s.name == "certificate")
+        .unwrap();
+    let mut alone = load(daemon.addr, token, &sc, o.concurrency, o.duration, None);
+    let stop = Arc::new(AtomicBool::new(false));
+    let searches = Arc::new(AtomicU64::new(0));
+    let searchers: Vec<_> = (0..8)
+        .map(|i| {
+            let (stop, searches, auditor, addr) =
+                (stop.clone(), searches.clone(), auditor.clone(), daemon.addr);
+            std::thread::spawn(move || {
+                let path = if i % 2 == 0 {
+                    "/v1/audit-events?event=NO_SUCH_EVENT&limit=100"
+                } else {
+                    "/v1/audit-events?objectId=no-such-object&limit=100"
+                };
+                while !stop.load(Ordering::Relaxed) {
+                    let (s, b) = call(addr, &auditor, "GET", path, None);
+                    assert_eq!(s, 200, "{b}");
+                    searches.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    let mut loaded = load(daemon.addr, token, &sc, o.concurrency, o.duration, None);
+    stop.store(true, Ordering::Relaxed);
+    for t in searchers {
+        t.join().unwrap();
+    }
+    let (a, l) = (alone.pct(0.50), loaded.pct(0.50));
+    println!();
+    println!(
+        "certificate issuance with {} audit events: p50 {a:.2} ms alone, {l:.2} ms beside 8 \
+         filtered searches ({:.0} searches/s): {:.2}x",
+        o.audit_events,
+        searches.load(Ordering::Relaxed) as f64 / o.duration.as_secs_f64(),
+        l / a
+    );
 }

@@ -40,6 +40,12 @@ pub struct Config {
     pub health: HealthConfig,
     #[serde(default)]
     pub logging: LoggingConfig,
+    #[serde(default)]
+    pub audit: AuditConfig,
+    #[serde(default)]
+    pub mobile: MobileConfig,
+    #[serde(default)]
+    pub vical: VicalConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -53,6 +59,19 @@ pub struct ServerConfig {
     /// connection that has sent no request yet is closed for the new one.
     #[serde(default = "defaults::max_connections_per_client")]
     pub max_connections_per_client: usize,
+    /// Failed authentications (401) one client address may make at once; past them it gets
+    /// 429 until its allowance refills at `auth_failures_per_minute`. Requests with a valid
+    /// token never count.
+    #[serde(default = "defaults::auth_failure_burst")]
+    pub auth_failure_burst: u32,
+    #[serde(default = "defaults::auth_failures_per_minute")]
+    pub auth_failures_per_minute: u32,
+    /// Requests one client address may make at once to the public routes (published VICALs),
+    /// refilled at `public_requests_per_minute`; past them, 429.
+    #[serde(default = "defaults::public_burst")]
+    pub public_burst: u32,
+    #[serde(default = "defaults::public_requests_per_minute")]
+    pub public_requests_per_minute: u32,
     /// Largest request body accepted; larger ones get 413 before they are read in full.
     #[serde(default = "defaults::body_limit_bytes")]
     pub body_limit_bytes: usize,
@@ -130,6 +149,78 @@ impl Default for HealthConfig {
     }
 }
 
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MobileConfig {
+    /// Longest validity of an mdoc (validUntil from now). A document signer provisioned
+    /// under a managed IACA is replaced once its certificate ends within this.
+    #[serde(default = "defaults::max_mdoc_validity_days")]
+    pub max_mdoc_validity_days: u32,
+    /// Data elements of one sign request, and their encoded bytes.
+    #[serde(default = "defaults::max_mdoc_elements")]
+    pub max_elements: usize,
+    #[serde(default = "defaults::max_mdoc_bytes")]
+    pub max_element_bytes: usize,
+    /// Largest MSO `sign-mso` accepts.
+    #[serde(default = "defaults::max_mso_bytes")]
+    pub max_mso_bytes: usize,
+    /// The CRL distribution point of provisioned document signers is
+    /// `{crl_base_url}/{iacaId}`: where verifiers reach this daemon's CRLs. Default
+    /// `http://{server.listen}/crl`.
+    pub crl_base_url: Option<String>,
+}
+
+impl Default for MobileConfig {
+    fn default() -> Self {
+        MobileConfig {
+            max_mdoc_validity_days: defaults::max_mdoc_validity_days(),
+            max_elements: defaults::max_mdoc_elements(),
+            max_element_bytes: defaults::max_mdoc_bytes(),
+            max_mso_bytes: defaults::max_mso_bytes(),
+            crl_base_url: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditConfig {
+    /// How often a signed checkpoint of the audit chain is written (when it grew), besides
+    /// the one at shutdown. Events newer than the newest checkpoint are not yet anchored in
+    /// the token: this bounds how many a deletion of the newest rows can remove unnoticed.
+    #[serde(default = "defaults::checkpoint_interval_secs")]
+    pub checkpoint_interval_secs: u64,
+}
+
+/// The VICAL auto-publish timer.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VicalConfig {
+    /// Seconds between passes that publish the VICALs due (a day or a week after the newest).
+    #[serde(default = "defaults::auto_publish_check_secs")]
+    pub auto_publish_check_secs: u64,
+    /// Tests only: the period of a `Daily` schedule in seconds instead of a day.
+    #[serde(default)]
+    pub daily_period_secs: Option<u64>,
+}
+
+impl Default for VicalConfig {
+    fn default() -> Self {
+        VicalConfig {
+            auto_publish_check_secs: defaults::auto_publish_check_secs(),
+            daily_period_secs: None,
+        }
+    }
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        AuditConfig {
+            checkpoint_interval_secs: defaults::checkpoint_interval_secs(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LoggingConfig {
@@ -141,6 +232,36 @@ pub struct LoggingConfig {
 }
 
 mod defaults {
+    pub fn auto_publish_check_secs() -> u64 {
+        60
+    }
+    pub fn max_mdoc_validity_days() -> u32 {
+        365
+    }
+    pub fn max_mdoc_elements() -> usize {
+        256
+    }
+    pub fn max_mdoc_bytes() -> usize {
+        512 * 1024
+    }
+    pub fn max_mso_bytes() -> usize {
+        256 * 1024
+    }
+    pub fn checkpoint_interval_secs() -> u64 {
+        60
+    }
+    pub fn public_burst() -> u32 {
+        120
+    }
+    pub fn public_requests_per_minute() -> u32 {
+        600
+    }
+    pub fn auth_failure_burst() -> u32 {
+        20
+    }
+    pub fn auth_failures_per_minute() -> u32 {
+        30
+    }
     pub fn max_connections_per_client() -> usize {
         64
     }
@@ -235,6 +356,26 @@ impl Config {
                 "must be 1..=65536",
             ));
         }
+        for (key, v) in [
+            ("server.public_burst", s.public_burst),
+            (
+                "server.public_requests_per_minute",
+                s.public_requests_per_minute,
+            ),
+        ] {
+            if !(1..=1_000_000).contains(&v) {
+                return Err(invalid(key, "must be 1..=1000000"));
+            }
+        }
+        if !(1..=1_000_000).contains(&s.auth_failure_burst) {
+            return Err(invalid("server.auth_failure_burst", "must be 1..=1000000"));
+        }
+        if !(1..=1_000_000).contains(&s.auth_failures_per_minute) {
+            return Err(invalid(
+                "server.auth_failures_per_minute",
+                "must be 1..=1000000",
+            ));
+        }
         if !(1..=65_536).contains(&s.max_connections) {
             return Err(invalid("server.max_connections", "must be 1..=65536"));
         }
@@ -246,10 +387,47 @@ impl Config {
             ("server.request_timeout_secs", s.request_timeout_secs),
             ("server.idle_timeout_secs", s.idle_timeout_secs),
             ("server.shutdown_grace_secs", s.shutdown_grace_secs),
+            (
+                "audit.checkpoint_interval_secs",
+                self.audit.checkpoint_interval_secs,
+            ),
+            (
+                "vical.auto_publish_check_secs",
+                self.vical.auto_publish_check_secs,
+            ),
         ] {
             if !(1..=3600).contains(&v) {
                 return Err(invalid(key, "must be 1..=3600 seconds"));
             }
+        }
+        let m = &self.mobile;
+        // A DS certificate lasts at most 457 days (ISO/IEC 18013-5 Table B.3), and a
+        // provisioned one must outlast the longest mdoc.
+        if !(1..=450).contains(&m.max_mdoc_validity_days) {
+            return Err(invalid("mobile.max_mdoc_validity_days", "must be 1..=450"));
+        }
+        if !(1..=10_000).contains(&m.max_elements) {
+            return Err(invalid("mobile.max_elements", "must be 1..=10000"));
+        }
+        if !(1024..=s.body_limit_bytes).contains(&m.max_element_bytes) {
+            return Err(invalid(
+                "mobile.max_element_bytes",
+                "must be 1 KiB up to server.body_limit_bytes",
+            ));
+        }
+        if !(1024..=s.body_limit_bytes).contains(&m.max_mso_bytes) {
+            return Err(invalid(
+                "mobile.max_mso_bytes",
+                "must be 1 KiB up to server.body_limit_bytes",
+            ));
+        }
+        if let Some(u) = &m.crl_base_url
+            && !(u.starts_with("http://") || u.starts_with("https://"))
+        {
+            return Err(invalid(
+                "mobile.crl_base_url",
+                "must be an http or https URL",
+            ));
         }
         let t = &self.token;
         match (&t.label, &t.serial) {

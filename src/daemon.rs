@@ -15,7 +15,7 @@ use tokio::sync::watch;
 use crate::config::{Config, TokenConfig};
 use crate::hsm::{self, HsmError, Token};
 use crate::http::Listener;
-use crate::service::{App, Reconciliation, TokenStatus};
+use crate::service::{App, Reconciliation, TokenStatus, checkpoint};
 use crate::store::Store;
 
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +44,32 @@ fn token_config(t: &TokenConfig) -> Result<hsm::TokenConfig, crate::config::Conf
     cfg.checkout_timeout = Duration::from_millis(t.pool_timeout_ms);
     cfg.key_cache_size = t.key_cache_size;
     Ok(cfg)
+}
+
+fn mobile_config(config: &Config) -> crate::service::mobile::MobileConfig {
+    let m = &config.mobile;
+    crate::service::mobile::MobileConfig {
+        max_mdoc_validity: time::Duration::days(i64::from(m.max_mdoc_validity_days)),
+        limits: crate::cose::Limits {
+            max_elements: m.max_elements,
+            max_bytes: m.max_element_bytes,
+        },
+        max_mso_bytes: m.max_mso_bytes,
+        crl_base_url: m
+            .crl_base_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}/crl", config.server.listen)),
+    }
+}
+
+/// `hsm-pki audit verify`: open the database and the token of `config` and check the audit
+/// log against its checkpoints (beside a running daemon too: a second PKCS#11 process and a
+/// read connection disturb neither).
+pub fn verify_audit(config: &Config) -> Result<checkpoint::Report, String> {
+    let store = Store::open(&config.database.path).map_err(|e| e.to_string())?;
+    let cfg = token_config(&config.token).map_err(|e| e.to_string())?;
+    let token = Token::open(cfg).map_err(|e| format!("cannot open the token: {e}"))?;
+    checkpoint::verify(&store, &token).map_err(|e| e.to_string())
 }
 
 /// No core dumps, and no ptrace attach by other processes of the same user: a core file or a
@@ -77,6 +103,14 @@ pub async fn serve(config: Config) -> Result<(), DaemonError> {
     // Token sessions plus a few for the database.
     let mut app = App::new(store, config.token.pool_size + 4);
     app.max_keys_per_tenant = config.token.max_keys_per_tenant;
+    app.mobile = mobile_config(&config);
+    if let Some(secs) = config.vical.daily_period_secs {
+        tracing::warn!(
+            secs,
+            "vical.daily_period_secs set: a Daily VICAL schedule is not a day"
+        );
+        app.vical_daily_period = time::Duration::seconds(secs as i64);
+    }
     let app = Arc::new(app);
     let listener = TcpListener::bind(config.server.listen)
         .await
@@ -103,12 +137,71 @@ pub async fn serve(config: Config) -> Result<(), DaemonError> {
         stop_rx.clone(),
     ));
 
+    let checkpoints = tokio::spawn(write_checkpoints(
+        app.clone(),
+        Duration::from_secs(config.audit.checkpoint_interval_secs),
+        stop_rx.clone(),
+    ));
+
+    let publisher = tokio::spawn(auto_publish(
+        app.clone(),
+        Duration::from_secs(config.vical.auto_publish_check_secs),
+        stop_rx.clone(),
+    ));
+
     let server = Listener::new(listener, app.clone(), config.server.clone());
     server.run(shutdown_signal()).await;
     let _ = stop_tx.send(true);
+    let _ = checkpoints.await;
+    let _ = publisher.await;
+    // Every request has drained: this checkpoint covers the whole log of this run.
+    write_checkpoint(&app).await;
     let _ = probe.await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Publish the VICALs that are due every `interval` while the token is ready, until `stop`.
+async fn auto_publish(app: Arc<App>, interval: Duration, mut stop: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(interval) => {}
+            _ = stop.changed() => return,
+        }
+        if app.health.is_ready() {
+            crate::service::dts::auto_publish_due(&app).await;
+        }
+    }
+}
+
+/// Write an audit checkpoint every `interval` (when the chain grew) until `stop`.
+async fn write_checkpoints(app: Arc<App>, interval: Duration, mut stop: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(interval) => {}
+            _ = stop.changed() => return,
+        }
+        write_checkpoint(&app).await;
+    }
+}
+
+async fn write_checkpoint(app: &Arc<App>) {
+    let Some(token) = app.token().filter(|_| app.health.is_ready()) else {
+        // The next interval catches up: a checkpoint covers every event before it.
+        return;
+    };
+    let store = app.store.clone();
+    let now = crate::service::now_rfc3339();
+    match app
+        .blocking(move || checkpoint::write(&store, &token, &now))
+        .await
+    {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "audit checkpoint not written; next interval retries")
+        }
+        Err(e) => tracing::warn!(error = %e, "audit checkpoint not written; next interval retries"),
+    }
 }
 
 /// Resolves on SIGTERM or Ctrl-C.
@@ -287,10 +380,17 @@ async fn reconcile(app: &Arc<App>, token: Arc<Token>) {
             let scan = token.scan_keys().map_err(|e| e.to_string())?;
             let torn = scan.torn_destroyed;
             let db = store.key_labels().map_err(|e| e.to_string())?;
-            let r = Reconciliation::compare(db.clone(), scan.private);
+            // The audit checkpoint key is the daemon's own and has no key record: the
+            // checkpoints it signed are what refer to it.
+            let own = |mut labels: Vec<String>| {
+                labels.retain(|l| l != hsm::AUDIT_KEY_LABEL);
+                labels
+            };
+            let r = Reconciliation::compare(db.clone(), own(scan.private));
             // Our public halves whose key pair has no record (their private half may already
             // be gone) go too; `destroy` removes both halves of a label.
-            let orphan_public = Reconciliation::compare(db, scan.public).unrecorded_in_token;
+            let orphan_public =
+                Reconciliation::compare(db, own(scan.public)).unrecorded_in_token;
             let mut destroyed = Vec::new();
             for label in r.unrecorded_in_token.iter().chain(&orphan_public) {
                 if !label.starts_with(OWN_LABEL_PREFIX) || destroyed.contains(label) {

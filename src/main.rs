@@ -175,7 +175,8 @@ enum TokenCommand {
 
 #[derive(Subcommand)]
 enum AuditCommand {
-    /// Verify the hash chain of the audit log; exits non-zero naming the first bad row.
+    /// Check the audit log: its hash chain, its checkpoints (signed by the token's audit key)
+    /// and the token's anchor; exits non-zero saying what was found (needs the token).
     Verify {
         #[arg(long, default_value = "hsm-config/hsm-pki.toml")]
         config: PathBuf,
@@ -254,14 +255,24 @@ fn token_command(cmd: TokenCommand) -> Result<(), String> {
 fn audit_command(cmd: AuditCommand) -> Result<(), String> {
     match cmd {
         AuditCommand::Verify { config } => {
-            let store = open_store(&config)?;
-            match store.verify_audit_chain().map_err(|e| e.to_string())? {
-                Ok(n) => {
-                    println!("audit chain intact: {n} events");
-                    Ok(())
-                }
-                Err(seq) => Err(format!("audit chain broken at event seq {seq}")),
+            let c = Config::load(&config).map_err(|e| e.to_string())?;
+            let r = hsm_pki::daemon::verify_audit(&c)?;
+            if r.findings.is_empty() {
+                println!(
+                    "audit log intact: {} events, {} checkpoints signed by the token's audit key; \
+                     {} events after the newest checkpoint (not yet anchored)",
+                    r.events, r.checkpoints, r.unanchored
+                );
+                return Ok(());
             }
+            for f in &r.findings {
+                println!("{f}");
+            }
+            Err(format!(
+                "audit log check failed: {} finding(s) in {} events",
+                r.findings.len(),
+                r.events
+            ))
         }
     }
 }

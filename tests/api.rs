@@ -516,3 +516,73 @@ fn per_tenant_key_quota() {
     let (s, b) = create(&t1, "k3");
     assert_eq!(s, 201, "{b}");
 }
+
+/// 401s are audited (for the token's tenant when its id is known, never its secret) and
+/// limited per client address: past the allowance a failure is 429 and not audited, while
+/// a valid token from the same address is served as always.
+#[test]
+fn failed_authentications_are_audited_and_limited_per_address() {
+    let hsm = SoftHsm::new("api-401");
+    let d = Daemon::start_tables(
+        &hsm,
+        2,
+        "debug",
+        "auth_failure_burst = 3\nauth_failures_per_minute = 60",
+        "",
+        "",
+    );
+    d.wait_status("/readyz", 200, Duration::from_secs(10));
+    let a = d.addr;
+    let admin = d.create_token("org.t1", &["admin"]);
+    let wrong_secret = format!("{}x", &admin[..admin.len() - 1]);
+    let (s, b) = call(a, &wrong_secret, "GET", "/v1/keys", None);
+    error(s, 401, &b, "Unauthorized");
+    let (s, b) = call(a, "nonsense", "GET", "/v1/keys", None);
+    error(s, 401, &b, "Unauthorized");
+    let (s, b) = http(a, "GET", "/v1/keys", None);
+    error(s, 401, &b, "Unauthorized");
+    // The allowance is spent: 429, and the valid token still works from the same address.
+    let (s, b) = call(a, "nonsense", "GET", "/v1/keys", None);
+    error(s, 429, &b, "TooManyRequests");
+    let (s, b) = call(a, &admin, "GET", "/v1/keys", None);
+    assert_eq!(s, 200, "{b}");
+    // Refilled at one per second.
+    std::thread::sleep(Duration::from_millis(1100));
+    let (s, b) = call(a, "nonsense", "GET", "/v1/audit-events", None);
+    error(s, 401, &b, "Unauthorized");
+
+    // The tenant sees the attempt made with its token's id, and nothing else.
+    let (s, b) = call(
+        a,
+        &admin,
+        "GET",
+        "/v1/audit-events?event=AUTHENTICATION_FAIL",
+        None,
+    );
+    assert_eq!(s, 200, "{b}");
+    let rows = json(&b)["data"].as_array().unwrap().clone();
+    assert_eq!(rows.len(), 1, "{b}");
+    assert_eq!(rows[0]["objectId"], "GET /v1/keys", "{b}");
+    assert_eq!(rows[0]["errorCode"], "Unauthorized", "{b}");
+    let token_id = rows[0]["tokenId"].as_str().unwrap();
+    assert!(admin.contains(token_id) && !b.contains(&admin) && !b.contains(&wrong_secret));
+    // Four 401s in all (the 429 is not recorded), the others under the pseudo-tenant "-".
+    let conn = rusqlite::Connection::open_with_flags(
+        d.db_path(),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .unwrap();
+    let per_tenant: Vec<(String, i64)> = conn
+        .prepare(
+            "SELECT tenant, count(*) FROM audit_events WHERE event = 'AUTHENTICATION_FAIL'
+             GROUP BY tenant ORDER BY tenant",
+        )
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(per_tenant, [("-".to_owned(), 3), ("org.t1".to_owned(), 1)]);
+    let (ok, out) = d.cli(&["audit", "verify"]);
+    assert!(ok, "{out}");
+}

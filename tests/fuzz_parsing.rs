@@ -395,3 +395,56 @@ fn request_bodies_never_panic() {
     );
     decode::<api::x509::CreateCertificateRequest>(nested.as_bytes());
 }
+
+/// The mdoc parsers: a client's MSO (`sign-mso`), bare and as MobileSecurityObjectBytes,
+/// seeded with the ISO/IEC 18013-5 Annex D example's MSO; and `itemsToSign` JSON through the
+/// strict decoder into the element encoder. Nothing panics; a mutated MSO that still parses
+/// is only ever a well-formed MSO (the parser refuses what it cannot re-encode identically).
+#[test]
+fn mdoc_inputs_never_panic() {
+    use hsm_pki::api::StrictJson;
+    use hsm_pki::cose;
+    let annex_d = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/mdoc/annex-d-issuer-signed.cbor"
+    ))
+    .unwrap();
+    let issuer_signed: ciborium::Value = ciborium::from_reader(&annex_d[..]).unwrap();
+    let auth = issuer_signed
+        .as_map()
+        .unwrap()
+        .iter()
+        .find(|(k, _)| k.as_text() == Some("issuerAuth"))
+        .unwrap()
+        .1
+        .clone();
+    let tagged = auth.as_array().unwrap()[2].as_bytes().unwrap().clone();
+    let bare = match ciborium::from_reader::<ciborium::Value, _>(&tagged[..]).unwrap() {
+        ciborium::Value::Tag(24, inner) => inner.as_bytes().unwrap().clone(),
+        other => panic!("not tag 24: {other:?}"),
+    };
+    for seed in [&tagged, &bare] {
+        cose::parse_mso(seed, 1 << 20).expect("the Annex D MSO parses");
+    }
+    fuzz("mso-cbor", &[tagged, bare], |_, input| {
+        let _ = cose::parse_mso(input, 1 << 20);
+    });
+
+    let items = br#"{"org.iso.18013.5.1":{"family_name":{"type":"string","value":"Doe"},
+        "birth_date":{"type":"full-date","value":"1990-04-01"},"age_over_18":{"type":"boolean","value":true},
+        "portrait":{"type":"image","value":"iVBORw0KGgo="},"height":{"type":"number","value":170.5},
+        "issue_date":{"type":"date-time","value":"2026-12-01T00:00:00Z"},
+        "driving_privileges":{"type":"org.iso.18013.5.1.driving_privileges","value":[{"vehicle_category_code":"C","issue_date":"2020-01-01","codes":[{"code":"A","sign":"<","value":"1"}]}]}}}"#
+        .to_vec();
+    let limits = cose::Limits {
+        max_elements: 64,
+        max_bytes: 64 * 1024,
+    };
+    let StrictJson(v) = serde_json::from_slice(&items).unwrap();
+    cose::parse_items_to_sign(&v, &limits).expect("the seed items parse");
+    fuzz("items-to-sign", &[items], |_, input| {
+        if let Ok(StrictJson(v)) = serde_json::from_slice(input) {
+            let _ = cose::parse_items_to_sign(&v, &limits);
+        }
+    });
+}

@@ -672,6 +672,13 @@ struct World {
     holder_root: (PathBuf, PathBuf, String),
     wallet_active: String,
     wallet_pending: String,
+    /// An unmanaged IACA of the mobile credential family (the X.509 service's IACA,
+    /// uploaded) and a document signer pending under it.
+    mobile_iaca: String,
+    mobile_ds_pending: String,
+    /// An ecosystem of the first tenant, and a participant in it.
+    ecosystem: String,
+    participant: String,
     wallet_csr: String,
     t2_dts: String,
     t2_holder: String,
@@ -695,7 +702,16 @@ impl World {
 
     fn build() -> World {
         let hsm = SoftHsm::new("hostile");
-        let d = Daemon::start(&hsm);
+        // Every route gets its 401 cases from one address: a limit that never trips here
+        // (tests/api.rs tests the limit itself).
+        let d = Daemon::start_tables(
+            &hsm,
+            2,
+            "debug",
+            "auth_failure_burst = 1000000\nauth_failures_per_minute = 1000000",
+            "",
+            "",
+        );
         d.wait_status("/readyz", 200, Duration::from_secs(10));
         let dir = tempfile::tempdir().unwrap();
         let off = Offline {
@@ -731,6 +747,10 @@ impl World {
             dts_root: Default::default(),
             vical_active: String::new(),
             vical_pending: String::new(),
+            mobile_iaca: String::new(),
+            mobile_ds_pending: String::new(),
+            ecosystem: String::new(),
+            participant: String::new(),
             vical_csr: String::new(),
             holder_managed: String::new(),
             holder_uploaded: String::new(),
@@ -884,6 +904,41 @@ impl World {
             200,
         );
         w.ds_pem = v["certificatePEM"].as_str().unwrap().to_owned();
+        let pem = w.iaca_pem.clone();
+        let v = w.ok(
+            &admin,
+            "POST",
+            "/v2/credentials/mobile/iacas",
+            &json!({"certificatePem": pem}),
+            201,
+        );
+        w.mobile_iaca = v["id"].as_str().unwrap().to_owned();
+        let iaca = w.mobile_iaca.clone();
+        let v = w.ok(
+            &admin,
+            "POST",
+            "/v2/credentials/mobile/document-signers",
+            &json!({"iacaId": iaca}),
+            201,
+        );
+        w.mobile_ds_pending = v["id"].as_str().unwrap().to_owned();
+        let v = w.ok(
+            &admin,
+            "POST",
+            "/v1/ecosystems",
+            &json!({"name": "Hostile"}),
+            201,
+        );
+        w.ecosystem = v["id"].as_str().unwrap().to_owned();
+        let (eco, pem) = (w.ecosystem.clone(), w.iaca_pem.clone());
+        let v = w.ok(
+            &admin,
+            "POST",
+            &format!("/v1/ecosystems/{eco}/participants"),
+            &json!({"name": "Issuer", "identifiers": {"mobile": [pem]}, "isIssuer": true}),
+            201,
+        );
+        w.participant = v["id"].as_str().unwrap().to_owned();
         w.ok(
             &other,
             "POST",
@@ -928,7 +983,11 @@ impl World {
             .replace("{target}", "org.t1.x509-service-1")
             .replace("{store}", "org.t1.x509-store-1")
             .replace("{keyId}", "k1")
-            .replace("{vicalSignerId}", &self.vical_pending);
+            .replace("{vicalSignerId}", &self.vical_pending)
+            .replace("{iacaId}", &self.mobile_iaca)
+            .replace("{documentSignerId}", &self.mobile_ds_pending)
+            .replace("{ecosystemId}", &self.ecosystem)
+            .replace("{participantId}", &self.participant);
         out = if out.starts_with(HOLDER_CA) && out.ends_with("/crl") {
             // A managed root: its CRL is made (and its cRLNumber spent) only on success.
             out.replace("{caId}", &self.holder_managed)
@@ -1155,17 +1214,22 @@ fn generic_cases(w: &World, r: &mut Runner) {
             }
 
             let tok = &w.admin;
-            // The path bent: extra segments, a trailing slash, doubled slashes.
+            // The path bent: extra segments, a trailing slash, doubled slashes (after the
+            // first segment, `/v1/` or `/v2/`).
+            let first = format!("/{}/", path.split('/').nth(1).unwrap_or_default());
+            let after_first = |with: &str| {
+                path.replacen(&first, &format!("{}{with}", &first[..first.len() - 1]), 1)
+            };
             for (name, bent) in [
                 ("extra-segment", format!("{path}/extra")),
                 ("extra-traversal", format!("{path}/..%2f..%2fetc")),
                 ("trailing-slash", format!("{path}/")),
-                ("double-slash", path.replacen("/v1/", "/v1//", 1)),
+                ("double-slash", after_first("//")),
                 ("leading-double-slash", format!("/{path}")),
-                ("dot-segment", path.replacen("/v1/", "/v1/./", 1)),
-                ("dotdot-segment", path.replacen("/v1/", "/v1/x/../", 1)),
-                ("encoded-dot", path.replacen("/v1/", "/v1/%2e/", 1)),
-                ("encoded-slash", path.replacen("/v1/", "/v1%2f", 1)),
+                ("dot-segment", after_first("/./")),
+                ("dotdot-segment", after_first("/x/../")),
+                ("encoded-dot", after_first("/%2e/")),
+                ("encoded-slash", after_first("%2f")),
                 ("matrix-param", format!("{path};x=1")),
                 ("upper-case", path.to_uppercase()),
             ] {

@@ -63,6 +63,9 @@ pub struct CertificateData {
     pub country: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub organisation_name: Option<String>,
+    /// An IACA's (mobile credential family).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state_or_province_name: Option<String>,
     pub not_after: String,
     pub not_before: String,
 }
@@ -103,4 +106,25 @@ pub struct CreatedSigner {
     pub csr_pem: String,
     pub ca_id: String,
     pub active: bool,
+}
+
+/// `POST /v1/holder/wallet-attestations`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct WalletAttestationRequest {
+    pub client_id: String,
+    /// The wallet instance's public EC JWK; duplicate keys are refused.
+    pub wallet_key: super::StrictJson,
+    pub expires_in: Option<u64>,
+    pub wallet_name: Option<String>,
+    pub wallet_link: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WalletAttestation {
+    /// The compact JWT (`typ` oauth-client-attestation+jwt).
+    pub attestation: String,
+    pub signer_id: String,
+    pub expires_at: String,
 }

@@ -52,6 +52,14 @@ pub enum ErrorCode {
     RequestTimeout,
     /// 503: every connection slot is in use (only health probes are served).
     ServerBusy,
+    /// 429: too many failed authentications from the client's address; retry later.
+    TooManyRequests,
+    /// 409: the ecosystem has no VICAL configuration to publish with.
+    VicalNotConfigured,
+    /// 409: no active signer of the needed family (a VICAL needs an active VICAL signer).
+    NoActiveSigner,
+    /// 409: a member of the VICAL cannot be listed (e.g. its IACA expired since it was added).
+    VicalMemberInvalid,
 }
 
 impl ErrorCode {
@@ -78,6 +86,10 @@ impl ErrorCode {
         ErrorCode::NotReady,
         ErrorCode::RequestTimeout,
         ErrorCode::ServerBusy,
+        ErrorCode::TooManyRequests,
+        ErrorCode::VicalNotConfigured,
+        ErrorCode::NoActiveSigner,
+        ErrorCode::VicalMemberInvalid,
     ];
 
     /// The code's wire string (the variant's name).
@@ -105,6 +117,10 @@ impl ErrorCode {
             ErrorCode::NotReady => "NotReady",
             ErrorCode::RequestTimeout => "RequestTimeout",
             ErrorCode::ServerBusy => "ServerBusy",
+            ErrorCode::TooManyRequests => "TooManyRequests",
+            ErrorCode::VicalNotConfigured => "VicalNotConfigured",
+            ErrorCode::NoActiveSigner => "NoActiveSigner",
+            ErrorCode::VicalMemberInvalid => "VicalMemberInvalid",
         }
     }
 
@@ -122,9 +138,13 @@ impl ErrorCode {
             | ErrorCode::CertificateImmutable
             | ErrorCode::LimitReached
             | ErrorCode::RootExists
-            | ErrorCode::StoredCertificateIdExists => 409,
+            | ErrorCode::StoredCertificateIdExists
+            | ErrorCode::VicalNotConfigured
+            | ErrorCode::NoActiveSigner
+            | ErrorCode::VicalMemberInvalid => 409,
             ErrorCode::PayloadTooLarge => 413,
             ErrorCode::UnsupportedMediaType => 415,
+            ErrorCode::TooManyRequests => 429,
             ErrorCode::InternalError | ErrorCode::TokenError => 500,
             ErrorCode::TokenUnavailable
             | ErrorCode::NotReady
@@ -147,7 +167,10 @@ mod tests {
     #[test]
     fn every_code_is_listed_once_with_its_own_name() {
         // ALL holds every variant in declaration order (the last one's discriminant + 1).
-        assert_eq!(ErrorCode::ALL.len(), ErrorCode::ServerBusy as usize + 1);
+        assert_eq!(
+            ErrorCode::ALL.len(),
+            ErrorCode::VicalMemberInvalid as usize + 1
+        );
         for (i, c) in ErrorCode::ALL.iter().enumerate() {
             assert_eq!(*c as usize, i);
         }

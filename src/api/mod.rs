@@ -6,9 +6,13 @@
 use serde::Serialize;
 
 pub mod code;
+pub mod dts;
+pub mod mobile;
+mod strict;
 pub mod x509;
 
 pub use code::ErrorCode;
+pub use strict::StrictJson;
 
 /// The error body of every non-2xx response, as the seeds document it:
 /// `{code, message, details: [{value, msg, param, location}]}`.
@@ -94,5 +98,6 @@ pub struct AuditEvent {
 pub mod ca;
 pub use ca::{
     CertificateData, CreateDtsCaRequest, CreateHolderCaRequest, CreateSignerRequest, CreatedSigner,
-    RootCa, Signer, UpdateCaRequest, UpdateSignerRequest,
+    RootCa, Signer, UpdateCaRequest, UpdateSignerRequest, WalletAttestation,
+    WalletAttestationRequest,
 };

@@ -14,6 +14,7 @@
 //! configured or stored, because SoftHSM assigns slot ids from the token serial and renumbers
 //! them when tokens are added; tokens are selected by label or serial instead.
 
+mod anchor;
 mod error;
 mod keys;
 mod pool;
@@ -27,6 +28,7 @@ use std::time::Duration;
 
 use zeroize::Zeroizing;
 
+pub use anchor::AUDIT_KEY_LABEL;
 pub use error::{HsmError, classify};
 pub use keys::{
     KeyAttributes, KeyScan, PrivateKeyMaterial, PublicKeyUses, TokenKey, parse_ec_point,

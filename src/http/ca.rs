@@ -1,6 +1,7 @@
 //! Root CAs and signers: `/v1/ecosystems/certificates/{ca,vical-signers}` (roles admin,
-//! dts-provider) and `/v1/holder/certificates/{ca,wallet-attestation-signers}` (roles admin,
-//! holder). One handler set serves the four resources; [`Resource`] says which.
+//! dts-provider), `/v1/holder/certificates/{ca,wallet-attestation-signers}` (roles admin,
+//! holder) and `/v2/credentials/mobile/{iacas,document-signers}` (roles admin, issuer). One
+//! handler set serves the six resources; [`Resource`] says which.
 
 use hyper::body::Incoming;
 use hyper::header::{CONTENT_TYPE, HeaderValue};
@@ -19,6 +20,8 @@ pub enum Resource {
     VicalSigner,
     HolderCa,
     WalletSigner,
+    Iaca,
+    DocumentSigner,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,6 +40,8 @@ pub fn event_prefix(resource: Resource) -> &'static str {
         Resource::HolderCa => RootFamily::Holder.event(),
         Resource::VicalSigner => SignerFamily::Vical.event(),
         Resource::WalletSigner => SignerFamily::Wallet.event(),
+        Resource::Iaca => RootFamily::Iaca.event(),
+        Resource::DocumentSigner => SignerFamily::Document.event(),
     }
 }
 
@@ -52,6 +57,7 @@ fn data(d: CertData) -> api::CertificateData {
         common_name: d.common_name,
         country: d.country,
         organisation_name: d.organisation_name,
+        state_or_province_name: d.state_or_province,
         not_after: d.not_after,
         not_before: d.not_before,
     }
@@ -88,6 +94,27 @@ fn signer_to_api(s: SignerView) -> api::Signer {
     }
 }
 
+/// A signer in its family's shape: document signers name their root `iacaId` (MATTR).
+fn signer_json(family: SignerFamily, s: SignerView) -> serde_json::Value {
+    let s = signer_to_api(s);
+    match family {
+        SignerFamily::Document => to_json(&api::mobile::DocumentSigner {
+            id: s.id,
+            iaca_id: s.ca_id,
+            active: s.active,
+            csr_pem: s.csr_pem,
+            certificate_pem: s.certificate_pem,
+            certificate_fingerprint: s.certificate_fingerprint,
+            certificate_data: s.certificate_data,
+        }),
+        _ => to_json(&s),
+    }
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> serde_json::Value {
+    serde_json::to_value(v).unwrap_or(serde_json::Value::Null)
+}
+
 fn no_content() -> Response<Body> {
     let mut resp = Response::new(Body::default());
     *resp.status_mut() = StatusCode::NO_CONTENT;
@@ -107,6 +134,9 @@ async fn create_root(
         }
         RootFamily::Holder => {
             RootRequest::try_from(read_json::<api::CreateHolderCaRequest>(ctx, req).await?)?
+        }
+        RootFamily::Iaca => {
+            RootRequest::try_from(read_json::<api::mobile::CreateIacaRequest>(ctx, req).await?)?
         }
     };
     let view = ca::create_root(&ctx.app, op, family, request).await?;
@@ -164,19 +194,30 @@ async fn signer(
 ) -> Result<Response<Body>, ApiError> {
     match action {
         CaOp::Create => {
-            let b = ca::SignerRequest::try_from(
-                read_json::<api::CreateSignerRequest>(ctx, req).await?,
-            )?;
+            let b = match family {
+                SignerFamily::Document => ca::SignerRequest::try_from(
+                    read_json::<api::mobile::CreateDocumentSignerRequest>(ctx, req).await?,
+                )?,
+                _ => ca::SignerRequest::try_from(
+                    read_json::<api::CreateSignerRequest>(ctx, req).await?,
+                )?,
+            };
             let v = ca::create_signer(&ctx.app, op, family, b.ca_id).await?;
-            Ok(json_response(
-                StatusCode::CREATED,
-                &api::CreatedSigner {
+            let body = match family {
+                SignerFamily::Document => to_json(&api::mobile::CreatedDocumentSigner {
+                    id: v.id,
+                    iaca_id: v.ca_id,
+                    active: v.active,
+                    csr_pem: v.csr_pem,
+                }),
+                _ => to_json(&api::CreatedSigner {
                     id: v.id,
                     csr_pem: v.csr_pem,
                     ca_id: v.ca_id,
                     active: v.active,
-                },
-            ))
+                }),
+            };
+            Ok(json_response(StatusCode::CREATED, &body))
         }
         CaOp::List => {
             let q = query::parse(req.uri().query(), &["limit", "cursor"])?;
@@ -185,7 +226,7 @@ async fn signer(
             Ok(json_response(
                 StatusCode::OK,
                 &api::Page {
-                    data: rows.into_iter().map(signer_to_api).collect(),
+                    data: rows.into_iter().map(|s| signer_json(family, s)).collect(),
                     next_cursor: next.map(query::encode_cursor),
                 },
             ))
@@ -193,14 +234,14 @@ async fn signer(
         CaOp::Get => {
             let id = path_id(&params[0])?;
             let v = ca::get_signer(&ctx.app, op, family, id).await?;
-            Ok(json_response(StatusCode::OK, &signer_to_api(v)))
+            Ok(json_response(StatusCode::OK, &signer_json(family, v)))
         }
         CaOp::Update => {
             let id = path_id(&params[0])?;
             let b: api::UpdateSignerRequest = read_json(ctx, req).await?;
             let v =
                 ca::update_signer(&ctx.app, op, family, id, b.active, b.certificate_pem).await?;
-            Ok(json_response(StatusCode::OK, &signer_to_api(v)))
+            Ok(json_response(StatusCode::OK, &signer_json(family, v)))
         }
         CaOp::Delete => {
             let id = path_id(&params[0])?;
@@ -223,6 +264,10 @@ pub async fn dispatch(
         Resource::HolderCa => root(ctx, op, RootFamily::Holder, action, req, params).await,
         Resource::VicalSigner => signer(ctx, op, SignerFamily::Vical, action, req, params).await,
         Resource::WalletSigner => signer(ctx, op, SignerFamily::Wallet, action, req, params).await,
+        Resource::Iaca => root(ctx, op, RootFamily::Iaca, action, req, params).await,
+        Resource::DocumentSigner => {
+            signer(ctx, op, SignerFamily::Document, action, req, params).await
+        }
     }
 }
 
@@ -240,4 +285,33 @@ pub async fn holder_crl(
         HeaderValue::from_static("application/pkix-crl"),
     );
     Ok(resp)
+}
+
+/// `POST /v1/holder/wallet-attestations` (roles admin, holder).
+pub async fn wallet_attestation(
+    ctx: &Ctx,
+    op: &OpContext,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, ApiError> {
+    let b: api::WalletAttestationRequest = read_json(ctx, req).await?;
+    let a = crate::service::holder::attest(
+        &ctx.app,
+        op,
+        crate::service::holder::AttestationInput {
+            client_id: b.client_id,
+            wallet_key: b.wallet_key.0,
+            expires_in: b.expires_in,
+            wallet_name: b.wallet_name,
+            wallet_link: b.wallet_link,
+        },
+    )
+    .await?;
+    Ok(json_response(
+        StatusCode::OK,
+        &api::WalletAttestation {
+            attestation: a.token,
+            signer_id: a.signer_id,
+            expires_at: ca::rfc3339(a.expires_at),
+        },
+    ))
 }

@@ -27,7 +27,8 @@ use hyper_util::server::conn::auto;
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, Semaphore, watch};
 
-use super::{Metrics, handle};
+use super::limit::AuthFailures;
+use super::{Metrics, Peer, handle};
 use crate::config::ServerConfig;
 use crate::service::App;
 
@@ -47,10 +48,24 @@ pub struct Listener {
     peers: Arc<Mutex<HashMap<IpAddr, Vec<Arc<ConnState>>>>>,
     /// Request counters and latency histograms, exposed at `GET /metrics`.
     metrics: Arc<Metrics>,
+    /// 401s per client address (429 past the allowance).
+    auth_failures: Arc<AuthFailures>,
+    /// Public-route requests per client address.
+    public: Arc<AuthFailures>,
 }
 
 impl Listener {
     pub fn new(listener: TcpListener, app: Arc<App>, config: ServerConfig) -> Self {
+        let auth_failures = Arc::new(AuthFailures::new(
+            "failed authentications",
+            config.auth_failure_burst,
+            config.auth_failures_per_minute,
+        ));
+        let public = Arc::new(AuthFailures::new(
+            "public requests",
+            config.public_burst,
+            config.public_requests_per_minute,
+        ));
         Listener {
             listener,
             app,
@@ -59,6 +74,8 @@ impl Listener {
             config,
             peers: Arc::default(),
             metrics: Arc::new(Metrics::new()),
+            auth_failures,
+            public,
         }
     }
 
@@ -134,14 +151,21 @@ impl Listener {
                 let metrics = self.metrics.clone();
                 let config = self.config.clone();
                 let conn_state = conn_state.clone();
+                let peer = Peer {
+                    ip,
+                    reserve,
+                    auth_failures: self.auth_failures.clone(),
+                    public: self.public.clone(),
+                };
                 hyper::service::service_fn(move |req| {
                     let app = app.clone();
                     let metrics = metrics.clone();
                     let config = config.clone();
                     let conn_state = conn_state.clone();
+                    let peer = peer.clone();
                     async move {
                         conn_state.begin();
-                        let resp = handle(app, metrics, &config, reserve, req).await;
+                        let resp = handle(app, metrics, &config, peer, req).await;
                         conn_state.end();
                         Ok::<_, Infallible>(resp)
                     }

@@ -9,11 +9,14 @@
 
 mod audit;
 mod ca;
+mod dts;
 mod error;
 mod health;
 mod keys;
+mod limit;
 mod listener;
 mod metrics;
+mod mobile;
 mod query;
 pub mod routes;
 mod x509;
@@ -26,6 +29,7 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
 use hyper::{Request, Response, StatusCode};
+use zeroize::{Zeroize, Zeroizing};
 
 pub use error::ApiError;
 pub use listener::Listener;
@@ -37,6 +41,17 @@ use crate::service::{App, Gate, OpContext, ServiceError};
 use routes::{Access, RouteId};
 
 pub type Body = Full<Bytes>;
+
+/// The connection a request came on.
+#[derive(Clone)]
+pub(crate) struct Peer {
+    pub ip: std::net::IpAddr,
+    /// Taken from the reserve slots: serves only the health routes.
+    pub reserve: bool,
+    pub auth_failures: Arc<limit::AuthFailures>,
+    /// Requests to the public routes.
+    pub public: Arc<limit::AuthFailures>,
+}
 
 /// Request-scoped context handed to handlers.
 pub struct Ctx {
@@ -50,6 +65,7 @@ pub struct Ctx {
     /// Who is calling a state-changing route, and its event, once authorized: a request
     /// given up at its timeout is audited with them.
     pub audit: std::sync::OnceLock<(OpContext, String)>,
+    pub(crate) peer: Peer,
 }
 
 /// One request: request id, timeout, routing, and the error shape.
@@ -57,9 +73,10 @@ async fn handle(
     app: Arc<App>,
     metrics: Arc<Metrics>,
     config: &ServerConfig,
-    reserve: bool,
+    peer: Peer,
     req: Request<Incoming>,
 ) -> Response<Body> {
+    let reserve = peer.reserve;
     let started = Instant::now();
     let request_id = request_id(&req);
     let method = req.method().clone();
@@ -76,6 +93,7 @@ async fn handle(
         body_limit: config.body_limit_bytes,
         gate: Gate::new(),
         audit: std::sync::OnceLock::new(),
+        peer,
     };
     // At the timeout the request is given up only if nothing of it has committed (then
     // work still in flight rolls back, so the 503 is true: nothing happened). If its work
@@ -232,6 +250,11 @@ async fn dispatch(
             ca::dispatch(ctx, &op(), resource, action, req, params).await
         }
         RouteId::HolderCaCrl => ca::holder_crl(ctx, &op(), &params[0]).await,
+        RouteId::MobileSign => mobile::sign(ctx, &op(), req).await,
+        RouteId::MobileSignMso => mobile::sign_mso(ctx, &op(), req).await,
+        RouteId::WalletAttestation => ca::wallet_attestation(ctx, &op(), req).await,
+        RouteId::Dts(action) if action.is_public() => dts::public(ctx, action, req, params).await,
+        RouteId::Dts(action) => dts::dispatch(ctx, &op(), action, req, params).await,
     }
 }
 
@@ -266,10 +289,35 @@ async fn authorize(
             None,
         )
     };
-    let token = bearer_token(req.headers()).ok_or_else(unauthenticated)?;
+    // A failure is answered 401 and audited while the address is within its allowance,
+    // 429 (and not audited) past it: the audit write each 401 costs is bounded per address.
+    // Valid tokens are checked as always, so a client sharing an address with a noisy one
+    // is never held back.
+    let refused = |who: Option<(String, String)>| async move {
+        let now = Instant::now();
+        if let Some(wait) = ctx.peer.auth_failures.blocked_for(ctx.peer.ip, now) {
+            return ApiError::new(
+                crate::api::ErrorCode::TooManyRequests,
+                format!(
+                    "Too many failed authentications from this address; retry in {} s",
+                    wait.as_secs() + 1
+                ),
+            );
+        }
+        ctx.peer.auth_failures.spend(ctx.peer.ip, now);
+        let route = format!("{} {}", req.method(), req.uri().path());
+        auth::record_unauthenticated(&ctx.app, &ctx.request_id, who, &route).await;
+        unauthenticated()
+    };
+    let Some(token) = bearer_token(req.headers()) else {
+        return Err(refused(None).await);
+    };
     let principal = match auth::principal(&ctx.app, token).await {
         Ok(p) => p,
-        Err(Ok(auth::AuthError::Unauthenticated)) => return Err(unauthenticated()),
+        Err(Ok(auth::AuthError::Unauthenticated)) => return Err(refused(None).await),
+        Err(Ok(auth::AuthError::Rejected { tenant, token_id })) => {
+            return Err(refused(Some((tenant, token_id))).await);
+        }
         Err(Ok(auth::AuthError::Store(e))) => return Err(ApiError::from(ServiceError::Store(e))),
         Err(Err(e)) => return Err(ApiError::from(e)),
     };
@@ -308,6 +356,8 @@ const OPENAPI_FRAGMENTS: &[&str] = &[
     include_str!("openapi/audit.json"),
     include_str!("openapi/x509.json"),
     include_str!("openapi/ca.json"),
+    include_str!("openapi/mobile.json"),
+    include_str!("openapi/dts.json"),
 ];
 
 /// The merged OpenAPI document, built once.
@@ -363,23 +413,39 @@ pub async fn read_json<T: serde::de::DeserializeOwned>(
     {
         return Err(ApiError::payload_too_large(ctx.body_limit));
     }
-    let body = Limited::new(req.into_body(), ctx.body_limit)
-        .collect()
-        .await
-        .map_err(|e| {
-            if e.is::<http_body_util::LengthLimitError>() {
-                ApiError::payload_too_large(ctx.body_limit)
-            } else {
-                ApiError::new(
-                    crate::api::ErrorCode::BadRequest,
-                    "Request body could not be read",
-                )
-            }
-        })?
-        .to_bytes();
+    let body = read_body(req.into_body(), ctx.body_limit).await?;
     let de = &mut serde_json::Deserializer::from_slice(&body);
     let value = serde_path_to_error::deserialize(de).map_err(|e| json_error(&e))?;
     Ok(value)
+}
+
+/// The body's bytes in one buffer that is zeroized when dropped: a body may carry a private
+/// JWK. Each frame hyper hands over is wiped too when this is its only reference (hyper's
+/// own read buffer is beyond reach; as far as it lets us, no copy of a secret outlives the
+/// request).
+async fn read_body(body: Incoming, limit: usize) -> Result<Zeroizing<Vec<u8>>, ApiError> {
+    let unreadable = |e: Box<dyn std::error::Error + Send + Sync>| {
+        if e.is::<http_body_util::LengthLimitError>() {
+            ApiError::payload_too_large(limit)
+        } else {
+            ApiError::new(
+                crate::api::ErrorCode::BadRequest,
+                "Request body could not be read",
+            )
+        }
+    };
+    let mut body = Limited::new(body, limit);
+    let mut out = Zeroizing::new(Vec::new());
+    while let Some(frame) = body.frame().await {
+        let Ok(data) = frame.map_err(unreadable)?.into_data() else {
+            continue; // trailers
+        };
+        out.extend_from_slice(&data);
+        if let Ok(mut owned) = data.try_into_mut() {
+            owned.as_mut().zeroize();
+        }
+    }
+    Ok(out)
 }
 
 /// A JSON error as a 400 whose detail names the field: the path to where decoding failed,

@@ -3,6 +3,7 @@
 //! OpenAPI consistency test, so they cannot drift apart.
 
 use super::ca::{CaOp, Resource};
+use super::dts::DtsOp;
 use crate::service::auth::Role;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,6 +36,11 @@ pub enum RouteId {
     /// Root CAs and signers (issue 4): which resource, which operation.
     Ca(super::ca::Resource, super::ca::CaOp),
     HolderCaCrl,
+    MobileSign,
+    MobileSignMso,
+    WalletAttestation,
+    /// Ecosystems, participants, VICAL configuration (issue 13).
+    Dts(super::dts::DtsOp),
 }
 
 impl RouteId {
@@ -50,6 +56,9 @@ impl RouteId {
             RouteId::X509CertificateCreate => s("X509_CERTIFICATE_CREATE"),
             RouteId::X509CsrCreate => s("X509_CSR_CREATE"),
             RouteId::X509StoreDelete => s("X509_STORE_CERTIFICATE_DELETE"),
+            RouteId::MobileSign | RouteId::MobileSignMso => s("MOBILE_CREDENTIAL_SIGN"),
+            RouteId::WalletAttestation => s("CREDENTIAL_HOLDER_WALLET_ATTESTATION_CREATE"),
+            RouteId::Dts(op) => op.audit_event().map(str::to_owned),
             RouteId::Ca(resource, action) => {
                 let verb = match action {
                     CaOp::Create => "CREATE",
@@ -74,7 +83,7 @@ impl RouteId {
                 | RouteId::X509StoreList
                 | RouteId::X509StoreListIds
                 | RouteId::Ca(_, CaOp::List)
-        )
+        ) || matches!(self, RouteId::Dts(op) if op.takes_query())
     }
 }
 
@@ -92,6 +101,7 @@ const AUDIT: &[Role] = &[Role::Admin, Role::Auditor];
 const X509: &[Role] = &[Role::Admin, Role::Issuer];
 const DTS: &[Role] = &[Role::Admin, Role::DtsProvider];
 const HOLDER: &[Role] = &[Role::Admin, Role::Holder];
+const MOBILE: &[Role] = &[Role::Admin, Role::Issuer];
 
 pub const ROUTES: &[RouteDef] = &[
     RouteDef {
@@ -323,6 +333,180 @@ pub const ROUTES: &[RouteDef] = &[
         pattern: "/v1/holder/certificates/ca/{caId}/crl",
         access: Access::Roles(HOLDER),
         id: RouteId::HolderCaCrl,
+    },
+    RouteDef {
+        method: "POST",
+        pattern: "/v2/credentials/mobile/iacas",
+        access: Access::Roles(MOBILE),
+        id: RouteId::Ca(Resource::Iaca, CaOp::Create),
+    },
+    RouteDef {
+        method: "GET",
+        pattern: "/v2/credentials/mobile/iacas",
+        access: Access::Roles(MOBILE),
+        id: RouteId::Ca(Resource::Iaca, CaOp::List),
+    },
+    RouteDef {
+        method: "GET",
+        pattern: "/v2/credentials/mobile/iacas/{iacaId}",
+        access: Access::Roles(MOBILE),
+        id: RouteId::Ca(Resource::Iaca, CaOp::Get),
+    },
+    RouteDef {
+        method: "PUT",
+        pattern: "/v2/credentials/mobile/iacas/{iacaId}",
+        access: Access::Roles(MOBILE),
+        id: RouteId::Ca(Resource::Iaca, CaOp::Update),
+    },
+    RouteDef {
+        method: "DELETE",
+        pattern: "/v2/credentials/mobile/iacas/{iacaId}",
+        access: Access::Roles(MOBILE),
+        id: RouteId::Ca(Resource::Iaca, CaOp::Delete),
+    },
+    RouteDef {
+        method: "POST",
+        pattern: "/v2/credentials/mobile/document-signers",
+        access: Access::Roles(MOBILE),
+        id: RouteId::Ca(Resource::DocumentSigner, CaOp::Create),
+    },
+    RouteDef {
+        method: "GET",
+        pattern: "/v2/credentials/mobile/document-signers",
+        access: Access::Roles(MOBILE),
+        id: RouteId::Ca(Resource::DocumentSigner, CaOp::List),
+    },
+    RouteDef {
+        method: "GET",
+        pattern: "/v2/credentials/mobile/document-signers/{documentSignerId}",
+        access: Access::Roles(MOBILE),
+        id: RouteId::Ca(Resource::DocumentSigner, CaOp::Get),
+    },
+    RouteDef {
+        method: "PUT",
+        pattern: "/v2/credentials/mobile/document-signers/{documentSignerId}",
+        access: Access::Roles(MOBILE),
+        id: RouteId::Ca(Resource::DocumentSigner, CaOp::Update),
+    },
+    RouteDef {
+        method: "DELETE",
+        pattern: "/v2/credentials/mobile/document-signers/{documentSignerId}",
+        access: Access::Roles(MOBILE),
+        id: RouteId::Ca(Resource::DocumentSigner, CaOp::Delete),
+    },
+    RouteDef {
+        method: "POST",
+        pattern: "/v2/credentials/mobile/sign",
+        access: Access::Roles(MOBILE),
+        id: RouteId::MobileSign,
+    },
+    RouteDef {
+        method: "POST",
+        pattern: "/v2/credentials/mobile/sign-mso",
+        access: Access::Roles(MOBILE),
+        id: RouteId::MobileSignMso,
+    },
+    RouteDef {
+        method: "POST",
+        pattern: "/v1/ecosystems",
+        access: Access::Roles(DTS),
+        id: RouteId::Dts(DtsOp::EcosystemCreate),
+    },
+    RouteDef {
+        method: "GET",
+        pattern: "/v1/ecosystems",
+        access: Access::Roles(DTS),
+        id: RouteId::Dts(DtsOp::EcosystemList),
+    },
+    RouteDef {
+        method: "GET",
+        pattern: "/v1/ecosystems/{ecosystemId}",
+        access: Access::Roles(DTS),
+        id: RouteId::Dts(DtsOp::EcosystemGet),
+    },
+    RouteDef {
+        method: "DELETE",
+        pattern: "/v1/ecosystems/{ecosystemId}",
+        access: Access::Roles(DTS),
+        id: RouteId::Dts(DtsOp::EcosystemDelete),
+    },
+    RouteDef {
+        method: "POST",
+        pattern: "/v1/ecosystems/{ecosystemId}/participants",
+        access: Access::Roles(DTS),
+        id: RouteId::Dts(DtsOp::ParticipantCreate),
+    },
+    RouteDef {
+        method: "GET",
+        pattern: "/v1/ecosystems/{ecosystemId}/participants",
+        access: Access::Roles(DTS),
+        id: RouteId::Dts(DtsOp::ParticipantList),
+    },
+    RouteDef {
+        method: "GET",
+        pattern: "/v1/ecosystems/{ecosystemId}/participants/{participantId}",
+        access: Access::Roles(DTS),
+        id: RouteId::Dts(DtsOp::ParticipantGet),
+    },
+    RouteDef {
+        method: "PUT",
+        pattern: "/v1/ecosystems/{ecosystemId}/participants/{participantId}",
+        access: Access::Roles(DTS),
+        id: RouteId::Dts(DtsOp::ParticipantUpdate),
+    },
+    RouteDef {
+        method: "DELETE",
+        pattern: "/v1/ecosystems/{ecosystemId}/participants/{participantId}",
+        access: Access::Roles(DTS),
+        id: RouteId::Dts(DtsOp::ParticipantDelete),
+    },
+    RouteDef {
+        method: "PUT",
+        pattern: "/v1/ecosystems/{ecosystemId}/vicals/configuration",
+        access: Access::Roles(DTS),
+        id: RouteId::Dts(DtsOp::ConfigPut),
+    },
+    RouteDef {
+        method: "GET",
+        pattern: "/v1/ecosystems/{ecosystemId}/vicals/configuration",
+        access: Access::Roles(DTS),
+        id: RouteId::Dts(DtsOp::ConfigGet),
+    },
+    RouteDef {
+        method: "DELETE",
+        pattern: "/v1/ecosystems/{ecosystemId}/vicals/configuration",
+        access: Access::Roles(DTS),
+        id: RouteId::Dts(DtsOp::ConfigDelete),
+    },
+    RouteDef {
+        method: "POST",
+        pattern: "/v1/ecosystems/{ecosystemId}/vicals",
+        access: Access::Roles(DTS),
+        id: RouteId::Dts(DtsOp::Publish),
+    },
+    RouteDef {
+        method: "GET",
+        pattern: "/v1/ecosystems/{ecosystemId}/vicals/public",
+        access: Access::Public,
+        id: RouteId::Dts(DtsOp::PublicList),
+    },
+    RouteDef {
+        method: "GET",
+        pattern: "/v1/ecosystems/{ecosystemId}/vicals/public/latest",
+        access: Access::Public,
+        id: RouteId::Dts(DtsOp::PublicLatest),
+    },
+    RouteDef {
+        method: "GET",
+        pattern: "/v1/ecosystems/{ecosystemId}/vicals/public/{vicalIssueId}",
+        access: Access::Public,
+        id: RouteId::Dts(DtsOp::PublicGet),
+    },
+    RouteDef {
+        method: "POST",
+        pattern: "/v1/holder/wallet-attestations",
+        access: Access::Roles(HOLDER),
+        id: RouteId::WalletAttestation,
     },
 ];
 

@@ -72,6 +72,10 @@ pub enum AuthError {
     /// tell which.
     #[error("missing or invalid API token")]
     Unauthenticated,
+    /// As [`AuthError::Unauthenticated`] to the client; for the audit log, the token's id
+    /// was known (wrong secret, or revoked), so the attempt is recorded for its tenant.
+    #[error("missing or invalid API token")]
+    Rejected { tenant: String, token_id: String },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -214,7 +218,10 @@ pub fn authenticate(store: &Store, token: &str) -> Result<Principal, AuthError> 
     let (id, secret) = split(token).ok_or(AuthError::Unauthenticated)?;
     let record = store.get_api_token(id)?.ok_or(AuthError::Unauthenticated)?;
     if !secret_matches(secret, &record.secret_hash) || record.revoked_at.is_some() {
-        return Err(AuthError::Unauthenticated);
+        return Err(AuthError::Rejected {
+            tenant: record.tenant,
+            token_id: record.id,
+        });
     }
     let roles = record
         .roles
@@ -226,6 +233,38 @@ pub fn authenticate(store: &Store, token: &str) -> Result<Principal, AuthError> 
         token_id: record.id,
         roles,
     })
+}
+
+/// Record a 401: `AUTHENTICATION_START` + `_FAIL` for the token's tenant when its id was
+/// known (`who`), else for the pseudo-tenant `-` (no tenant id has that form). Never the
+/// token itself: `route` is redacted, and only a known token's id is kept.
+pub async fn record_unauthenticated(
+    app: &super::App,
+    request_id: &str,
+    who: Option<(String, String)>,
+    route: &str,
+) {
+    let (tenant, token_id) = match who {
+        Some((t, id)) => (t, Some(id)),
+        None => ("-".to_owned(), None),
+    };
+    let at = super::now_rfc3339();
+    let event = |suffix: &str, outcome: &str, code: Option<&str>| crate::store::AuditEvent {
+        at: at.clone(),
+        tenant: tenant.clone(),
+        token_id: token_id.clone(),
+        request_id: Some(request_id.to_owned()),
+        event: format!("AUTHENTICATION_{suffix}"),
+        object_id: Some(redact_tokens(route).into_owned()),
+        outcome: outcome.to_owned(),
+        error_code: code.map(str::to_owned),
+    };
+    let code = crate::api::ErrorCode::Unauthorized.as_str();
+    let events = vec![
+        event("START", "start", None),
+        event("FAIL", "fail", Some(code)),
+    ];
+    super::append_best_effort(app, "AUTHENTICATION", events).await;
 }
 
 /// How long a verified token is trusted without asking the database again. Revoking a token
@@ -334,7 +373,7 @@ mod tests {
         bad.push(if last == 'A' { 'B' } else { 'A' });
         assert!(matches!(
             authenticate(&store, &bad),
-            Err(AuthError::Unauthenticated)
+            Err(AuthError::Rejected { tenant, .. }) if tenant == "org.t1"
         ));
         assert!(matches!(
             authenticate(&store, "garbage"),
@@ -348,7 +387,7 @@ mod tests {
         assert!(store.revoke_api_token(&t.record.id, "later").unwrap());
         assert!(matches!(
             authenticate(&store, &t.secret),
-            Err(AuthError::Unauthenticated)
+            Err(AuthError::Rejected { token_id, .. }) if token_id == t.record.id
         ));
     }
 

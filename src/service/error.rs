@@ -173,6 +173,20 @@ impl From<X509Error> for ServiceError {
     }
 }
 
+/// COSE/CBOR errors: the client's input is a 400 naming the request field; a broken
+/// precondition of ours (salts, the chain, the signature handed in) is a bug.
+impl From<crate::cose::CoseError> for ServiceError {
+    fn from(e: crate::cose::CoseError) -> Self {
+        use crate::cose::CoseError;
+        match e {
+            CoseError::Invalid { field, message } | CoseError::TooLarge { field, message } => {
+                ServiceError::invalid(field, message)
+            }
+            CoseError::Caller(m) => ServiceError::Internal(format!("mdoc: {m}")),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,9 +10,13 @@
 pub mod audit;
 pub mod auth;
 pub mod ca;
+pub mod checkpoint;
+pub mod dts;
 mod error;
 mod health;
+pub mod holder;
 pub mod keys;
+pub mod mobile;
 pub(crate) mod op;
 pub mod purpose;
 pub mod x509;
@@ -149,7 +153,7 @@ impl OpContext {
 
 /// Append audit events in their own transaction. Best effort: a failure is logged, and the
 /// caller's own result stands.
-async fn append_best_effort(app: &App, name: &str, events: Vec<AuditEvent>) {
+pub(crate) async fn append_best_effort(app: &App, name: &str, events: Vec<AuditEvent>) {
     let store = app.store.clone();
     let r = app.blocking(move || store.append_events(&events)).await;
     let err = match r {
@@ -237,6 +241,13 @@ pub struct App {
     pub auth_cache: auth::AuthCache,
     /// Token keys one tenant may hold.
     pub max_keys_per_tenant: usize,
+    /// Rules of the mobile credential family (mdoc validity, element limits).
+    pub mobile: mobile::MobileConfig,
+    /// Held while a document signer is provisioned under a managed IACA, so that
+    /// concurrent first sign requests make one, not several.
+    pub(crate) provisioning: tokio::sync::Mutex<()>,
+    /// The period of a `Daily` VICAL schedule (a day; shorter only in tests).
+    pub vical_daily_period: time::Duration,
 }
 
 impl App {
@@ -249,6 +260,9 @@ impl App {
             max_blocking: max_blocking as u32,
             auth_cache: auth::AuthCache::default(),
             max_keys_per_tenant: usize::MAX,
+            mobile: mobile::MobileConfig::default(),
+            provisioning: tokio::sync::Mutex::new(()),
+            vical_daily_period: time::Duration::days(1),
         }
     }
 

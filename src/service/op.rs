@@ -138,6 +138,10 @@ impl Work {
         &self.store
     }
 
+    pub fn request_id(&self) -> &str {
+        &self.ctx.request_id
+    }
+
     pub fn token(&self) -> Result<&Arc<Token>, ServiceError> {
         self.token
             .as_ref()
@@ -264,6 +268,10 @@ pub enum Artefact {
     Certificate,
     Csr,
     Crl,
+    /// A COSE_Sign1 (an mdoc's IssuerAuth, a VICAL).
+    Cose,
+    /// A JWS (a wallet attestation).
+    Jws,
 }
 
 impl Artefact {
@@ -272,6 +280,8 @@ impl Artefact {
             Artefact::Certificate => "certificate",
             Artefact::Csr => "csr",
             Artefact::Crl => "crl",
+            Artefact::Cose => "cose",
+            Artefact::Jws => "jws",
         }
     }
 }

@@ -22,6 +22,11 @@ pub enum KeyPurpose {
     Iaca,
     /// A Document Signer: its CSR, then mobile security objects. Never a certificate.
     DocumentSigner,
+    /// A managed IACA of the mobile credential family: its own certificate, its document
+    /// signers' certificates, its CRLs.
+    MobileIaca,
+    /// A document signer of the mobile credential family: its CSR, then mdocs (MSOs).
+    MobileDocumentSigner,
     /// A generic CA of the X.509 service: certificates it issues, its own, CSRs, CRLs.
     GenericCa,
     /// A generic end entity: its own (self-signed) certificate and CSRs.
@@ -50,6 +55,8 @@ impl KeyPurpose {
             KeyPurpose::WalletSigner => "wallet-signer",
             KeyPurpose::Iaca => "iaca",
             KeyPurpose::DocumentSigner => "document-signer",
+            KeyPurpose::MobileIaca => "mobile-iaca",
+            KeyPurpose::MobileDocumentSigner => "mobile-document-signer",
             KeyPurpose::GenericCa => "generic-ca",
             KeyPurpose::GenericEndEntity => "generic-end-entity",
         }
@@ -63,6 +70,8 @@ impl KeyPurpose {
             KeyPurpose::WalletSigner,
             KeyPurpose::Iaca,
             KeyPurpose::DocumentSigner,
+            KeyPurpose::MobileIaca,
+            KeyPurpose::MobileDocumentSigner,
             KeyPurpose::GenericCa,
             KeyPurpose::GenericEndEntity,
         ]
@@ -79,6 +88,8 @@ impl KeyPurpose {
                 | KeyPurpose::HolderRoot
                 | KeyPurpose::VicalSigner
                 | KeyPurpose::WalletSigner
+                | KeyPurpose::MobileIaca
+                | KeyPurpose::MobileDocumentSigner
         )
     }
 
@@ -86,7 +97,11 @@ impl KeyPurpose {
     pub fn allows(self, u: Use) -> bool {
         use KeyPurpose::*;
         match (self, u) {
-            (DtsRoot | HolderRoot | VicalSigner | WalletSigner, _) => false,
+            (
+                DtsRoot | HolderRoot | VicalSigner | WalletSigner | MobileIaca
+                | MobileDocumentSigner,
+                _,
+            ) => false,
             (Iaca, Use::IssueCertificate { document_signer }) => document_signer,
             (Iaca, Use::SelfSigned | Use::Crl | Use::Csr) => true,
             (DocumentSigner, Use::Csr) => true,
@@ -102,7 +117,8 @@ impl KeyPurpose {
         match self {
             KeyPurpose::DtsRoot | KeyPurpose::HolderRoot => "a root CA's key",
             KeyPurpose::VicalSigner | KeyPurpose::WalletSigner => "a signer's key",
-            KeyPurpose::Iaca => "an IACA key",
+            KeyPurpose::Iaca | KeyPurpose::MobileIaca => "an IACA key",
+            KeyPurpose::MobileDocumentSigner => "a document signer's key",
             KeyPurpose::DocumentSigner => "a Document Signer key",
             KeyPurpose::GenericCa => "a generic CA key",
             KeyPurpose::GenericEndEntity => "an end-entity key",

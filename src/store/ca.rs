@@ -45,6 +45,46 @@ pub enum SignerLimit {
     PerTenant(usize),
     /// At most `n` signers under the same root.
     PerRoot(usize),
+    /// At most `n` signers of this kind per tenant under unmanaged roots (those the daemon
+    /// provisions under managed roots do not count).
+    PerTenantUnmanaged(usize),
+}
+
+impl SignerLimit {
+    pub fn max(self) -> usize {
+        match self {
+            SignerLimit::PerTenant(n) | SignerLimit::PerRoot(n) => n,
+            SignerLimit::PerTenantUnmanaged(n) => n,
+        }
+    }
+}
+
+/// How many signers `limit` counts for a new signer of `kind` under `ca_id`.
+fn count_limited(
+    conn: &rusqlite::Connection,
+    limit: SignerLimit,
+    tenant: &str,
+    kind: &str,
+    ca_id: &str,
+) -> rusqlite::Result<i64> {
+    match limit {
+        SignerLimit::PerTenant(_) => conn.query_row(
+            "SELECT COUNT(*) FROM signers WHERE tenant = ?1 AND kind = ?2",
+            params![tenant, kind],
+            |r| r.get(0),
+        ),
+        SignerLimit::PerRoot(_) => conn.query_row(
+            "SELECT COUNT(*) FROM signers WHERE ca_id = ?1",
+            params![ca_id],
+            |r| r.get(0),
+        ),
+        SignerLimit::PerTenantUnmanaged(_) => conn.query_row(
+            "SELECT COUNT(*) FROM signers s JOIN root_cas r ON r.id = s.ca_id
+             WHERE s.tenant = ?1 AND s.kind = ?2 AND r.key_label IS NULL",
+            params![tenant, kind],
+            |r| r.get(0),
+        ),
+    }
 }
 
 /// The outcome of deleting a root.
@@ -194,20 +234,28 @@ impl Store {
         ca_id: &str,
         limit: SignerLimit,
     ) -> Result<usize, StoreError> {
-        let conn = self.lock();
-        let n: i64 = match limit {
-            SignerLimit::PerTenant(_) => conn.query_row(
-                "SELECT COUNT(*) FROM signers WHERE tenant = ?1 AND kind = ?2",
-                params![tenant, kind],
-                |r| r.get(0),
-            )?,
-            SignerLimit::PerRoot(_) => conn.query_row(
-                "SELECT COUNT(*) FROM signers WHERE ca_id = ?1",
-                params![ca_id],
-                |r| r.get(0),
-            )?,
-        };
+        let n = self.read(|conn| Ok(count_limited(conn, limit, tenant, kind, ca_id)?))?;
         Ok(n as usize)
+    }
+
+    /// The active signers of `kind` under the root `ca_id`, newest first.
+    pub fn active_signers_of(
+        &self,
+        tenant: &str,
+        kind: &str,
+        ca_id: &str,
+    ) -> Result<Vec<SignerRecord>, StoreError> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT {SIGNER_COLUMNS} FROM signers
+                 WHERE tenant = ?1 AND kind = ?2 AND ca_id = ?3 AND active = 1
+                 ORDER BY rowid DESC"
+            ))?;
+            let rows = stmt.query_map(params![tenant, kind, ca_id], row_to_signer)?;
+            rows.map(|r| r.map(|(_, s)| s))
+                .collect::<Result<_, _>>()
+                .map_err(Into::into)
+        })
     }
 
     pub fn get_signer(
@@ -425,24 +473,8 @@ impl Write<'_> {
         limit: SignerLimit,
     ) -> Result<bool, StoreError> {
         let tx = self.0;
-        let (n, max): (i64, usize) = match limit {
-            SignerLimit::PerTenant(max) => (
-                tx.query_row(
-                    "SELECT COUNT(*) FROM signers WHERE tenant = ?1 AND kind = ?2",
-                    params![s.tenant, s.kind],
-                    |r| r.get(0),
-                )?,
-                max,
-            ),
-            SignerLimit::PerRoot(max) => (
-                tx.query_row(
-                    "SELECT COUNT(*) FROM signers WHERE ca_id = ?1",
-                    params![s.ca_id],
-                    |r| r.get(0),
-                )?,
-                max,
-            ),
-        };
+        let n = count_limited(tx, limit, &s.tenant, &s.kind, &s.ca_id)?;
+        let max = limit.max();
         if n as usize >= max {
             return Ok(false);
         }
@@ -464,6 +496,22 @@ impl Write<'_> {
             ],
         ))?;
         Ok(true)
+    }
+
+    /// Deactivate the active signers of `kind` under `ca_id` other than `keep` (a rotation:
+    /// the newest provisioned signer takes over). Returns how many.
+    pub fn deactivate_other_signers(
+        &self,
+        tenant: &str,
+        kind: &str,
+        ca_id: &str,
+        keep: &str,
+    ) -> Result<usize, StoreError> {
+        Ok(self.0.execute(
+            "UPDATE signers SET active = 0
+             WHERE tenant = ?1 AND kind = ?2 AND ca_id = ?3 AND id != ?4 AND active = 1",
+            params![tenant, kind, ca_id, keep],
+        )?)
     }
 
     /// Set a signer's certificate (only while it has none: a different one is

@@ -21,6 +21,8 @@ pub struct IssuedRecord {
     pub profile: String,
     pub fingerprint_sha256: String,
     pub subject_public_key: Vec<u8>,
+    /// basicConstraints cA of the certificate.
+    pub is_ca: bool,
     pub der: Vec<u8>,
     pub created_at: String,
 }
@@ -54,19 +56,33 @@ fn row_to_stored(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredCertificate> {
 const STORED_COLUMNS: &str = "tenant, store_id, cert_id, kind, metadata, der, created_at";
 
 impl Store {
-    /// The certificates issued to `tenant` for the subject key `spki_der`, newest first.
-    pub fn issued_for_key(
+    /// Candidates for the CA certificate issued to `tenant` for the subject key `spki_der`:
+    /// the newest one marked as a CA certificate alone; if there is none, the key's
+    /// certificates recorded before the ledger marked them (migration 11), newest first.
+    /// The caller checks basicConstraints of each.
+    pub fn issued_ca_for_key(
         &self,
         tenant: &str,
         spki_der: &[u8],
-        limit: usize,
     ) -> Result<Vec<Vec<u8>>, StoreError> {
         self.read(|conn| {
+            let newest = conn
+                .prepare_cached(
+                    "SELECT der FROM issued_certificates
+                     WHERE tenant = ?1 AND subject_public_key = ?2 AND is_ca = 1
+                     ORDER BY id DESC LIMIT 1",
+                )?
+                .query_row(params![tenant, spki_der], |r| r.get(0))
+                .optional()?;
+            if let Some(der) = newest {
+                return Ok(vec![der]);
+            }
             let mut stmt = conn.prepare_cached(
                 "SELECT der FROM issued_certificates
-                 WHERE tenant = ?1 AND subject_public_key = ?2 ORDER BY id DESC LIMIT ?3",
+                 WHERE tenant = ?1 AND subject_public_key = ?2 AND is_ca IS NULL
+                 ORDER BY id DESC",
             )?;
-            let rows = stmt.query_map(params![tenant, spki_der, limit as i64], |r| r.get(0))?;
+            let rows = stmt.query_map(params![tenant, spki_der], |r| r.get(0))?;
             Ok(rows.collect::<Result<_, _>>()?)
         })
     }
@@ -155,8 +171,9 @@ impl Write<'_> {
         {
             tx.prepare_cached(
                 "INSERT INTO issued_certificates (tenant, serial, issuer, subject, not_before,
-                     not_after, profile, fingerprint_sha256, subject_public_key, der, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                     not_after, profile, fingerprint_sha256, subject_public_key, der, created_at,
+                     is_ca)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
             )?
             .execute(params![
                 issued.tenant,
@@ -169,7 +186,8 @@ impl Write<'_> {
                 issued.fingerprint_sha256,
                 issued.subject_public_key,
                 issued.der,
-                issued.created_at
+                issued.created_at,
+                issued.is_ca
             ])?;
             let issuance_id = tx.last_insert_rowid();
             map_conflict(
@@ -225,6 +243,7 @@ mod tests {
             profile: "generic".into(),
             fingerprint_sha256: fp.into(),
             subject_public_key: vec![1, 2, 3],
+            is_ca: false,
             der: vec![0x30, 0],
             created_at: "2026-01-01T00:00:00Z".into(),
         }
@@ -253,6 +272,35 @@ mod tests {
             outcome: "success".into(),
             error_code: None,
         }
+    }
+
+    #[test]
+    fn a_keys_ca_certificate_is_found_behind_any_number_of_others() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("db")).unwrap();
+        let mut ca = issued("ca");
+        ca.is_ca = true;
+        ca.der = vec![0x30, 1];
+        store.w(|w| w.record_issuance(&ca, &stored("ca"))).unwrap();
+        // 40 end-entity certificates of the same key after it (the lookup used to search the
+        // newest 16 rows of a key only).
+        for i in 0..40 {
+            let fp = format!("ee{i}");
+            store
+                .w(|w| w.record_issuance(&issued(&fp), &stored(&fp)))
+                .unwrap();
+        }
+        assert_eq!(
+            store.issued_ca_for_key("org.t1", &[1, 2, 3]).unwrap(),
+            [vec![0x30, 1]]
+        );
+        // Another tenant's CA certificate of the same key is not this tenant's.
+        assert!(
+            store
+                .issued_ca_for_key("org.t2", &[1, 2, 3])
+                .unwrap()
+                .is_empty()
+        );
     }
 
     #[test]
@@ -292,13 +340,10 @@ mod tests {
                 .stored_certificate_exists("org.t2", "x509-store-1", "a")
                 .unwrap()
         );
-        assert_eq!(
-            store.issued_for_key("org.t1", &[1, 2, 3], 5).unwrap(),
-            vec![vec![0x30, 0]]
-        );
+        // Not a CA certificate: no CA certificate for the key, nothing unmarked either.
         assert!(
             store
-                .issued_for_key("org.t2", &[1, 2, 3], 5)
+                .issued_ca_for_key("org.t1", &[1, 2, 3])
                 .unwrap()
                 .is_empty()
         );

@@ -12,7 +12,9 @@
 
 pub mod audit;
 mod ca;
+mod dts;
 mod issuance;
+mod mdoc;
 mod schema;
 mod tenants;
 
@@ -21,9 +23,13 @@ use std::sync::Mutex;
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-pub use audit::{AuditEvent, StoredEvent};
+pub use audit::{AuditEvent, ChainWalk, Checkpoint, StoredEvent};
 pub use ca::{CaDeletion, CaRecord, SignerLimit, SignerRecord};
+pub use dts::{
+    EcosystemRecord, ParticipantIaca, ParticipantRecord, VicalConfigRecord, VicalRecord,
+};
 pub use issuance::{IssuedRecord, StoredCertificate};
+pub use mdoc::MdocRecord;
 pub use tenants::{ApiTokenRecord, TenantRecord};
 
 pub use schema::CURRENT_VERSION;
@@ -44,6 +50,9 @@ pub enum StoreError {
     SchemaTooNew { found: i64, supported: i64 },
     #[error("record already exists")]
     Conflict,
+    /// A stored value this binary cannot read back (hand-edited or from a newer version).
+    #[error("stored data unreadable: {0}")]
+    Corrupt(String),
     /// The caller's request was given up before this transaction committed; it was rolled
     /// back.
     #[error("the request was cancelled before it committed")]
@@ -125,15 +134,36 @@ impl Store {
                 supported: CURRENT_VERSION,
             });
         }
-        for (i, sql) in schema::MIGRATIONS.iter().enumerate().skip(found as usize) {
-            // Each migration and its version bump commit together, or not at all.
-            let tx = conn.transaction()?;
-            tx.execute_batch(sql)?;
-            tx.pragma_update(None, "user_version", (i + 1) as i64)?;
-            tx.commit()?;
-            tracing::info!(version = i + 1, "database migrated");
-        }
-        Ok(())
+        // Foreign keys off while migrating, so that a migration can rebuild a table others
+        // refer to (SQLite's documented procedure for changes ALTER TABLE cannot make, e.g.
+        // a CHECK constraint); each migration is checked with foreign_key_check before it
+        // commits instead. The pragma is a no-op inside a transaction, hence out here.
+        conn.pragma_update(None, "foreign_keys", "OFF")?;
+        let migrated = (|| {
+            for (i, sql) in schema::MIGRATIONS.iter().enumerate().skip(found as usize) {
+                // Each migration and its version bump commit together, or not at all.
+                let tx = conn.transaction()?;
+                tx.execute_batch(sql)?;
+                let broken: Option<String> = tx
+                    .query_row("PRAGMA foreign_key_check", [], |r| r.get(0))
+                    .optional()?;
+                if let Some(table) = broken {
+                    return Err(StoreError::Sqlite(rusqlite::Error::SqliteFailure(
+                        rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CONSTRAINT),
+                        Some(format!(
+                            "migration {} broke a foreign key of {table}",
+                            i + 1
+                        )),
+                    )));
+                }
+                tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+                tx.commit()?;
+                tracing::info!(version = i + 1, "database migrated");
+            }
+            Ok(())
+        })();
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        migrated
     }
 
     /// Run a read on a read-only connection (committed data only, never waits for the
@@ -225,8 +255,15 @@ impl Store {
 
     /// Walk the audit chain: `Ok(Ok(rows))` when intact, `Ok(Err(seq))` naming the first bad
     /// row.
-    pub fn verify_audit_chain(&self) -> Result<Result<u64, i64>, StoreError> {
-        audit::verify(&self.lock())
+    /// Walk the audit chain (on a read connection: the daemon may be running), collecting
+    /// the stored hashes of the rows `at`.
+    pub fn walk_audit_chain(&self, at: &[i64]) -> Result<audit::ChainWalk, StoreError> {
+        self.read(|conn| audit::walk(conn, at))
+    }
+
+    /// Every audit checkpoint, oldest first.
+    pub fn audit_checkpoints(&self) -> Result<Vec<audit::Checkpoint>, StoreError> {
+        self.read(audit::checkpoints)
     }
 
     /// One page of a tenant's keys in creation order, after the row `after` (exclusive).
@@ -244,7 +281,8 @@ impl Store {
                 "SELECT rowid, label, tenant, name, algorithm, public_key_der, origin,
                         created_at, purpose
                  FROM keys WHERE tenant = ?1 AND rowid > ?2 AND (purpose IS NULL OR purpose
-                       NOT IN ('dts-root', 'holder-root', 'vical-signer', 'wallet-signer'))
+                       NOT IN ('dts-root', 'holder-root', 'vical-signer', 'wallet-signer',
+                               'mobile-iaca', 'mobile-document-signer'))
                  ORDER BY rowid LIMIT ?3",
             )?;
             let rows = stmt.query_map(params![tenant, after, limit as i64], |r| {
@@ -397,6 +435,20 @@ impl Store {
 pub struct Write<'t>(&'t rusqlite::Transaction<'t>);
 
 impl Write<'_> {
+    /// What the next checkpoint is made from.
+    pub fn audit_tip(&self) -> Result<audit::Tip, StoreError> {
+        let (events, head) = audit::head(self.0)?;
+        Ok(audit::Tip {
+            events,
+            head,
+            last_checkpoint: audit::last_checkpoint(self.0)?,
+        })
+    }
+
+    pub fn insert_audit_checkpoint(&self, c: &Checkpoint) -> Result<(), StoreError> {
+        audit::insert_checkpoint(self.0, c)
+    }
+
     /// Record a key. [`StoreError::Conflict`] when its name is taken in the tenant.
     pub fn insert_key(&self, k: &KeyRecord) -> Result<(), StoreError> {
         map_conflict(

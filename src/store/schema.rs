@@ -18,6 +18,12 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("migrations/007_purposes_signatures.sql"),
     include_str!("migrations/008_tenant_issuer_alt_name.sql"),
     include_str!("migrations/009_audit_indexes.sql"),
+    include_str!("migrations/010_audit_checkpoints.sql"),
+    include_str!("migrations/011_issued_is_ca.sql"),
+    include_str!("migrations/012_mobile_credentials.sql"),
+    include_str!("migrations/013_issued_mdocs.sql"),
+    include_str!("migrations/014_ecosystems.sql"),
+    include_str!("migrations/015_vicals.sql"),
 ];
 
 pub const CURRENT_VERSION: i64 = MIGRATIONS.len() as i64;

@@ -218,6 +218,15 @@ impl ParsedCertificate {
         ExtensionView(self.extensions())
     }
 
+    /// basicConstraints cA (an unreadable extension counts as not a CA).
+    pub fn is_ca(&self) -> bool {
+        self.ext()
+            .basic_constraints()
+            .ok()
+            .flatten()
+            .is_some_and(|b| b.value.ca)
+    }
+
     /// Whether this certificate certifies the same key as `key`.
     pub fn has_public_key(&self, key: &PublicKey) -> bool {
         self.public_key()

@@ -97,6 +97,8 @@ pub struct Daemon {
     pub addr: SocketAddr,
     pub dir: tempfile::TempDir,
     pub log: PathBuf,
+    /// The token's SOFTHSM2_CONF, for CLI commands that open the token.
+    pub softhsm_conf: PathBuf,
 }
 
 pub const DAEMON_BIN: &str = env!("CARGO_BIN_EXE_hsm-pki");
@@ -173,6 +175,7 @@ filter = "{log_filter}"
             addr,
             dir,
             log,
+            softhsm_conf: hsm.conf.clone(),
         }
     }
 
@@ -255,6 +258,7 @@ filter = "{log_filter}"
             .args(args)
             .arg("--config")
             .arg(self.config_path())
+            .env("SOFTHSM2_CONF", &self.softhsm_conf)
             .output()
             .expect("run hsm-pki");
         let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -323,7 +327,19 @@ fn spawn(config: &Path, softhsm_conf: &Path, log: &Path) -> (Child, SocketAddr) 
 
 /// Labels of the token's private keys, read with OpenSC's pkcs11-tool: a second, independent
 /// PKCS#11 client in its own process (SoftHSM's file store allows that beside the daemon).
+/// The daemon's audit checkpoint key: its own, with no key record, so left out of
+/// [`token_private_labels`], which tests compare with the database's key records.
+pub const AUDIT_KEY_LABEL: &str = "hsm-pki.audit-checkpoint-key";
+
+/// Labels of the token's private keys except the audit checkpoint key (see
+/// [`token_all_private_labels`]).
 pub fn token_private_labels(hsm: &SoftHsm) -> Vec<String> {
+    let mut labels = token_all_private_labels(hsm);
+    labels.retain(|l| l != AUDIT_KEY_LABEL);
+    labels
+}
+
+pub fn token_all_private_labels(hsm: &SoftHsm) -> Vec<String> {
     let out = Command::new("pkcs11-tool")
         .env("SOFTHSM2_CONF", &hsm.conf)
         .args(["--module"])
@@ -402,6 +418,31 @@ pub fn try_request(
     headers: &[(&str, &str)],
     body: Option<Vec<u8>>,
 ) -> Result<(u16, String), String> {
+    exchange(addr, method, path, headers, body)
+        .map(|(s, _, b)| (s, String::from_utf8_lossy(&b).into_owned()))
+}
+
+/// One request without a token: (status, response headers lower-cased, body bytes).
+#[allow(dead_code)]
+pub fn raw_request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, String)],
+) -> (u16, Vec<(String, String)>, Vec<u8>) {
+    let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    exchange(addr, method, path, &headers, None).unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+}
+
+type Exchanged = (u16, Vec<(String, String)>, Vec<u8>);
+
+fn exchange(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<Vec<u8>>,
+) -> Result<Exchanged, String> {
     let headers: Vec<(String, String)> = headers
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -437,13 +478,23 @@ pub fn try_request(
             .map_err(|_| "no response within 30 s".to_owned())?
             .map_err(|e| format!("request: {e}"))?;
         let status = resp.status().as_u16();
+        let headers = resp
+            .headers()
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_owned(),
+                    v.to_str().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect();
         let bytes = resp
             .into_body()
             .collect()
             .await
             .map_err(|e| format!("body: {e}"))?
             .to_bytes();
-        Ok((status, String::from_utf8_lossy(&bytes).into_owned()))
+        Ok((status, headers, bytes.to_vec()))
     })
 }
 

@@ -38,6 +38,17 @@ impl Token {
         self.generate_as(alg, label, Label::Checked)
     }
 
+    /// [`generate`](Self::generate) for the daemon's own reserved key (the audit checkpoint
+    /// key), which `check_label` refuses to everyone else.
+    pub(crate) fn generate_reserved(
+        &self,
+        alg: KeyAlgorithm,
+        label: &'static str,
+    ) -> Result<TokenKey, HsmError> {
+        debug_assert!(RESERVED_LABELS.contains(&label));
+        self.generate_as(alg, label, Label::Checked)
+    }
+
     /// [`generate`](Self::generate) under a new label, `prefix` and a random UUID (read it
     /// from [`TokenKey::label`]), without searching the token: its cost does not depend on
     /// how many objects the token holds.

@@ -33,8 +33,12 @@ impl Drop for SecretTemplate {
     }
 }
 
+/// Labels of the daemon's own objects, which no key made for a client may carry.
+pub(super) const RESERVED_LABELS: [&str; 2] =
+    [crate::hsm::SENTINEL_LABEL, crate::hsm::AUDIT_KEY_LABEL];
+
 pub(super) fn check_label(label: &str) -> Result<(), HsmError> {
-    if label.is_empty() || label.len() > MAX_LABEL_LEN || label == crate::hsm::SENTINEL_LABEL {
+    if label.is_empty() || label.len() > MAX_LABEL_LEN || RESERVED_LABELS.contains(&label) {
         return Err(HsmError::invalid_key(format!(
             "label must be 1..={MAX_LABEL_LEN} bytes and not reserved"
         )));

@@ -1,5 +1,6 @@
 //! Root CAs and signers: DTS roots with their VICAL signers (seeds 003 and 001), holder roots
-//! with their wallet attestation signers (seed 000).
+//! with their wallet attestation signers (seed 000), IACAs with their document signers (the
+//! mobile credential family, `/v2/credentials/mobile`).
 //!
 //! Both root families and both signer families follow one lifecycle; a [`RootFamily`] or
 //! [`SignerFamily`] value carries what differs (event names, limits, key names, profile).
@@ -37,6 +38,9 @@ pub const CLOCK_SKEW: time::Duration = time::Duration::minutes(5);
 /// Longest root lifetime, and the default one (seed 003).
 pub const ROOT_MAX_YEARS: i32 = 20;
 
+/// A managed IACA's default validity (MATTR: 10 years; at most [`ROOT_MAX_YEARS`]).
+pub const IACA_DEFAULT_YEARS: i32 = 10;
+
 /// At most this many roots per tenant and family (seed 003; the issue for holder roots).
 pub const ROOT_LIMIT: usize = 3;
 
@@ -49,6 +53,8 @@ pub enum RootFamily {
     Dts,
     /// `/v1/holder/certificates/ca`: signs wallet attestation signers.
     Holder,
+    /// `/v2/credentials/mobile/iacas`: signs document signers (ISO/IEC 18013-5 Annex B).
+    Iaca,
 }
 
 impl RootFamily {
@@ -56,6 +62,7 @@ impl RootFamily {
         match self {
             RootFamily::Dts => "dts",
             RootFamily::Holder => "holder",
+            RootFamily::Iaca => "iaca",
         }
     }
 
@@ -64,6 +71,7 @@ impl RootFamily {
         match self {
             RootFamily::Dts => "ECOSYSTEM_DTS_CA_CERTIFICATE",
             RootFamily::Holder => "CREDENTIAL_HOLDER_CA_CERTIFICATE",
+            RootFamily::Iaca => "MOBILE_CREDENTIAL_IACA",
         }
     }
 
@@ -72,6 +80,7 @@ impl RootFamily {
         match self {
             RootFamily::Dts => KeyPurpose::DtsRoot,
             RootFamily::Holder => KeyPurpose::HolderRoot,
+            RootFamily::Iaca => KeyPurpose::MobileIaca,
         }
     }
 
@@ -79,6 +88,7 @@ impl RootFamily {
         match self {
             RootFamily::Dts => "dts-ca-",
             RootFamily::Holder => "holder-ca-",
+            RootFamily::Iaca => "iaca-",
         }
     }
 
@@ -86,6 +96,16 @@ impl RootFamily {
         match self {
             RootFamily::Dts => "DTS root CA certificate",
             RootFamily::Holder => "holder root CA certificate",
+            RootFamily::Iaca => "IACA",
+        }
+    }
+
+    /// The family's signers, for messages.
+    fn signers(self) -> &'static str {
+        match self {
+            RootFamily::Dts => "VICAL signer(s)",
+            RootFamily::Holder => "wallet attestation signer(s)",
+            RootFamily::Iaca => "document signer(s)",
         }
     }
 }
@@ -96,6 +116,8 @@ pub enum SignerFamily {
     Vical,
     /// `/v1/holder/certificates/wallet-attestation-signers` under holder roots.
     Wallet,
+    /// `/v2/credentials/mobile/document-signers` under IACAs.
+    Document,
 }
 
 impl SignerFamily {
@@ -103,6 +125,7 @@ impl SignerFamily {
         match self {
             SignerFamily::Vical => "vical",
             SignerFamily::Wallet => "wallet",
+            SignerFamily::Document => "document",
         }
     }
 
@@ -110,6 +133,15 @@ impl SignerFamily {
         match self {
             SignerFamily::Vical => "ECOSYSTEM_VICAL_SIGNER_CERTIFICATE",
             SignerFamily::Wallet => "CREDENTIAL_HOLDER_WALLET_ATTESTATION_SIGNER_CERTIFICATE",
+            SignerFamily::Document => "MOBILE_CREDENTIAL_DOCUMENT_SIGNER",
+        }
+    }
+
+    /// The request field that names the signer's root.
+    pub fn root_param(self) -> &'static str {
+        match self {
+            SignerFamily::Document => "iacaId",
+            _ => "caId",
         }
     }
 
@@ -117,12 +149,16 @@ impl SignerFamily {
         match self {
             SignerFamily::Vical => RootFamily::Dts,
             SignerFamily::Wallet => RootFamily::Holder,
+            SignerFamily::Document => RootFamily::Iaca,
         }
     }
 
     fn limit(self) -> SignerLimit {
         match self {
             SignerFamily::Vical => SignerLimit::PerTenant(SIGNER_LIMIT),
+            // MATTR: at most five per tenant, where IACAs are unmanaged; those the daemon
+            // provisions under a managed IACA are its own to rotate.
+            SignerFamily::Document => SignerLimit::PerTenantUnmanaged(SIGNER_LIMIT),
             SignerFamily::Wallet => SignerLimit::PerRoot(SIGNER_LIMIT),
         }
     }
@@ -132,6 +168,7 @@ impl SignerFamily {
         match self {
             SignerFamily::Vical => KeyPurpose::VicalSigner,
             SignerFamily::Wallet => KeyPurpose::WalletSigner,
+            SignerFamily::Document => KeyPurpose::MobileDocumentSigner,
         }
     }
 
@@ -139,13 +176,17 @@ impl SignerFamily {
         match self {
             SignerFamily::Vical => "vical-signer-",
             SignerFamily::Wallet => "wallet-signer-",
+            SignerFamily::Document => "document-signer-",
         }
     }
 
-    fn profile(self) -> SignerProfile {
+    /// The profile an uploaded certificate is checked against; `None`: the document
+    /// signer's, ISO/IEC 18013-5 Table B.3, checked against its IACA (`x509::iso`).
+    fn profile(self) -> Option<SignerProfile> {
         match self {
-            SignerFamily::Vical => SignerProfile::Vical,
-            SignerFamily::Wallet => SignerProfile::WalletAttestation,
+            SignerFamily::Vical => Some(SignerProfile::Vical),
+            SignerFamily::Wallet => Some(SignerProfile::WalletAttestation),
+            SignerFamily::Document => None,
         }
     }
 
@@ -153,6 +194,7 @@ impl SignerFamily {
         match self {
             SignerFamily::Vical => "VICAL signer",
             SignerFamily::Wallet => "wallet attestation signer",
+            SignerFamily::Document => "document signer",
         }
     }
 }
@@ -163,6 +205,8 @@ pub struct RootRequest {
     pub common_name: Option<String>,
     pub country: Option<String>,
     pub organisation_name: Option<String>,
+    /// An IACA's stateOrProvinceName.
+    pub state_or_province: Option<String>,
     pub not_before: Option<OffsetDateTime>,
     pub not_after: Option<OffsetDateTime>,
     pub algorithm: Option<KeyAlgorithm>,
@@ -184,6 +228,7 @@ pub struct CertData {
     pub common_name: Option<String>,
     pub country: Option<String>,
     pub organisation_name: Option<String>,
+    pub state_or_province: Option<String>,
     pub not_before: String,
     pub not_after: String,
 }
@@ -219,11 +264,11 @@ pub(super) fn invalid(param: &str, msg: impl Into<String>, value: Option<&str>) 
     }
 }
 
-pub(super) fn limit_reached(msg: String) -> ServiceError {
+pub(crate) fn limit_reached(msg: String) -> ServiceError {
     ServiceError::conflict(ErrorCode::LimitReached, msg)
 }
 
-pub(super) fn rfc3339(t: OffsetDateTime) -> String {
+pub(crate) fn rfc3339(t: OffsetDateTime) -> String {
     t.format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_else(|_| t.unix_timestamp().to_string())
 }
@@ -237,13 +282,14 @@ pub(super) fn cert_view(cert: &ParsedCertificate) -> Result<CertView, ServiceErr
             common_name: subject.common_name,
             country: subject.country,
             organisation_name: subject.organization,
+            state_or_province: subject.state_or_province,
             not_before: rfc3339(cert.not_before()),
             not_after: rfc3339(cert.not_after()),
         },
     })
 }
 
-pub(super) fn stored_cert(der: &[u8]) -> Result<ParsedCertificate, ServiceError> {
+pub(crate) fn stored_cert(der: &[u8]) -> Result<ParsedCertificate, ServiceError> {
     ParsedCertificate::from_der(der)
         .map_err(|e| ServiceError::Internal(format!("stored certificate: {e}")))
 }

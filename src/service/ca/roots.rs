@@ -15,8 +15,8 @@ use super::super::{App, OpContext, ServiceError, now_rfc3339};
 #[cfg(test)]
 use super::IssuerAltNameInput;
 use super::{
-    CLOCK_SKEW, ROOT_LIMIT, ROOT_MAX_YEARS, RootFamily, RootRequest, RootView, invalid,
-    limit_reached, plus_years, rfc3339, root_view, stored_cert,
+    CLOCK_SKEW, IACA_DEFAULT_YEARS, ROOT_LIMIT, ROOT_MAX_YEARS, RootFamily, RootRequest, RootView,
+    invalid, limit_reached, plus_years, rfc3339, root_view, stored_cert,
 };
 
 /// The subject and validity of a managed root, from the request and the tenant's defaults.
@@ -44,6 +44,7 @@ fn managed_root_spec(
         None => match (family, domain) {
             (RootFamily::Dts, Some(d)) => format!("{d} DTS CA"),
             (RootFamily::Holder, Some(d)) => format!("{d} Wallet Attestation"),
+            (RootFamily::Iaca, Some(d)) => format!("{d} IACA"),
             (_, None) => tenant_id.to_owned(),
         },
     };
@@ -80,8 +81,44 @@ fn managed_root_spec(
             }
             None => return Err(invalid("organisationName", "is required", None)),
         },
-        RootFamily::Holder => None,
+        RootFamily::Holder | RootFamily::Iaca => None,
     };
+    let (not_before, not_after) = validity_window(req, now, ROOT_MAX_YEARS)?;
+    let issuer_alt_names = managed_root_issuer_alt_names(req, tenant)?;
+    let printable = x509::is_printable_string(&common_name)
+        && organization
+            .as_deref()
+            .is_none_or(x509::is_printable_string);
+    Ok(RootCaSpec {
+        subject: DnFields {
+            common_name: Some(common_name),
+            country: Some(country),
+            organization,
+            ..Default::default()
+        },
+        string_encoding: if printable {
+            StringEncoding::Printable
+        } else {
+            StringEncoding::Utf8
+        },
+        not_before,
+        not_after,
+        // The root certifies only end-entity signers (RFC 5280 4.2.1.9).
+        path_len: Some(0),
+        digital_signature: false,
+        issuer_alt_names: Some(issuer_alt_names),
+        crl_distribution_point_uri: None,
+    })
+}
+
+/// notBefore (now by default, never in the past beyond the clock skew) and notAfter
+/// (`default_years` after notBefore by default), both within 20 years of now. Checked before
+/// any key exists, each rule naming its own field.
+fn validity_window(
+    req: &RootRequest,
+    now: OffsetDateTime,
+    default_years: i32,
+) -> Result<(OffsetDateTime, OffsetDateTime), ServiceError> {
     let latest = plus_years(now, ROOT_MAX_YEARS);
     let not_before = match req.not_before {
         Some(nb) if nb < now - CLOCK_SKEW => {
@@ -119,34 +156,59 @@ fn managed_root_spec(
             ));
         }
         Some(na) => na,
-        // notBefore + 20 years, capped at the maximum (20 years from creation).
-        None => plus_years(not_before, ROOT_MAX_YEARS).min(latest),
+        // Capped at the maximum (20 years from creation).
+        None => plus_years(not_before, default_years).min(latest),
     };
-    let issuer_alt_names = managed_root_issuer_alt_names(req, tenant)?;
-    let printable = x509::is_printable_string(&common_name)
-        && organization
-            .as_deref()
-            .is_none_or(x509::is_printable_string);
-    Ok(RootCaSpec {
-        subject: DnFields {
-            common_name: Some(common_name),
-            country: Some(country),
-            organization,
-            ..Default::default()
-        },
-        string_encoding: if printable {
-            StringEncoding::Printable
-        } else {
-            StringEncoding::Utf8
-        },
+    Ok((not_before, not_after))
+}
+
+/// The subject, validity and issuerAltName of a managed IACA (ISO/IEC 18013-5 Table B.1):
+/// commonName and country as for the other roots, an optional stateOrProvinceName,
+/// 10 years by default and at most 20 (MATTR's rules). Every rule is checked here, before
+/// any key exists.
+fn managed_iaca_spec(
+    req: &RootRequest,
+    tenant_id: &str,
+    tenant: Option<&TenantRecord>,
+    now: OffsetDateTime,
+) -> Result<x509::IacaSpec, ServiceError> {
+    let base = managed_root_spec(RootFamily::Iaca, req, tenant_id, tenant, now)?;
+    if let Some(st) = &req.state_or_province
+        && (st.trim().is_empty() || st.chars().count() > 128)
+    {
+        return Err(invalid(
+            "stateOrProvinceName",
+            "must be 1 to 128 characters",
+            Some(st),
+        ));
+    }
+    let (not_before, not_after) = validity_window(req, now, IACA_DEFAULT_YEARS)?;
+    Ok(x509::IacaSpec {
+        country: base.subject.country.unwrap_or_default(),
+        common_name: base.subject.common_name.unwrap_or_default(),
+        state_or_province: req.state_or_province.clone(),
+        organization: None,
         not_before,
         not_after,
-        // The root certifies only end-entity signers (RFC 5280 4.2.1.9).
-        path_len: Some(0),
-        digital_signature: false,
-        issuer_alt_names: Some(issuer_alt_names),
+        issuer_alt_names: base.issuer_alt_names.unwrap_or_default(),
+        // The revocation issue adds the IACA's CRL distribution point.
         crl_distribution_point_uri: None,
     })
+}
+
+/// An uploaded IACA: ISO/IEC 18013-5 Table B.1 (`x509::check_iaca`), and not expired. A
+/// notBefore in the future is accepted (an IACA is often published before it is used).
+fn check_uploaded_iaca(
+    pem: &str,
+    now: OffsetDateTime,
+) -> Result<x509::ParsedCertificate, ServiceError> {
+    const P: &str = "certificatePem";
+    let cert = x509::parse_uploaded(pem).map_err(|e| ServiceError::from(e).about(P))?;
+    x509::check_iaca(&cert, P).map_err(|e| ServiceError::from(e).about(P))?;
+    if cert.not_after() <= now {
+        return Err(invalid(P, "the IACA certificate has expired", None));
+    }
+    Ok(cert)
 }
 
 /// ISO/IEC 18013-5 B.1.2 (the IACA profile, followed for every root here): issuerAltName
@@ -197,6 +259,13 @@ fn managed_root_issuer_alt_names(
     })
 }
 
+/// What a managed root's certificate is built from.
+enum ManagedSpec {
+    Root(RootCaSpec),
+    /// ISO/IEC 18013-5 Table B.1.
+    Iaca(x509::IacaSpec),
+}
+
 pub async fn create_root(
     app: &Arc<App>,
     ctx: &OpContext,
@@ -227,29 +296,41 @@ pub async fn create_root(
             key_label: None,
             certificate_der: Vec::new(),
             // Seed 003 shows a new DTS root active; a holder root starts inactive
-            // (activating one deactivates the others).
+            // (activating one deactivates the others), and so does an IACA (MATTR).
             active: family == RootFamily::Dts,
             crl_number: 0,
             created_at: now_rfc3339(),
         };
         let key_record = match &req.certificate_pem {
             Some(pem) => {
-                let cert = x509::check_uploaded_root(pem, now)
-                    .map_err(|e| ServiceError::from(e).about("certificatePem"))?;
+                let cert = match family {
+                    RootFamily::Iaca => check_uploaded_iaca(pem, now)?,
+                    _ => x509::check_uploaded_root(pem, now)
+                        .map_err(|e| ServiceError::from(e).about("certificatePem"))?,
+                };
                 record.certificate_der = cert.der().to_vec();
                 None
             }
             None => {
                 let tenant = w.store().get_tenant(&tenant_id)?;
-                let spec = managed_root_spec(family, &req, &tenant_id, tenant.as_ref(), now)?;
+                let t = tenant.as_ref();
+                let spec = match family {
+                    RootFamily::Iaca => {
+                        ManagedSpec::Iaca(managed_iaca_spec(&req, &tenant_id, t, now)?)
+                    }
+                    _ => ManagedSpec::Root(managed_root_spec(family, &req, &tenant_id, t, now)?),
+                };
                 // Checked again in the inserting transaction; this one spares the token.
                 if w.store().count_cas(&tenant_id, family.kind())? >= ROOT_LIMIT {
                     return Err(full());
                 }
                 let algorithm = req.algorithm.unwrap_or(KeyAlgorithm::P256);
                 let key = w.generate_key(algorithm)?;
-                let cert =
-                    x509::build_root_ca(&spec, &w.signer(&key, Artefact::Certificate), None)?;
+                let signer = w.signer(&key, Artefact::Certificate);
+                let cert = match &spec {
+                    ManagedSpec::Root(root) => x509::build_root_ca(root, &signer, None)?,
+                    ManagedSpec::Iaca(iaca) => x509::build_iaca(iaca, &signer)?,
+                };
                 record.certificate_der = cert.der().to_vec();
                 record.key_label = Some(key.label().to_owned());
                 Some(KeyRecord {
@@ -303,8 +384,9 @@ pub async fn set_root_active(
     .await
 }
 
-/// `DELETE`: a DTS root with VICAL signers is refused (409); a holder root takes its wallet
-/// attestation signers with it. Token keys are destroyed after the records are gone.
+/// `DELETE`: a DTS root with VICAL signers, or an IACA with document signers, is refused
+/// (409; MATTR's reference does not say what it does, and refusing loses nothing); a holder
+/// root takes its wallet attestation signers with it. Token keys are destroyed after the records are gone.
 pub async fn delete_root(
     app: &Arc<App>,
     ctx: &OpContext,
@@ -321,7 +403,10 @@ pub async fn delete_root(
                     CaDeletion::NotFound => Err(ServiceError::NotFound(family.what())),
                     CaDeletion::HasSigners(n) => Err(ServiceError::conflict(
                         ErrorCode::CaInUse,
-                        format!("The root CA has {n} VICAL signer(s); delete them first"),
+                        format!(
+                            "The root CA has {n} {}; delete them first",
+                            family.signers()
+                        ),
                     )),
                     CaDeletion::Deleted { key_labels } => Ok(key_labels),
                 },

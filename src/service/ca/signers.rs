@@ -20,6 +20,7 @@ fn signer_subject(family: SignerFamily, root: &DnFields) -> DnFields {
     let suffix = match family {
         SignerFamily::Vical => " VICAL Signer",
         SignerFamily::Wallet => " Wallet Attestation Signer",
+        SignerFamily::Document => " Document Signer",
     };
     let base = root
         .organization
@@ -32,8 +33,37 @@ fn signer_subject(family: SignerFamily, root: &DnFields) -> DnFields {
         common_name: Some(format!("{}{suffix}", base.trim_end())),
         country: root.country.clone(),
         organization: root.organization.clone(),
+        // ISO/IEC 18013-5 Table B.3: a document signer's stateOrProvinceName, when present,
+        // is its IACA's.
+        state_or_province: match family {
+            SignerFamily::Document => root.state_or_province.clone(),
+            _ => None,
+        },
         ..Default::default()
     }
+}
+
+/// An uploaded document signer certificate: it certifies the signer's key, is currently
+/// valid, and passes ISO/IEC 18013-5 Table B.3 against its IACA (issuer, AKI, signature,
+/// validity inside the IACA's, extensions).
+fn check_document_signer(
+    cert: &x509::ParsedCertificate,
+    key: &crate::crypto::PublicKey,
+    iaca: &x509::ParsedCertificate,
+    now: OffsetDateTime,
+) -> Result<x509::ParsedCertificate, x509::X509Error> {
+    const P: &str = "certificatePem";
+    if !cert.has_public_key(key) {
+        return Err(x509::X509Error::invalid(
+            P,
+            "does not certify this document signer's key (the one of its CSR)",
+        ));
+    }
+    cert.check_valid_at(now)
+        .map_err(|e| x509::X509Error::invalid(P, format!("must be currently valid ({e})")))?;
+    let view = x509::check_iaca(iaca, "iacaId")?;
+    x509::check_document_signer(cert, &view, P)?;
+    Ok(cert.clone())
 }
 
 pub async fn create_signer(
@@ -50,7 +80,7 @@ pub async fn create_signer(
         // same: the id names no root this caller may use.
         let no_such_root = || {
             invalid(
-                "caId",
+                family.root_param(),
                 format!(
                     "must be the id of one of this tenant's {}s",
                     root_family.what()
@@ -69,23 +99,25 @@ pub async fn create_signer(
                     "must be an unmanaged (uploaded) holder root CA certificate: signers of \
                      managed roots are provisioned automatically"
                 }
+                SignerFamily::Document => {
+                    "must be an unmanaged (external) IACA: document signers of managed IACAs \
+                     are provisioned automatically"
+                }
             };
-            return Err(invalid("caId", msg, Some(&ca_id)));
+            return Err(invalid(family.root_param(), msg, Some(&ca_id)));
         }
         let limit = family.limit();
         let full = || {
             limit_reached(match limit {
-                SignerLimit::PerTenant(n) => {
-                    format!("A tenant can have at most {n} {}s", family.what())
-                }
                 SignerLimit::PerRoot(n) => {
                     format!("A root CA can have at most {n} {}s", family.what())
                 }
+                SignerLimit::PerTenant(n) | SignerLimit::PerTenantUnmanaged(n) => {
+                    format!("A tenant can have at most {n} {}s", family.what())
+                }
             })
         };
-        let max = match limit {
-            SignerLimit::PerTenant(n) | SignerLimit::PerRoot(n) => n,
-        };
+        let max = limit.max();
         // Checked again in the inserting transaction; this one spares the token.
         if w.store()
             .count_signers(&tenant, family.kind(), &ca_id, limit)?
@@ -104,11 +136,23 @@ pub async fn create_signer(
                 // ISO/IEC 18013-5 C.1.7.2: id-mdl-kp-mdlVICAL.
                 SignerFamily::Vical => vec![x509::VICAL_SIGNER_EKU.to_string()],
                 SignerFamily::Wallet => vec![],
+                // ISO/IEC 18013-5 Table B.3: id-mdlDS.
+                SignerFamily::Document => vec![x509::MDL_DS_EKU.to_string()],
             },
         };
         let id = uuid::Uuid::new_v4().to_string();
         w.object(id.clone());
-        let algorithm = KeyAlgorithm::P256;
+        // A document signer's key is as strong as its IACA's (ISO/IEC 18013-5 9.1.2.4
+        // allows P-256, P-384 and P-521); the other signers are P-256.
+        let algorithm = match family {
+            SignerFamily::Document => root_cert
+                .public_key()
+                .map(|k| k.algorithm())
+                .ok()
+                .filter(|a| a.curve().is_some())
+                .unwrap_or(KeyAlgorithm::P256),
+            _ => KeyAlgorithm::P256,
+        };
         let key = w.generate_key(algorithm)?;
         let csr = x509::build_csr(&spec, &w.signer(&key, Artefact::Csr), None)?;
         let created_at = now_rfc3339();
@@ -185,13 +229,17 @@ pub async fn update_signer(
                     let root_cert = stored_cert(&root.certificate_der)?;
                     let csr = ParsedCsr::from_der(&cur.csr_der)
                         .map_err(|e| ServiceError::Internal(format!("stored CSR: {e}")))?;
-                    let cert = x509::check_signer_certificate(
-                        pem,
-                        &csr.public_key,
-                        &root_cert,
-                        family.profile(),
-                        OffsetDateTime::now_utc(),
-                    )
+                    let now = OffsetDateTime::now_utc();
+                    let cert = match family.profile() {
+                        Some(profile) => x509::check_signer_certificate(
+                            pem,
+                            &csr.public_key,
+                            &root_cert,
+                            profile,
+                            now,
+                        ),
+                        None => check_document_signer(&parsed, &csr.public_key, &root_cert, now),
+                    }
                     .map_err(|e| ServiceError::from(e).about("certificatePem"))?;
                     new_der = Some(cert.der().to_vec());
                 }

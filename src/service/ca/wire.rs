@@ -46,6 +46,21 @@ fn alt_names(c: api::ca::IssuerAltNameConf) -> IssuerAltNameInput {
 pub const ALGORITHMS: &str =
     "must be one of secp256r1, secp384r1, secp521r1, rsa2048, rsa3072, rsa4096";
 
+/// A managed root's `algorithm`, when given; `ec_only` for IACAs (ISO/IEC 18013-5 B.1.1: an
+/// IACA key is EC).
+fn root_algorithm(a: &Option<String>, ec_only: bool) -> Result<Option<KeyAlgorithm>, ServiceError> {
+    let Some(a) = a else { return Ok(None) };
+    let rule = if ec_only {
+        "must be secp256r1, secp384r1 or secp521r1"
+    } else {
+        ALGORITHMS
+    };
+    KeyAlgorithm::from_name(a)
+        .filter(|k| !ec_only || k.curve().is_some())
+        .map(Some)
+        .ok_or_else(|| invalid("algorithm", rule, Some(a)))
+}
+
 impl TryFrom<api::CreateDtsCaRequest> for RootRequest {
     type Error = ServiceError;
 
@@ -64,19 +79,14 @@ impl TryFrom<api::CreateDtsCaRequest> for RootRequest {
                 ),
             ])?;
         }
-        let algorithm = match &b.algorithm {
-            None => None,
-            Some(a) => Some(
-                KeyAlgorithm::from_name(a)
-                    .ok_or_else(|| invalid("algorithm", ALGORITHMS, Some(a)))?,
-            ),
-        };
+        let algorithm = root_algorithm(&b.algorithm, false)?;
         Ok(RootRequest {
             not_before: parse_time("notBefore", &b.not_before)?,
             not_after: parse_time("notAfter", &b.not_after)?,
             common_name: b.common_name,
             country: b.country,
             organisation_name: b.organisation_name,
+            state_or_province: None,
             algorithm,
             certificate_pem: b.certificate_pem,
             issuer_alt_name: b.issuer_alternative_name_conf.map(alt_names),
@@ -113,13 +123,61 @@ pub struct SignerRequest {
     pub ca_id: String,
 }
 
+impl SignerRequest {
+    /// `id` as sent in the field `param` (`caId`, or `iacaId` of a document signer).
+    pub fn new(id: &str, param: &str) -> Result<Self, ServiceError> {
+        let ca_id = uuid::Uuid::parse_str(id)
+            .map(|u| u.to_string())
+            .map_err(|_| invalid(param, "must be a UUID", Some(id)))?;
+        Ok(SignerRequest { ca_id })
+    }
+}
+
 impl TryFrom<api::CreateSignerRequest> for SignerRequest {
     type Error = ServiceError;
 
     fn try_from(b: api::CreateSignerRequest) -> Result<Self, ServiceError> {
-        let ca_id = uuid::Uuid::parse_str(&b.ca_id)
-            .map(|u| u.to_string())
-            .map_err(|_| invalid("caId", "must be a UUID", Some(&b.ca_id)))?;
-        Ok(SignerRequest { ca_id })
+        SignerRequest::new(&b.ca_id, "caId")
+    }
+}
+
+impl TryFrom<api::mobile::CreateDocumentSignerRequest> for SignerRequest {
+    type Error = ServiceError;
+
+    fn try_from(b: api::mobile::CreateDocumentSignerRequest) -> Result<Self, ServiceError> {
+        SignerRequest::new(&b.iaca_id, "iacaId")
+    }
+}
+
+impl TryFrom<api::mobile::CreateIacaRequest> for RootRequest {
+    type Error = ServiceError;
+
+    fn try_from(b: api::mobile::CreateIacaRequest) -> Result<Self, ServiceError> {
+        if b.certificate_pem.is_some() {
+            refuse_with_pem(&[
+                ("commonName", b.common_name.is_some()),
+                ("country", b.country.is_some()),
+                ("stateOrProvinceName", b.state_or_province_name.is_some()),
+                ("notBefore", b.not_before.is_some()),
+                ("notAfter", b.not_after.is_some()),
+                ("algorithm", b.algorithm.is_some()),
+                (
+                    "issuerAlternativeNameConf",
+                    b.issuer_alternative_name_conf.is_some(),
+                ),
+            ])?;
+        }
+        let algorithm = root_algorithm(&b.algorithm, true)?;
+        Ok(RootRequest {
+            not_before: parse_time("notBefore", &b.not_before)?,
+            not_after: parse_time("notAfter", &b.not_after)?,
+            common_name: b.common_name,
+            country: b.country,
+            state_or_province: b.state_or_province_name,
+            algorithm,
+            certificate_pem: b.certificate_pem,
+            issuer_alt_name: b.issuer_alternative_name_conf.map(alt_names),
+            ..Default::default()
+        })
     }
 }

@@ -73,24 +73,20 @@ fn generic_data(cert: &ParsedCertificate) -> Result<api::GenericCertificateDataO
     })
 }
 
-/// The newest CA certificate this tenant was issued for `key`, if any.
+/// The newest CA certificate this tenant was issued for `key`, if any: looked up by key
+/// among its CA certificates, so no number of end-entity certificates of the same key
+/// hides it.
 fn issuer_certificate(
     w: &Work,
     key: &PublicKey,
 ) -> Result<Option<ParsedCertificate>, ServiceError> {
     for der in w
         .store()
-        .issued_for_key(w.tenant(), &key.to_spki_der(), ISSUER_CANDIDATES)?
+        .issued_ca_for_key(w.tenant(), &key.to_spki_der())?
     {
         let cert = ParsedCertificate::from_der(&der)
             .map_err(|e| ServiceError::Internal(format!("ledger certificate: {e}")))?;
-        if cert
-            .ext()
-            .basic_constraints()
-            .ok()
-            .flatten()
-            .is_some_and(|b| b.value.ca)
-        {
+        if cert.is_ca() {
             return Ok(Some(cert));
         }
     }

@@ -59,8 +59,6 @@ pub const STORE_ID: &str = "x509-store-1";
 pub const EPHEMERAL_PREFIX: &str = "hsm-pki.ephemeral.";
 /// Longest client-chosen storedCertificateId.
 pub const MAX_STORED_ID_LEN: usize = 128;
-/// How many ledger entries of one key are searched for its CA certificate.
-const ISSUER_CANDIDATES: usize = 16;
 
 fn invalid(param: impl Into<String>, msg: impl Into<String>) -> ServiceError {
     ServiceError::invalid(param, msg)
@@ -219,6 +217,7 @@ impl Recording {
                 .public_key()
                 .map_err(|e| ServiceError::Internal(e.to_string()))?
                 .to_spki_der(),
+            is_ca: cert.is_ca(),
             der: cert.der().to_vec(),
             created_at: created_at.clone(),
         };

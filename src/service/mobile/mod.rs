@@ -1,0 +1,363 @@
+//! Mobile credentials: mdocs signed by a document signer whose key never leaves the token
+//! (MATTR VII `POST /v2/credentials/mobile/sign`, and `sign-mso` for an MSO the issuer built).
+//!
+//! The daemon builds (or, for `sign-mso`, parses) the MobileSecurityObject itself, so a
+//! document signer key signs nothing but MSOs it checked: never a client's arbitrary bytes.
+//! Under a managed IACA the daemon provisions the document signer on the first request that
+//! needs one, and rotates it before its certificate's notAfter comes within the longest mdoc
+//! validity allowed, so no mdoc outlives its document signer certificate. IACAs and document
+//! signers themselves are the `ca` module's lifecycle (`RootFamily::Iaca`,
+//! `SignerFamily::Document`).
+
+use std::sync::Arc;
+
+use base64ct::{Base64UrlUnpadded, Encoding};
+use time::OffsetDateTime;
+
+use crate::cose;
+use crate::crypto::{self, HashAlg, SignError};
+use crate::store::{MdocRecord, SignerRecord};
+use crate::x509::ParsedCertificate;
+
+use super::ca::{CLOCK_SKEW, SignerFamily};
+use super::op::{self, Artefact, Op, Work};
+use super::{App, OpContext, ServiceError, now_rfc3339};
+
+mod provision;
+
+use provision::document_signer;
+
+const SIGN_EVENT: &str = "MOBILE_CREDENTIAL_SIGN";
+/// The request field naming the document signer.
+const P_SIGNER: &str = "documentSignerId";
+
+/// The family's rules, from the `[mobile]` configuration.
+#[derive(Debug, Clone)]
+pub struct MobileConfig {
+    /// The longest an mdoc may be valid (validUntil − now). A provisioned document signer is
+    /// replaced once its certificate would end within this, so every mdoc it signs ends
+    /// before its certificate does.
+    pub max_mdoc_validity: time::Duration,
+    /// Elements and bytes of one `itemsToSign`.
+    pub limits: cose::Limits,
+    /// Largest MSO `sign-mso` accepts, in bytes.
+    pub max_mso_bytes: usize,
+    /// Where verifiers fetch an IACA's CRL: `{crl_base_url}/{iacaId}` (the distribution
+    /// point of the document signers provisioned here).
+    pub crl_base_url: String,
+}
+
+impl Default for MobileConfig {
+    fn default() -> Self {
+        MobileConfig {
+            max_mdoc_validity: time::Duration::days(365),
+            limits: cose::Limits {
+                max_elements: 256,
+                max_bytes: 512 * 1024,
+            },
+            max_mso_bytes: 256 * 1024,
+            crl_base_url: "http://localhost:8080/crl".into(),
+        }
+    }
+}
+
+/// A sign request, as the wire type decoded it (duplicate JSON keys already refused).
+#[derive(Debug, Clone)]
+pub struct SignRequest {
+    pub document_signer_id: Option<String>,
+    pub doc_type: String,
+    pub device_key: serde_json::Value,
+    pub valid_from: String,
+    pub valid_until: String,
+    pub expected_update: Option<String>,
+    pub items_to_sign: serde_json::Value,
+}
+
+/// What the client gets: base64url of the IssuerSigned CBOR and its decoded view.
+#[derive(Debug, Clone)]
+pub struct SignedMdoc {
+    pub encoded: String,
+    pub decoded: serde_json::Value,
+}
+
+/// `POST /v2/credentials/mobile/sign`.
+pub async fn sign_mdoc(
+    app: &Arc<App>,
+    ctx: &OpContext,
+    req: SignRequest,
+) -> Result<SignedMdoc, ServiceError> {
+    // Everything that needs neither token nor database, before anything else.
+    let checked = (|| {
+        let elements = cose::parse_items_to_sign(&req.items_to_sign, &app.mobile.limits)?;
+        let device_key = cose::DeviceKey::from_jwk(&req.device_key)?;
+        let times = Times::parse(&req.valid_from, &req.valid_until, &req.expected_update)?;
+        if req.doc_type.trim().is_empty() || req.doc_type.len() > 256 {
+            return Err(ServiceError::invalid(
+                "payload.docType",
+                "must be 1 to 256 characters",
+            ));
+        }
+        Ok((elements, device_key, times))
+    })();
+    let (elements, device_key, times) = op::precheck(app, ctx, SIGN_EVENT, checked).await?;
+    let signer_id =
+        document_signer(app, ctx, req.document_signer_id.as_deref(), SIGN_EVENT).await?;
+    let config = app.mobile.clone();
+    let doc_type = req.doc_type;
+    op::run(app, ctx, Op::new(SIGN_EVENT, Some(&signer_id)), move |w| {
+        let (signer, cert) = usable_signer(w, &signer_id)?;
+        let validity = times.validity(OffsetDateTime::now_utc(), &cert, &config)?;
+        let salts = salts(elements.len())?;
+        let prepared = cose::build_mdoc(&doc_type, elements, &salts, device_key, validity)?
+            .prepare(std::slice::from_ref(&cert))?;
+        let sig = sign(w, &signer, prepared.to_be_signed())?;
+        let record = mdoc_record(w, &signer, prepared.to_be_signed(), "built");
+        let issued = prepared.finish(&sig)?;
+        w.commit(|tx| Ok(tx.record_mdoc(&record)?))?;
+        Ok(SignedMdoc {
+            encoded: issued.encoded(),
+            decoded: issued.decoded().clone(),
+        })
+    })
+    .await
+}
+
+/// `POST /v2/credentials/mobile/sign-mso`: the issuer built the MSO; the daemon parses and
+/// checks it (docType, validity against now and the document signer's certificate, the
+/// device key) and signs only what parsed. Returns the IssuerAuth COSE_Sign1, base64url.
+pub async fn sign_mso(
+    app: &Arc<App>,
+    ctx: &OpContext,
+    document_signer_id: Option<String>,
+    mso_b64: String,
+    doc_type: Option<String>,
+) -> Result<String, ServiceError> {
+    let max = app.mobile.max_mso_bytes;
+    let checked = (|| {
+        let bytes = Base64UrlUnpadded::decode_vec(mso_b64.trim_end_matches('=')).map_err(|_| {
+            ServiceError::invalid("mso", "must be base64url (RFC 4648 section 5) CBOR")
+        })?;
+        let payload = cose::parse_mso(&bytes, max)?;
+        if let Some(d) = &doc_type {
+            payload.mso().check_doc_type(d)?;
+        }
+        Ok(payload)
+    })();
+    let payload = op::precheck(app, ctx, SIGN_EVENT, checked).await?;
+    let signer_id = document_signer(app, ctx, document_signer_id.as_deref(), SIGN_EVENT).await?;
+    let config = app.mobile.clone();
+    op::run(app, ctx, Op::new(SIGN_EVENT, Some(&signer_id)), move |w| {
+        let (signer, cert) = usable_signer(w, &signer_id)?;
+        check_client_validity(
+            payload.mso().validity(),
+            OffsetDateTime::now_utc(),
+            &cert,
+            &config,
+        )?;
+        let tbs = cose::prepare(payload, std::slice::from_ref(&cert))?;
+        let sig = sign(w, &signer, &tbs)?;
+        let record = mdoc_record(w, &signer, &tbs, "client");
+        let auth = cose::finish(tbs, &sig)?;
+        w.commit(|tx| Ok(tx.record_mdoc(&record)?))?;
+        Ok(Base64UrlUnpadded::encode_string(auth.bytes()))
+    })
+    .await
+}
+
+/// The validity times of a request, parsed (their rules against now and the certificate
+/// are checked once the signer is known).
+#[derive(Debug, Clone, Copy)]
+struct Times {
+    valid_from: OffsetDateTime,
+    valid_until: OffsetDateTime,
+    expected_update: Option<OffsetDateTime>,
+}
+
+const P_VALIDITY: &str = "payload.validityInfo";
+
+impl Times {
+    fn parse(from: &str, until: &str, update: &Option<String>) -> Result<Self, ServiceError> {
+        let at = |name: &str, v: &str| cose::parse_date_time(&format!("{P_VALIDITY}.{name}"), v);
+        Ok(Times {
+            valid_from: at("validFrom", from)?,
+            valid_until: at("validUntil", until)?,
+            expected_update: update
+                .as_deref()
+                .map(|u| at("expectedUpdate", u))
+                .transpose()?,
+        })
+    }
+
+    /// The MSO's validityInfo for signing at `now` with `cert`. `signed` is now, or
+    /// validFrom when that is a little earlier (the client's clock may lag ours: ISO/IEC
+    /// 18013-5 wants validFrom ≥ signed).
+    fn validity(
+        self,
+        now: OffsetDateTime,
+        cert: &ParsedCertificate,
+        config: &MobileConfig,
+    ) -> Result<cose::ValidityInfo, ServiceError> {
+        let bad =
+            |name: &str, msg: String| ServiceError::invalid(format!("{P_VALIDITY}.{name}"), msg);
+        if self.valid_from < now - CLOCK_SKEW {
+            return Err(bad(
+                "validFrom",
+                "must not be in the past (5 minutes of clock skew are allowed)".into(),
+            ));
+        }
+        check_window(
+            self.valid_from,
+            self.valid_until,
+            now,
+            cert,
+            config,
+            P_VALIDITY,
+        )?;
+        if self.expected_update.is_some_and(|u| u <= self.valid_from) {
+            return Err(bad("expectedUpdate", "must be after validFrom".into()));
+        }
+        let signed = now.min(self.valid_from);
+        Ok(cose::ValidityInfo::new(
+            signed,
+            self.valid_from,
+            self.valid_until,
+            self.expected_update,
+        )?)
+    }
+}
+
+/// The rules every signed mdoc keeps, whoever built it: validUntil after validFrom, at most
+/// the configured validity from now, and the whole window inside the document signer
+/// certificate's validity (a reader refuses an mdoc its DS certificate does not cover).
+fn check_window(
+    from: OffsetDateTime,
+    until: OffsetDateTime,
+    now: OffsetDateTime,
+    cert: &ParsedCertificate,
+    config: &MobileConfig,
+    prefix: &str,
+) -> Result<(), ServiceError> {
+    let bad = |name: &str, msg: String| ServiceError::invalid(format!("{prefix}.{name}"), msg);
+    if until <= from {
+        return Err(bad("validUntil", "must be after validFrom".into()));
+    }
+    if until > now + config.max_mdoc_validity {
+        return Err(bad(
+            "validUntil",
+            format!(
+                "must be at most {} days from now",
+                config.max_mdoc_validity.whole_days()
+            ),
+        ));
+    }
+    if from < cert.not_before() {
+        return Err(bad(
+            "validFrom",
+            format!(
+                "must not be before the document signer certificate's notBefore ({})",
+                super::ca::rfc3339(cert.not_before())
+            ),
+        ));
+    }
+    if until > cert.not_after() {
+        return Err(bad(
+            "validUntil",
+            format!(
+                "must not be after the document signer certificate's notAfter ({})",
+                super::ca::rfc3339(cert.not_after())
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// A client's MSO: its `signed` near now (not in the future, not older than a day: an MSO
+/// is signed right after it is prepared) and its window within the rules above.
+fn check_client_validity(
+    v: &cose::ValidityInfo,
+    now: OffsetDateTime,
+    cert: &ParsedCertificate,
+    config: &MobileConfig,
+) -> Result<(), ServiceError> {
+    const P: &str = "mso.validityInfo";
+    if v.signed() > now + CLOCK_SKEW || v.signed() < now - time::Duration::days(1) {
+        return Err(ServiceError::invalid(
+            format!("{P}.signed"),
+            "must be the time the MSO was prepared: not in the future, at most a day ago",
+        ));
+    }
+    check_window(v.valid_from(), v.valid_until(), now, cert, config, P)
+}
+
+/// Salts of the IssuerSignedItems: 32 bytes each from the system CSPRNG.
+fn salts(n: usize) -> Result<Vec<[u8; 32]>, ServiceError> {
+    let rng = aws_lc_rs::rand::SystemRandom::new();
+    (0..n)
+        .map(|_| {
+            aws_lc_rs::rand::generate::<[u8; 32]>(&rng)
+                .map(|r| r.expose())
+                .map_err(|_| ServiceError::Internal("system random generator failed".into()))
+        })
+        .collect()
+}
+
+/// The document signer a request names, if it can sign now: this tenant's, active, with a
+/// certificate. Another tenant's id reads as an unknown one.
+fn usable_signer(w: &Work, id: &str) -> Result<(SignerRecord, ParsedCertificate), ServiceError> {
+    let family = SignerFamily::Document;
+    let signer = w
+        .store()
+        .get_signer(w.tenant(), family.kind(), id)?
+        .ok_or_else(|| {
+            ServiceError::invalid_value(
+                P_SIGNER,
+                "must be the id of one of this tenant's document signers",
+                id,
+            )
+        })?;
+    let Some(der) = signer.certificate_der.as_deref().filter(|_| signer.active) else {
+        return Err(ServiceError::invalid_value(
+            P_SIGNER,
+            "the document signer is not active (it needs its certificate and activation)",
+            id,
+        ));
+    };
+    let cert = ParsedCertificate::from_der(der)
+        .map_err(|e| ServiceError::Internal(format!("stored certificate: {e}")))?;
+    Ok((signer, cert))
+}
+
+/// The token signs the digest of the Sig_structure; `crypto::sign` verifies the signature
+/// with the key's public half before it is used, and the ledger records it.
+fn sign(w: &Work, signer: &SignerRecord, tbs: &cose::ToBeSigned) -> Result<Vec<u8>, ServiceError> {
+    let key = w.token()?.find(&signer.key_label)?;
+    let ledgered = w.signer(&key, Artefact::Cose);
+    match crypto::sign(&ledgered, tbs.signature_algorithm(), tbs.bytes()) {
+        Ok(sig) => Ok(sig.to_fixed().to_vec()),
+        Err(SignError::Key(e)) => Err(e.into()),
+        Err(SignError::Crypto(e)) => Err(ServiceError::Internal(format!(
+            "document signer signature: {e}"
+        ))),
+    }
+}
+
+fn mdoc_record(
+    w: &Work,
+    signer: &SignerRecord,
+    tbs: &cose::ToBeSigned,
+    source: &str,
+) -> MdocRecord {
+    let mso = tbs.mso();
+    let digest = HashAlg::Sha256.digest(tbs.payload());
+    MdocRecord {
+        tenant: w.tenant().to_owned(),
+        document_signer_id: signer.id.clone(),
+        doc_type: mso.doc_type().to_owned(),
+        mso_digest: digest.iter().map(|b| format!("{b:02x}")).collect(),
+        valid_from: super::ca::rfc3339(mso.validity().valid_from()),
+        valid_until: super::ca::rfc3339(mso.validity().valid_until()),
+        source: source.to_owned(),
+        request_id: Some(w.request_id().to_owned()),
+        created_at: now_rfc3339(),
+    }
+}
