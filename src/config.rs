@@ -156,6 +156,11 @@ pub struct MobileConfig {
     /// under a managed IACA is replaced once its certificate ends within this.
     #[serde(default = "defaults::max_mdoc_validity_days")]
     pub max_mdoc_validity_days: u32,
+    /// Validity of the document signer certificates provisioned under managed IACAs
+    /// (ISO/IEC 18013-5 Table B.3: at most 457 days); more than max_mdoc_validity_days, the
+    /// difference being how long one signs before it is rotated.
+    #[serde(default = "defaults::document_signer_days")]
+    pub document_signer_days: u32,
     /// Data elements of one sign request, and their encoded bytes.
     #[serde(default = "defaults::max_mdoc_elements")]
     pub max_elements: usize,
@@ -174,6 +179,7 @@ impl Default for MobileConfig {
     fn default() -> Self {
         MobileConfig {
             max_mdoc_validity_days: defaults::max_mdoc_validity_days(),
+            document_signer_days: defaults::document_signer_days(),
             max_elements: defaults::max_mdoc_elements(),
             max_element_bytes: defaults::max_mdoc_bytes(),
             max_mso_bytes: defaults::max_mso_bytes(),
@@ -234,6 +240,9 @@ pub struct LoggingConfig {
 mod defaults {
     pub fn auto_publish_check_secs() -> u64 {
         60
+    }
+    pub fn document_signer_days() -> u32 {
+        457
     }
     pub fn max_mdoc_validity_days() -> u32 {
         365
@@ -403,8 +412,14 @@ impl Config {
         let m = &self.mobile;
         // A DS certificate lasts at most 457 days (ISO/IEC 18013-5 Table B.3), and a
         // provisioned one must outlast the longest mdoc.
-        if !(1..=450).contains(&m.max_mdoc_validity_days) {
-            return Err(invalid("mobile.max_mdoc_validity_days", "must be 1..=450"));
+        if !(2..=457).contains(&m.document_signer_days) {
+            return Err(invalid("mobile.document_signer_days", "must be 2..=457"));
+        }
+        if !(1..m.document_signer_days).contains(&m.max_mdoc_validity_days) {
+            return Err(invalid(
+                "mobile.max_mdoc_validity_days",
+                "must be at least 1 and less than mobile.document_signer_days",
+            ));
         }
         if !(1..=10_000).contains(&m.max_elements) {
             return Err(invalid("mobile.max_elements", "must be 1..=10000"));

@@ -50,6 +50,7 @@ fn mobile_config(config: &Config) -> crate::service::mobile::MobileConfig {
     let m = &config.mobile;
     crate::service::mobile::MobileConfig {
         max_mdoc_validity: time::Duration::days(i64::from(m.max_mdoc_validity_days)),
+        document_signer_validity: time::Duration::days(i64::from(m.document_signer_days)),
         limits: crate::cose::Limits {
             max_elements: m.max_elements,
             max_bytes: m.max_element_bytes,

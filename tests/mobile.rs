@@ -758,3 +758,89 @@ fn managed_iaca_provisions_one_document_signer() {
     let (ok, out) = env.d.cli(&["audit", "verify"]);
     assert!(ok, "{out}");
 }
+
+/// Rotation: a provisioned document signer signs only while its certificate outlasts the
+/// longest mdoc; once it would not (here: the daemon restarted with a longer maximum), the
+/// next request provisions a new one and the old one is deactivated.
+#[test]
+fn a_provisioned_document_signer_is_rotated_before_it_could_outlive_an_mdoc() {
+    let hsm = SoftHsm::new("mobile-rotate");
+    let mut d = Daemon::start_with(
+        &hsm,
+        "[mobile]\nmax_mdoc_validity_days = 5\ndocument_signer_days = 10\n",
+    );
+    d.wait_status("/readyz", 200, Duration::from_secs(10));
+    let (ok, out) = d.cli(&[
+        "tenant",
+        "set",
+        "--tenant",
+        "org.t1",
+        "--country",
+        "US",
+        "--issuer-alt-uri",
+        "https://dmv.example.gov",
+    ]);
+    assert!(ok, "{out}");
+    let tok = d.create_token("org.t1", &["issuer"]);
+    let ask = |d: &Daemon, method: &str, path: &str, body: Option<Value>| {
+        let (s, text) = call(
+            d.addr,
+            &tok,
+            method,
+            path,
+            body.map(|b| b.to_string()).as_deref(),
+        );
+        (
+            s,
+            serde_json::from_str::<Value>(&text).unwrap_or(Value::Null),
+        )
+    };
+    let (s, iaca) = ask(
+        &d,
+        "POST",
+        IACAS,
+        Some(json!({"commonName": "Rotating IACA"})),
+    );
+    assert_eq!(s, 201, "{iaca}");
+    let (s, _) = ask(
+        &d,
+        "PUT",
+        &format!("{IACAS}/{}", iaca["id"].as_str().unwrap()),
+        Some(json!({"active": true})),
+    );
+    assert_eq!(s, 200);
+    let device = json!({"kty": "EC", "crv": "P-256",
+        "x": "q0xi21uudhkC1QMykfYryN9bcDx480iJLSaRI05CWgY",
+        "y": "NhD-09xqrUgE2-qSt8g5imePgKPPNVpYoHmsTL2f4io"});
+    let (s, v) = ask(&d, "POST", SIGN, Some(sign_body(None, &device, 5)));
+    assert_eq!(s, 200, "{v}");
+    let (_, list) = ask(&d, "GET", SIGNERS, None);
+    let first = list["data"][0]["id"].as_str().unwrap().to_owned();
+    // A signer of 10 days cannot cover a 12-day mdoc: restart with the longer maximum.
+    assert!(d.stop());
+    let cfg = d.config_path();
+    let text = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .replace("max_mdoc_validity_days = 5", "max_mdoc_validity_days = 12")
+        .replace("document_signer_days = 10", "document_signer_days = 20");
+    std::fs::write(&cfg, text).unwrap();
+    d.crash_and_restart(&hsm);
+    d.wait_status("/readyz", 200, Duration::from_secs(10));
+    let (s, v) = ask(&d, "POST", SIGN, Some(sign_body(None, &device, 12)));
+    assert_eq!(s, 200, "{v}");
+    let (_, list) = ask(&d, "GET", SIGNERS, None);
+    let all = list["data"].as_array().unwrap();
+    assert_eq!(all.len(), 2, "{list}");
+    let old = all.iter().find(|s| s["id"] == first.as_str()).unwrap();
+    let new = all.iter().find(|s| s["id"] != first.as_str()).unwrap();
+    assert_eq!(
+        (old["active"].as_bool(), new["active"].as_bool()),
+        (Some(false), Some(true)),
+        "{list}"
+    );
+    // And the new one keeps signing while it outlasts the longest mdoc.
+    let (s, _) = ask(&d, "POST", SIGN, Some(sign_body(None, &device, 12)));
+    assert_eq!(s, 200);
+    let (_, list) = ask(&d, "GET", SIGNERS, None);
+    assert_eq!(list["data"].as_array().unwrap().len(), 2, "{list}");
+}

@@ -38,6 +38,9 @@ pub struct MobileConfig {
     /// replaced once its certificate would end within this, so every mdoc it signs ends
     /// before its certificate does.
     pub max_mdoc_validity: time::Duration,
+    /// Validity of a document signer certificate provisioned here (at most 457 days,
+    /// ISO/IEC 18013-5 Table B.3; more than `max_mdoc_validity`).
+    pub document_signer_validity: time::Duration,
     /// Elements and bytes of one `itemsToSign`.
     pub limits: cose::Limits,
     /// Largest MSO `sign-mso` accepts, in bytes.
@@ -51,6 +54,7 @@ impl Default for MobileConfig {
     fn default() -> Self {
         MobileConfig {
             max_mdoc_validity: time::Duration::days(365),
+            document_signer_validity: time::Duration::days(crate::x509::DS_MAX_DAYS),
             limits: cose::Limits {
                 max_elements: 256,
                 max_bytes: 512 * 1024,

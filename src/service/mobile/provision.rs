@@ -127,7 +127,7 @@ async fn provision(
         let iaca_cert = super::super::ca::stored_cert(&iaca.certificate_der)?;
         let view = x509::check_iaca(&iaca_cert, "iacaId")?;
         let now = OffsetDateTime::now_utc();
-        let not_after = (now + time::Duration::days(x509::DS_MAX_DAYS)).min(iaca_cert.not_after());
+        let not_after = (now + config.document_signer_validity).min(iaca_cert.not_after());
         if not_after < now + config.max_mdoc_validity {
             return Err(ServiceError::invalid(
                 P_SIGNER,
