@@ -16,14 +16,14 @@ use time::OffsetDateTime;
 use crate::api::ErrorCode;
 use crate::crypto::{self, KeyAlgorithm, SignError};
 use crate::jose::{self, AttestationPolicy, AttestationRequest};
-use crate::store::{KeyRecord, SignerLimit, SignerRecord, Store};
+use crate::store::Store;
 use crate::x509::{
     self, CsrSpec, DnFields, IssuedKind, IssuedSpec, KeyUsageName, ParsedCertificate,
 };
 
-use super::ca::{RootFamily, SignerFamily, stored_cert};
+use super::ca::{RootFamily, SignerFamily, commit_provisioned, stored_cert};
 use super::op::{self, Artefact, Op};
-use super::{App, KeyPurpose, OpContext, ServiceError, now_rfc3339};
+use super::{App, OpContext, ServiceError};
 
 const EVENT: &str = "CREDENTIAL_HOLDER_WALLET_ATTESTATION_CREATE";
 /// Default and longest attestation lifetimes, in seconds (a day, thirty days).
@@ -263,33 +263,15 @@ async fn provision(
             root_cert.certificate(),
             None,
         )?;
-        let created_at = now_rfc3339();
-        let record = SignerRecord {
-            id: id.clone(),
-            tenant: tenant.clone(),
-            kind: family.kind().to_owned(),
-            ca_id: root.id.clone(),
-            key_label: key.label().to_owned(),
-            csr_der: csr.der().to_vec(),
-            certificate_der: Some(cert.der().to_vec()),
-            active: true,
-            created_at: created_at.clone(),
-        };
-        let key_record = KeyRecord {
-            label: key.label().to_owned(),
-            tenant: tenant.clone(),
-            name: format!("wallet-signer-{id}"),
-            algorithm: KeyAlgorithm::P256.name().to_owned(),
-            public_key_der: key.public_key().to_spki_der(),
-            origin: "generated".into(),
-            created_at,
-            purpose: Some(KeyPurpose::WalletSigner.name().to_owned()),
-        };
-        w.commit(|tx| {
-            tx.insert_signer(&record, &key_record, SignerLimit::PerRoot(usize::MAX))?;
-            tx.deactivate_other_signers(&tenant, family.kind(), &root.id, &id)?;
-            Ok(())
-        })?;
+        commit_provisioned(
+            w,
+            family,
+            &root.id,
+            &id,
+            &key,
+            csr.der().to_vec(),
+            cert.der().to_vec(),
+        )?;
         tracing::info!(signer = %id, root = %root.id, "wallet attestation signer provisioned");
         Ok(id)
     })

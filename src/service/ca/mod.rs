@@ -28,6 +28,7 @@ mod signers;
 mod wire;
 
 pub use roots::{create_root, delete_root, holder_root_crl, set_root_active};
+pub(crate) use signers::commit_provisioned;
 pub use signers::{create_signer, delete_signer, update_signer};
 pub use wire::{ALGORITHMS, SignerRequest};
 

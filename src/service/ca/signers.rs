@@ -7,10 +7,11 @@ use time::OffsetDateTime;
 
 use crate::api::ErrorCode;
 use crate::crypto::KeyAlgorithm;
+use crate::hsm::TokenKey;
 use crate::store::{KeyRecord, SignerLimit, SignerRecord, StoreError};
 use crate::x509::{self, CsrSpec, DnFields, KeyUsageName, ParsedCsr, StringEncoding};
 
-use super::super::op::{self, Artefact, Op};
+use super::super::op::{self, Artefact, Op, Work};
 use super::super::{App, OpContext, ServiceError, now_rfc3339};
 use super::{SignerFamily, SignerView, invalid, limit_reached, signer_view, stored_cert};
 
@@ -290,6 +291,49 @@ pub async fn delete_signer(
         Ok(())
     })
     .await
+}
+
+/// A signer the daemon provisioned under the managed root `root_id` (key made by this
+/// operation, CSR and certificate built here): recorded active, with its key, and the
+/// root's other signers of the family deactivated, in the operation's transaction: a
+/// rotation. Provisioned signers are the daemon's to rotate: no tenant limit applies.
+pub(crate) fn commit_provisioned(
+    w: &mut Work,
+    family: SignerFamily,
+    root_id: &str,
+    id: &str,
+    key: &TokenKey,
+    csr_der: Vec<u8>,
+    certificate_der: Vec<u8>,
+) -> Result<(), ServiceError> {
+    let tenant = w.tenant().to_owned();
+    let created_at = now_rfc3339();
+    let record = SignerRecord {
+        id: id.to_owned(),
+        tenant: tenant.clone(),
+        kind: family.kind().to_owned(),
+        ca_id: root_id.to_owned(),
+        key_label: key.label().to_owned(),
+        csr_der,
+        certificate_der: Some(certificate_der),
+        active: true,
+        created_at: created_at.clone(),
+    };
+    let key_record = KeyRecord {
+        label: key.label().to_owned(),
+        tenant: tenant.clone(),
+        name: format!("{}{id}", family.key_prefix()),
+        algorithm: key.algorithm().name().to_owned(),
+        public_key_der: key.public_key().to_spki_der(),
+        origin: "generated".into(),
+        created_at,
+        purpose: Some(family.purpose().name().to_owned()),
+    };
+    w.commit(|tx| {
+        tx.insert_signer(&record, &key_record, SignerLimit::PerRoot(usize::MAX))?;
+        tx.deactivate_other_signers(&tenant, family.kind(), root_id, id)?;
+        Ok(())
+    })
 }
 
 #[cfg(test)]

@@ -7,12 +7,11 @@ use std::sync::Arc;
 use time::OffsetDateTime;
 
 use crate::crypto::KeyAlgorithm;
-use crate::store::{KeyRecord, SignerLimit, SignerRecord};
 use crate::x509::{self, CsrSpec, DnFields, KeyUsageName, ParsedCertificate, StringEncoding};
 
-use super::super::ca::{RootFamily, SignerFamily};
+use super::super::ca::{RootFamily, SignerFamily, commit_provisioned};
 use super::super::op::{self, Artefact, Op};
-use super::super::{App, KeyPurpose, OpContext, ServiceError, now_rfc3339};
+use super::super::{App, OpContext, ServiceError};
 use super::P_SIGNER;
 
 /// The document signer to use: the one named (checked when the operation runs), else the
@@ -196,34 +195,15 @@ async fn provision(
             &view,
             &w.signer(&iaca_key, Artefact::Certificate),
         )?;
-        let created_at = now_rfc3339();
-        let record = SignerRecord {
-            id: id.clone(),
-            tenant: tenant.clone(),
-            kind: family.kind().to_owned(),
-            ca_id: iaca.id.clone(),
-            key_label: key.label().to_owned(),
-            csr_der: csr.der().to_vec(),
-            certificate_der: Some(cert.der().to_vec()),
-            active: true,
-            created_at: created_at.clone(),
-        };
-        let key_record = KeyRecord {
-            label: key.label().to_owned(),
-            tenant: tenant.clone(),
-            name: format!("document-signer-{id}"),
-            algorithm: algorithm.name().to_owned(),
-            public_key_der: key.public_key().to_spki_der(),
-            origin: "generated".into(),
-            created_at,
-            purpose: Some(KeyPurpose::MobileDocumentSigner.name().to_owned()),
-        };
-        w.commit(|tx| {
-            // Provisioned signers are the daemon's to rotate: no tenant limit applies.
-            tx.insert_signer(&record, &key_record, SignerLimit::PerRoot(usize::MAX))?;
-            tx.deactivate_other_signers(&tenant, family.kind(), &iaca.id, &id)?;
-            Ok(())
-        })?;
+        commit_provisioned(
+            w,
+            family,
+            &iaca.id,
+            &id,
+            &key,
+            csr.der().to_vec(),
+            cert.der().to_vec(),
+        )?;
         tracing::info!(document_signer = %id, iaca = %iaca.id, "document signer provisioned");
         Ok(id)
     })
