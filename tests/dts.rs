@@ -404,6 +404,41 @@ fn vicals_published_and_fetched_publicly() {
             members.push(f);
         }
     }
+    // An IACA the X.509 service issued as a VICAL entry: its metadata gives the member's
+    // docType and certificate profile.
+    let (st, v) = req(
+        &d,
+        &issuer,
+        "POST",
+        "/v1/keys",
+        Some(json!({"keyId": "x-iaca", "algorithm": "secp256r1"})),
+    );
+    assert_eq!(st, 201, "{v}");
+    let (st, v) = req(
+        &d,
+        &issuer,
+        "POST",
+        "/v1/org.t1.x509-service-1/x509-service-api/iso/iacas",
+        Some(json!({"storedCertificateId": "photo-iaca",
+            "certificateData": {"country": "US", "commonName": "Photo ID IACA",
+                "issuerAlternativeNameConf": {"uri": "https://dts.example.org"}},
+            "vicalEntryComplementaryMetadata": {"docType": ["org.iso.23220.photoid.1"],
+                "certificateProfile": ["urn:example:photoid-profile"]},
+            "iacaKeyDesc": {"type": "kms-hosted-key-descriptor", "keyIdPath": "org.t1.kms1.x-iaca"}})),
+    );
+    assert_eq!(st, 200, "{v}");
+    let photo_pem = v["certificatePEM"].as_str().unwrap().to_owned();
+    let (st, p) = req(
+        &d,
+        &dts,
+        "POST",
+        &format!("/v1/ecosystems/{eco}/participants"),
+        Some(
+            json!({"name": "Photo ID issuer", "identifiers": {"mobile": [photo_pem]}, "isIssuer": true}),
+        ),
+    );
+    assert_eq!(st, 201, "{p}");
+
     // Not configured yet; then no active signer; then published.
     let (st, v) = req(&d, &dts, "POST", &vicals, None);
     assert_eq!(
@@ -443,6 +478,42 @@ fn vicals_published_and_fetched_publicly() {
     let latest = raw_get(&d, &format!("{vicals}/public/latest"), None);
     assert_eq!(latest.status, 200);
     assert_eq!(latest.content_type.as_deref(), Some("application/cbor"));
+    // The members: two from participants (the mDL default), one from the store entry.
+    let sign1: ciborium::Value = ciborium::from_reader(&latest.body[..]).unwrap();
+    let payload = sign1.as_array().unwrap()[2].as_bytes().unwrap().clone();
+    let vical: ciborium::Value = ciborium::from_reader(&payload[..]).unwrap();
+    let field = |m: &ciborium::Value, k: &str| {
+        m.as_map()
+            .unwrap()
+            .iter()
+            .find(|(key, _)| key.as_text() == Some(k))
+            .map(|(_, v)| v.clone())
+    };
+    let infos = field(&vical, "certificateInfos").unwrap();
+    let infos = infos.as_array().unwrap();
+    assert_eq!(infos.len(), 3);
+    let texts = |v: Option<ciborium::Value>| -> Vec<String> {
+        v.map(|v| {
+            v.as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t.as_text().unwrap().to_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+    };
+    let photo = infos
+        .iter()
+        .find(|i| texts(field(i, "docType")) == ["org.iso.23220.photoid.1"])
+        .expect("the store entry's docType");
+    assert_eq!(
+        texts(field(photo, "certificateProfile")),
+        ["urn:example:photoid-profile"]
+    );
+    let mdl = infos
+        .iter()
+        .filter(|i| texts(field(i, "docType")) == ["org.iso.18013.5.1.mDL"]);
+    assert_eq!(mdl.count(), 2);
     let first = raw_get(&d, &format!("{vicals}/public/1"), None);
     assert_ne!(first.body, latest.body);
     let again = raw_get(

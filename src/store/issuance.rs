@@ -87,6 +87,25 @@ impl Store {
         })
     }
 
+    /// The `vicalEntryComplementaryMetadata` (JSON text) the X.509 store holds for the
+    /// certificate `der`, if it was issued as a VICAL entry.
+    pub fn vical_entry_metadata(
+        &self,
+        tenant: &str,
+        der: &[u8],
+    ) -> Result<Option<String>, StoreError> {
+        self.read(|conn| {
+            Ok(conn
+                .prepare_cached(
+                    "SELECT metadata FROM stored_certificates
+                     WHERE tenant = ?1 AND kind = 'vical-entry' AND der = ?2 LIMIT 1",
+                )?
+                .query_row(params![tenant, der], |r| r.get::<_, Option<String>>(0))
+                .optional()?
+                .flatten())
+        })
+    }
+
     /// Number of ledger rows of a tenant (tests and operators).
     pub fn count_issued(&self, tenant: &str) -> Result<i64, StoreError> {
         let conn = self.lock();

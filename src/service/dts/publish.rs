@@ -129,16 +129,50 @@ fn members(
             continue;
         }
         for iaca in p.iacas {
-            out.push(cose::VicalMember {
+            let mut member = cose::VicalMember {
                 certificate: ParsedCertificate::from_der(&iaca.certificate_der)
                     .map_err(|e| ServiceError::Internal(format!("stored IACA: {e}")))?,
                 doc_types: iaca.doc_types,
                 certificate_profiles: Vec::new(),
                 issuing_authority: Some(p.name.clone()),
-            });
+            };
+            // An IACA the X.509 service issued with vicalEntryComplementaryMetadata: what the
+            // operator stated there for the VICAL entry wins over the participant's defaults.
+            if let Some(meta) = store.vical_entry_metadata(tenant, &iaca.certificate_der)? {
+                apply_entry_metadata(&mut member, &meta);
+            }
+            out.push(member);
         }
     }
     Ok(out)
+}
+
+/// `{docType, certificateProfile, issuingAuthority}` of a store entry's metadata, each a
+/// string or an array of strings; what is absent or of another shape is left as it was.
+fn apply_entry_metadata(member: &mut cose::VicalMember, meta: &str) {
+    let Ok(v) = serde_json::from_str::<serde_json::Value>(meta) else {
+        return;
+    };
+    let texts = |key: &str| -> Option<Vec<String>> {
+        match v.get(key)? {
+            serde_json::Value::String(s) => Some(vec![s.clone()]),
+            serde_json::Value::Array(a) => {
+                let t: Option<Vec<String>> =
+                    a.iter().map(|x| x.as_str().map(str::to_owned)).collect();
+                t.filter(|t| !t.is_empty())
+            }
+            _ => None,
+        }
+    };
+    if let Some(d) = texts("docType") {
+        member.doc_types = d;
+    }
+    if let Some(p) = texts("certificateProfile") {
+        member.certificate_profiles = p;
+    }
+    if let Some(a) = v.get("issuingAuthority").and_then(|a| a.as_str()) {
+        member.issuing_authority = Some(a.to_owned());
+    }
 }
 
 /// The tenant's newest active VICAL signer: its key label and the x5chain (its certificate,
