@@ -2541,6 +2541,69 @@ fn family_cases(w: &World, r: &mut Runner) -> Controls {
                 .expect(&[400]),
         );
     }
+    // --- public VICAL routes: no token needed, none accepted as a key to more -------------
+    let public = format!("/v1/ecosystems/{}/vicals/public", w.ecosystem);
+    for (name, path, expect) in [
+        (
+            "public-huge-cursor",
+            format!("{public}?cursor={}", "A".repeat(4000)),
+            &[400][..],
+        ),
+        (
+            "public-bad-cursor",
+            format!("{public}?cursor=%ff%fe"),
+            &[400],
+        ),
+        (
+            "public-huge-limit",
+            format!("{public}?limit=100000000000000000000"),
+            &[400],
+        ),
+        ("public-zero-limit", format!("{public}?limit=0"), &[400]),
+        ("public-unknown-param", format!("{public}?zz=1"), &[400]),
+        ("public-latest-none", format!("{public}/latest"), &[404]),
+        (
+            "public-latest-query",
+            format!("{public}/latest?x=1"),
+            &[400, 404],
+        ),
+        ("public-id-zero", format!("{public}/0"), &[404]),
+        ("public-id-negative", format!("{public}/-1"), &[404]),
+        (
+            "public-id-huge",
+            format!("{public}/{}", "9".repeat(40)),
+            &[404],
+        ),
+        ("public-id-float", format!("{public}/1e3"), &[404]),
+        (
+            "public-id-traversal",
+            format!("{public}/..%2f..%2fkeys"),
+            &[404],
+        ),
+        ("public-trailing-slash", format!("{public}/latest/"), &[404]),
+        (
+            "public-not-a-uuid",
+            "/v1/ecosystems/../vicals/public/latest".to_owned(),
+            &[404],
+        ),
+        (
+            "public-unknown-ecosystem",
+            "/v1/ecosystems/00000000-0000-0000-0000-000000000000/vicals/public/latest".to_owned(),
+            &[404],
+        ),
+    ] {
+        r.run(Case::new(name, "GET", path).expect(expect));
+    }
+    // A token changes nothing on a public route (neither needed nor checked): a 404, not a
+    // 401. (That the routes answer without one is tests/dts.rs's.)
+    r.run(
+        Case::new("public-with-bad-token", "GET", format!("{public}/latest"))
+            .header("authorization", "Bearer nonsense")
+            .expect(&[404]),
+    );
+    for m in ["POST", "PUT", "DELETE"] {
+        r.run(Case::new("public-method", m, format!("{public}/latest")).expect(&[405]));
+    }
     Controls {
         vical_cert: good_signer_certs[0].clone(),
         wallet_cert: good_signer_certs[1].clone(),
