@@ -46,6 +46,8 @@ pub struct Config {
     pub mobile: MobileConfig,
     #[serde(default)]
     pub vical: VicalConfig,
+    #[serde(default)]
+    pub holder: HolderConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -198,6 +200,27 @@ pub struct AuditConfig {
     pub checkpoint_interval_secs: u64,
 }
 
+/// Wallet attestations.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HolderConfig {
+    /// Lifetime of an attestation whose request names none, and the longest one may ask
+    /// for (`expiresIn`), in seconds.
+    #[serde(default = "defaults::attestation_default_secs")]
+    pub attestation_default_secs: u64,
+    #[serde(default = "defaults::attestation_max_secs")]
+    pub attestation_max_secs: u64,
+}
+
+impl Default for HolderConfig {
+    fn default() -> Self {
+        HolderConfig {
+            attestation_default_secs: defaults::attestation_default_secs(),
+            attestation_max_secs: defaults::attestation_max_secs(),
+        }
+    }
+}
+
 /// The VICAL auto-publish timer.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -238,6 +261,12 @@ pub struct LoggingConfig {
 }
 
 mod defaults {
+    pub fn attestation_default_secs() -> u64 {
+        86_400
+    }
+    pub fn attestation_max_secs() -> u64 {
+        30 * 86_400
+    }
     pub fn auto_publish_check_secs() -> u64 {
         60
     }
@@ -408,6 +437,20 @@ impl Config {
             if !(1..=3600).contains(&v) {
                 return Err(invalid(key, "must be 1..=3600 seconds"));
             }
+        }
+        let h = &self.holder;
+        // A provisioned signer lasts a year and is replaced before it cannot cover the longest.
+        if !(60..=180 * 86_400).contains(&h.attestation_max_secs) {
+            return Err(invalid(
+                "holder.attestation_max_secs",
+                "must be 60..=15552000 (180 days)",
+            ));
+        }
+        if !(1..=h.attestation_max_secs).contains(&h.attestation_default_secs) {
+            return Err(invalid(
+                "holder.attestation_default_secs",
+                "must be 1 up to holder.attestation_max_secs",
+            ));
         }
         let m = &self.mobile;
         // A DS certificate lasts at most 457 days (ISO/IEC 18013-5 Table B.3), and a

@@ -105,6 +105,10 @@ pub async fn serve(config: Config) -> Result<(), DaemonError> {
     let mut app = App::new(store, config.token.pool_size + 4);
     app.max_keys_per_tenant = config.token.max_keys_per_tenant;
     app.mobile = mobile_config(&config);
+    app.holder = crate::service::holder::HolderPolicy {
+        default_expires_in: config.holder.attestation_default_secs,
+        max_expires_in: config.holder.attestation_max_secs,
+    };
     if let Some(secs) = config.vical.daily_period_secs {
         tracing::warn!(
             secs,

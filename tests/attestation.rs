@@ -76,7 +76,8 @@ fn assert_checks(dir: &Path, token: &str, root: &Path, client: &str) {
 #[test]
 fn wallet_attestations_under_managed_and_unmanaged_roots() {
     let hsm = SoftHsm::new("attest");
-    let d = Daemon::start(&hsm);
+    // The configured maximum lifetime: a week.
+    let d = Daemon::start_with(&hsm, "[holder]\nattestation_max_secs = 604800\n");
     d.wait_status("/readyz", 200, Duration::from_secs(10));
     let (ok, out) = d.cli(&[
         "tenant",

@@ -6,7 +6,7 @@
 //! that needs one (key in the token, certificate issued by the root: digitalSignature, one
 //! year and inside the root's validity, no extended key usage, as uploaded signers are
 //! checked), once under concurrent first requests, and replaces it when its certificate
-//! would end before the longest attestation. Under an unmanaged root the signers the
+//! would end before the longest attestation (`holder.attestation_max_secs`). Under an unmanaged root the signers the
 //! operator activated sign.
 
 use std::sync::Arc;
@@ -26,9 +26,21 @@ use super::op::{self, Artefact, Op};
 use super::{App, OpContext, ServiceError};
 
 const EVENT: &str = "CREDENTIAL_HOLDER_WALLET_ATTESTATION_CREATE";
-/// Default and longest attestation lifetimes, in seconds (a day, thirty days).
-pub const DEFAULT_EXPIRES_IN: u64 = 86_400;
-pub const MAX_EXPIRES_IN: u64 = 30 * 86_400;
+/// Attestation lifetimes (`[holder]` configuration).
+#[derive(Debug, Clone, Copy)]
+pub struct HolderPolicy {
+    pub default_expires_in: u64,
+    pub max_expires_in: u64,
+}
+
+impl Default for HolderPolicy {
+    fn default() -> Self {
+        HolderPolicy {
+            default_expires_in: 86_400,
+            max_expires_in: 30 * 86_400,
+        }
+    }
+}
 /// A provisioned signer's certificate lifetime.
 const SIGNER_DAYS: i64 = 365;
 
@@ -75,6 +87,7 @@ pub async fn attest(
         }
         Err(e) => return op::refuse(app, ctx, EVENT, None, e).await,
     };
+    let lifetimes = app.holder;
     op::run(app, ctx, Op::new(EVENT, Some(&signer_id)), move |w| {
         let tenant = w.tenant().to_owned();
         let signer = w
@@ -84,8 +97,8 @@ pub async fn attest(
         let cert = stored_cert(signer.certificate_der.as_deref().unwrap_or_default())?;
         let policy = AttestationPolicy {
             issuer: tenant.clone(),
-            default_expires_in: DEFAULT_EXPIRES_IN,
-            max_expires_in: MAX_EXPIRES_IN,
+            default_expires_in: lifetimes.default_expires_in,
+            max_expires_in: lifetimes.max_expires_in,
         };
         let req = AttestationRequest {
             client_id: &input.client_id,
@@ -136,10 +149,12 @@ enum Current {
 async fn current(app: &Arc<App>, ctx: &OpContext) -> Result<Current, ServiceError> {
     let store = app.store.clone();
     let tenant = ctx.principal.tenant.clone();
-    app.blocking(move || current_on(&store, &tenant)).await?
+    let max = app.holder.max_expires_in;
+    app.blocking(move || current_on(&store, &tenant, max))
+        .await?
 }
 
-fn current_on(store: &Store, tenant: &str) -> Result<Current, ServiceError> {
+fn current_on(store: &Store, tenant: &str, max_expires_in: u64) -> Result<Current, ServiceError> {
     let roots: Vec<_> = store
         .list_cas(tenant, RootFamily::Holder.kind(), 0, 100)?
         .into_iter()
@@ -153,7 +168,7 @@ fn current_on(store: &Store, tenant: &str) -> Result<Current, ServiceError> {
         ));
     };
     let now = OffsetDateTime::now_utc();
-    let margin = time::Duration::seconds(MAX_EXPIRES_IN as i64);
+    let margin = time::Duration::seconds(max_expires_in as i64);
     for s in store.active_signers_of(tenant, SignerFamily::Wallet.kind(), &root.id)? {
         let Some(der) = &s.certificate_der else {
             continue;
@@ -188,6 +203,7 @@ async fn provision(
 ) -> Result<String, ServiceError> {
     let family = SignerFamily::Wallet;
     let op = Op::new(format!("{}_CREATE", family.event()), None);
+    let max_expires_in = app.holder.max_expires_in;
     op::run(app, ctx, op, move |w| {
         let tenant = w.tenant().to_owned();
         let root = w
@@ -201,7 +217,7 @@ async fn provision(
         let root_cert: ParsedCertificate = stored_cert(&root.certificate_der)?;
         let now = OffsetDateTime::now_utc();
         let not_after = (now + time::Duration::days(SIGNER_DAYS)).min(root_cert.not_after());
-        if not_after <= now + time::Duration::seconds(MAX_EXPIRES_IN as i64) {
+        if not_after <= now + time::Duration::seconds(max_expires_in as i64) {
             return Err(ServiceError::conflict(
                 ErrorCode::NoActiveSigner,
                 "The active holder root CA ends too soon to provision a wallet attestation \

@@ -248,6 +248,8 @@ pub struct App {
     pub(crate) provisioning: tokio::sync::Mutex<()>,
     /// The period of a `Daily` VICAL schedule (a day; shorter only in tests).
     pub vical_daily_period: time::Duration,
+    /// Wallet attestation lifetimes.
+    pub holder: holder::HolderPolicy,
 }
 
 impl App {
@@ -263,6 +265,7 @@ impl App {
             mobile: mobile::MobileConfig::default(),
             provisioning: tokio::sync::Mutex::new(()),
             vical_daily_period: time::Duration::days(1),
+            holder: holder::HolderPolicy::default(),
         }
     }
 
