@@ -1159,8 +1159,13 @@ fn hostile_inputs_change_nothing() {
     assert!(ok, "audit verify: {out}");
     let log = w.d.log_text();
     assert!(!log.contains("panicked"), "a panic in the log");
-    // A refusal is not an internal failure: nothing was logged at ERROR level.
-    let errors: Vec<&str> = log.lines().filter(|l| l.contains("ERROR")).collect();
+    // A refusal is not an internal failure: nothing was logged at ERROR level. The level is
+    // matched, not the word: a WARN may quote CKR_GENERAL_ERROR (SoftHSM answers it for a
+    // moment while another process, `audit verify` above, opens the token).
+    let errors: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("\u{1b}[31mERROR") || l.contains(" ERROR "))
+        .collect();
     assert!(errors.is_empty(), "errors in the daemon log: {errors:#?}");
     for s in &r.secrets {
         assert!(!log.contains(s.as_str()), "a secret in the daemon log");
