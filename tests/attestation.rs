@@ -119,6 +119,13 @@ fn wallet_attestations_under_managed_and_unmanaged_roots() {
         Some(json!({"active": true})),
     );
     assert_eq!(s, 200);
+    // A refused first request provisions nothing.
+    let mut bad = body.clone();
+    bad["walletKey"]["d"] = json!("c2VjcmV0LWtleS1tYXRlcmlhbA");
+    let (s, v) = req(&d, &holder, "POST", ATTEST, Some(bad));
+    assert_eq!(s, 400, "{v}");
+    let (_, list) = req(&d, &holder, "GET", SIGNERS, None);
+    assert!(list["data"].as_array().unwrap().is_empty(), "{list}");
     let text = body.to_string();
     let answers: Vec<(u16, String)> = std::thread::scope(|sc| {
         let hs: Vec<_> = (0..20)

@@ -702,6 +702,17 @@ fn managed_iaca_provisions_one_document_signer() {
         200,
     );
 
+    // A refused first request (validity beyond the maximum) provisions nothing.
+    env.refused(
+        "POST",
+        SIGN,
+        &sign_body(None, &device, 400),
+        400,
+        Some("payload.validityInfo.validUntil"),
+    );
+    let list = env.ok("GET", SIGNERS, None, 200);
+    assert!(list["data"].as_array().unwrap().is_empty(), "{list}");
+
     // Eight concurrent first requests: one document signer is provisioned, all succeed.
     let body = sign_body(None, &device, 30).to_string();
     let answers: Vec<(u16, String)> = std::thread::scope(|s| {

@@ -75,6 +75,27 @@ pub async fn attest(
     ctx: &OpContext,
     input: AttestationInput,
 ) -> Result<Attestation, ServiceError> {
+    // What needs no signer is refused first: a bad request must not provision one.
+    let checked = (|| {
+        jose::public_ec_key_from_jwk("walletKey", &input.wallet_key)?;
+        if input.client_id.trim().is_empty() || input.client_id.chars().count() > 256 {
+            return Err(ServiceError::invalid(
+                "clientId",
+                "must be 1 to 256 characters",
+            ));
+        }
+        if input
+            .expires_in
+            .is_some_and(|e| e == 0 || e > app.holder.max_expires_in)
+        {
+            return Err(ServiceError::invalid(
+                "expiresIn",
+                format!("must be 1 to {} seconds", app.holder.max_expires_in),
+            ));
+        }
+        Ok(())
+    })();
+    op::precheck(app, ctx, EVENT, checked).await?;
     let signer_id = match current(app, ctx).await {
         Ok(Current::Signer(id)) => id,
         Ok(Current::Provision(root)) => {

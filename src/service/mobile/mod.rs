@@ -95,6 +95,7 @@ pub async fn sign_mdoc(
         let elements = cose::parse_items_to_sign(&req.items_to_sign, &app.mobile.limits)?;
         let device_key = cose::DeviceKey::from_jwk(&req.device_key)?;
         let times = Times::parse(&req.valid_from, &req.valid_until, &req.expected_update)?;
+        times.check(OffsetDateTime::now_utc(), &app.mobile)?;
         if req.doc_type.trim().is_empty() || req.doc_type.len() > 256 {
             return Err(ServiceError::invalid(
                 "payload.docType",
@@ -192,6 +193,25 @@ impl Times {
         })
     }
 
+    /// The rules that need no document signer: validFrom not in the past, the span
+    /// (`check_span`), expectedUpdate after validFrom. Checked before anything else runs (a
+    /// refused request must not provision a signer), and again at signing time.
+    fn check(&self, now: OffsetDateTime, config: &MobileConfig) -> Result<(), ServiceError> {
+        let bad =
+            |name: &str, msg: String| ServiceError::invalid(format!("{P_VALIDITY}.{name}"), msg);
+        if self.valid_from < now - CLOCK_SKEW {
+            return Err(bad(
+                "validFrom",
+                "must not be in the past (5 minutes of clock skew are allowed)".into(),
+            ));
+        }
+        check_span(self.valid_from, self.valid_until, now, config, P_VALIDITY)?;
+        if self.expected_update.is_some_and(|u| u <= self.valid_from) {
+            return Err(bad("expectedUpdate", "must be after validFrom".into()));
+        }
+        Ok(())
+    }
+
     /// The MSO's validityInfo for signing at `now` with `cert`. `signed` is now, or
     /// validFrom when that is a little earlier (the client's clock may lag ours: ISO/IEC
     /// 18013-5 wants validFrom ≥ signed).
@@ -201,25 +221,8 @@ impl Times {
         cert: &ParsedCertificate,
         config: &MobileConfig,
     ) -> Result<cose::ValidityInfo, ServiceError> {
-        let bad =
-            |name: &str, msg: String| ServiceError::invalid(format!("{P_VALIDITY}.{name}"), msg);
-        if self.valid_from < now - CLOCK_SKEW {
-            return Err(bad(
-                "validFrom",
-                "must not be in the past (5 minutes of clock skew are allowed)".into(),
-            ));
-        }
-        check_window(
-            self.valid_from,
-            self.valid_until,
-            now,
-            cert,
-            config,
-            P_VALIDITY,
-        )?;
-        if self.expected_update.is_some_and(|u| u <= self.valid_from) {
-            return Err(bad("expectedUpdate", "must be after validFrom".into()));
-        }
+        self.check(now, config)?;
+        check_within(self.valid_from, self.valid_until, cert, P_VALIDITY)?;
         let signed = now.min(self.valid_from);
         Ok(cose::ValidityInfo::new(
             signed,
@@ -231,13 +234,25 @@ impl Times {
 }
 
 /// The rules every signed mdoc keeps, whoever built it: validUntil after validFrom, at most
-/// the configured validity from now, and the whole window inside the document signer
-/// certificate's validity (a reader refuses an mdoc its DS certificate does not cover).
+/// the configured validity from now ([`check_span`]), and the whole window inside the
+/// document signer certificate's validity ([`check_within`]: a reader refuses an mdoc its DS
+/// certificate does not cover).
 fn check_window(
     from: OffsetDateTime,
     until: OffsetDateTime,
     now: OffsetDateTime,
     cert: &ParsedCertificate,
+    config: &MobileConfig,
+    prefix: &str,
+) -> Result<(), ServiceError> {
+    check_span(from, until, now, config, prefix)?;
+    check_within(from, until, cert, prefix)
+}
+
+fn check_span(
+    from: OffsetDateTime,
+    until: OffsetDateTime,
+    now: OffsetDateTime,
     config: &MobileConfig,
     prefix: &str,
 ) -> Result<(), ServiceError> {
@@ -254,6 +269,16 @@ fn check_window(
             ),
         ));
     }
+    Ok(())
+}
+
+fn check_within(
+    from: OffsetDateTime,
+    until: OffsetDateTime,
+    cert: &ParsedCertificate,
+    prefix: &str,
+) -> Result<(), ServiceError> {
+    let bad = |name: &str, msg: String| ServiceError::invalid(format!("{prefix}.{name}"), msg);
     if from < cert.not_before() {
         return Err(bad(
             "validFrom",
