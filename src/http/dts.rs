@@ -250,17 +250,7 @@ pub async fn public(
     req: Request<Incoming>,
     params: &[String],
 ) -> Result<Response<Body>, ApiError> {
-    let now = std::time::Instant::now();
-    if let Some(wait) = ctx.peer.public.blocked_for(ctx.peer.ip, now) {
-        return Err(ApiError::new(
-            crate::api::ErrorCode::TooManyRequests,
-            format!(
-                "Too many requests from this address; retry in {} s",
-                wait.as_secs() + 1
-            ),
-        ));
-    }
-    ctx.peer.public.spend(ctx.peer.ip, now);
+    super::spend_public_budget(ctx)?;
     let app = &ctx.app;
     let eco = path_id(&params[0])?;
     let one = match action {

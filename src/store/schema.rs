@@ -24,6 +24,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("migrations/013_issued_mdocs.sql"),
     include_str!("migrations/014_ecosystems.sql"),
     include_str!("migrations/015_vicals.sql"),
+    include_str!("migrations/016_revocation_crls.sql"),
 ];
 
 pub const CURRENT_VERSION: i64 = MIGRATIONS.len() as i64;
