@@ -180,7 +180,7 @@ mod tests {
         // ALL holds every variant in declaration order (the last one's discriminant + 1).
         assert_eq!(
             ErrorCode::ALL.len(),
-            ErrorCode::VicalMemberInvalid as usize + 1
+            ErrorCode::SignerRevoked as usize + 1
         );
         for (i, c) in ErrorCode::ALL.iter().enumerate() {
             assert_eq!(*c as usize, i);

@@ -380,6 +380,7 @@ const OPENAPI_FRAGMENTS: &[&str] = &[
     include_str!("openapi/ca.json"),
     include_str!("openapi/mobile.json"),
     include_str!("openapi/dts.json"),
+    include_str!("openapi/crl.json"),
 ];
 
 /// The merged OpenAPI document, built once.

@@ -128,7 +128,7 @@ impl Store {
         self.read(|conn| {
             let mut stmt = conn.prepare_cached(
                 "SELECT id, tenant FROM crl_issuers
-                 WHERE crl_der IS NULL OR next_update <= ?1
+                 WHERE crl_der IS NULL OR next_update IS NULL OR next_update <= ?1
                  ORDER BY next_update IS NOT NULL, next_update LIMIT ?2",
             )?;
             let rows =
