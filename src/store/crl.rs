@@ -117,22 +117,25 @@ impl Store {
         self.read(|conn| issuer_where(conn, "key_label", label))
     }
 
-    /// Issuers whose CRL is missing or whose nextUpdate is at or before `renew_at` (Unix
-    /// seconds), oldest first, at most `limit`.
-    /// `(id, tenant)` pairs.
+    /// Issuers whose CRL is missing, whose nextUpdate is at or before `renew_at`, or after
+    /// `longest` (Unix seconds; the configured window was shortened since), oldest first, at
+    /// most `limit`: `(id, tenant)` pairs.
     pub fn crl_issuers_due(
         &self,
         renew_at: i64,
+        longest: i64,
         limit: usize,
     ) -> Result<Vec<(String, String)>, StoreError> {
         self.read(|conn| {
             let mut stmt = conn.prepare_cached(
                 "SELECT id, tenant FROM crl_issuers
                  WHERE crl_der IS NULL OR next_update IS NULL OR next_update <= ?1
-                 ORDER BY next_update IS NOT NULL, next_update LIMIT ?2",
+                    OR next_update > ?2
+                 ORDER BY next_update IS NOT NULL, next_update LIMIT ?3",
             )?;
-            let rows =
-                stmt.query_map(params![renew_at, limit as i64], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            let rows = stmt.query_map(params![renew_at, longest, limit as i64], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?;
             Ok(rows.collect::<Result<_, _>>()?)
         })
     }
@@ -145,18 +148,18 @@ impl Store {
     /// Everything `issuer_id`'s next CRL lists, oldest first.
     pub fn revoked_serials(&self, issuer_id: &str) -> Result<Vec<RevokedSerial>, StoreError> {
         self.read(|conn| {
-        let mut stmt = conn.prepare_cached(
-            "SELECT serial, revoked_at, reason FROM revocations
+            let mut stmt = conn.prepare_cached(
+                "SELECT serial, revoked_at, reason FROM revocations
              WHERE issuer_id = ?1 AND serial IS NOT NULL ORDER BY revoked_at, serial",
-        )?;
-        let rows = stmt.query_map(params![issuer_id], |r| {
-            Ok(RevokedSerial {
-                serial: r.get(0)?,
-                revoked_at: r.get(1)?,
-                reason: r.get(2)?,
-            })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+            )?;
+            let rows = stmt.query_map(params![issuer_id], |r| {
+                Ok(RevokedSerial {
+                    serial: r.get(0)?,
+                    revoked_at: r.get(1)?,
+                    reason: r.get(2)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
         })
     }
 }
@@ -299,10 +302,12 @@ mod tests {
             .w(|w| w.upsert_crl_issuer("c2", "t1", "L1", b"cert", "now"))
             .unwrap();
         assert_eq!(again, "c1");
-        assert_eq!(store.crl_issuers_due(0, 10).unwrap()[0].0, "c1");
+        assert_eq!(store.crl_issuers_due(0, i64::MAX, 10).unwrap()[0].0, "c1");
         store.w(|w| w.store_crl("c1", 1, 10, 20, b"crl1")).unwrap();
-        assert!(store.crl_issuers_due(19, 10).unwrap().is_empty());
-        assert_eq!(store.crl_issuers_due(20, 10).unwrap().len(), 1);
+        assert!(store.crl_issuers_due(19, i64::MAX, 10).unwrap().is_empty());
+        assert_eq!(store.crl_issuers_due(20, i64::MAX, 10).unwrap().len(), 1);
+        // A window longer than the policy now allows is due too.
+        assert_eq!(store.crl_issuers_due(0, 19, 10).unwrap().len(), 1);
         // Numbers only move forward by one.
         assert!(matches!(
             store.w(|w| w.store_crl("c1", 1, 10, 20, b"again")),
@@ -311,14 +316,21 @@ mod tests {
         assert!(store.w(|w| w.store_crl("c1", 3, 10, 20, b"skip")).is_err());
         store.w(|w| w.store_crl("c1", 2, 11, 21, b"crl2")).unwrap();
         let i = store.crl_issuer("c1").unwrap().unwrap();
-        assert_eq!((i.crl_number, i.crl_der.as_deref()), (2, Some(&b"crl2"[..])));
+        assert_eq!(
+            (i.crl_number, i.crl_der.as_deref()),
+            (2, Some(&b"crl2"[..]))
+        );
         store
             .w(|w| w.upsert_crl_issuer("c3", "t1", "L1", b"cert2", "now"))
             .unwrap();
-        assert_eq!(store.crl_issuers_due(0, 10).unwrap()[0].0, "c1");
+        assert_eq!(store.crl_issuers_due(0, i64::MAX, 10).unwrap()[0].0, "c1");
 
-        store.w(|w| w.insert_revocation(&revocation("a", Some("c1")))).unwrap();
-        store.w(|w| w.insert_revocation(&revocation("b", None))).unwrap();
+        store
+            .w(|w| w.insert_revocation(&revocation("a", Some("c1"))))
+            .unwrap();
+        store
+            .w(|w| w.insert_revocation(&revocation("b", None)))
+            .unwrap();
         assert!(matches!(
             store.w(|w| w.insert_revocation(&revocation("a", Some("c1")))),
             Err(StoreError::Conflict)

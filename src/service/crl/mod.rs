@@ -87,7 +87,11 @@ fn parse_time(s: &str) -> Result<OffsetDateTime, ServiceError> {
         .map_err(|e| ServiceError::Internal(format!("stored time {s:?}: {e}")))
 }
 
-fn entry(serial: &str, revoked_at: &str, reason: Option<&str>) -> Result<RevokedEntry, ServiceError> {
+fn entry(
+    serial: &str,
+    revoked_at: &str,
+    reason: Option<&str>,
+) -> Result<RevokedEntry, ServiceError> {
     let bad = || ServiceError::Internal(format!("stored serial {serial:?}"));
     if serial.len() % 2 != 0 {
         return Err(bad());
@@ -170,9 +174,12 @@ pub async fn renew(app: &Arc<App>, ctx: &OpContext, issuer_id: String) -> Result
 /// next pass; nothing is lost across a restart (what is due is read from the database).
 pub async fn renew_due(app: &Arc<App>) {
     let store = app.store.clone();
-    let horizon = (OffsetDateTime::now_utc() + app.crl.renew_before).unix_timestamp();
+    let now = OffsetDateTime::now_utc();
+    let horizon = (now + app.crl.renew_before).unix_timestamp();
+    // A minute of slack: a CRL signed a moment ago under this policy is not "too long".
+    let longest = (now + app.crl.validity + time::Duration::minutes(1)).unix_timestamp();
     let due = app
-        .blocking(move || store.crl_issuers_due(horizon, 1000))
+        .blocking(move || store.crl_issuers_due(horizon, longest, 1000))
         .await;
     let due = match due {
         Ok(Ok(d)) => d,
@@ -197,7 +204,9 @@ pub async fn renew_due(app: &Arc<App>) {
         };
         match renew(app, &ctx, id.clone()).await {
             Ok(()) => tracing::info!(ca_id = %id, "CRL renewed"),
-            Err(e) => tracing::warn!(ca_id = %id, error = %e, "CRL renewal failed; retried at the next pass"),
+            Err(e) => {
+                tracing::warn!(ca_id = %id, error = %e, "CRL renewal failed; retried at the next pass")
+            }
         }
     }
 }
