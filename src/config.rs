@@ -160,12 +160,15 @@ pub struct DatabaseConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TokenConfig {
-    /// Path of the PKCS#11 module (shared library).
-    pub module: PathBuf,
-    /// The token is chosen by label or by serial number, never by slot number: SoftHSM (and
-    /// some HSMs) renumber slots as tokens come and go.
+    /// Path of the PKCS#11 module (shared library); or the URI's `module-path`.
+    pub module: Option<PathBuf>,
+    /// The token is chosen by label, by serial number, or by an RFC 7512 URI (exactly one
+    /// of the three), never by slot number alone: SoftHSM (and some HSMs) renumber slots as
+    /// tokens come and go.
     pub label: Option<String>,
     pub serial: Option<String>,
+    /// `pkcs11:token=...;serial=...`, optionally `?module-path=...&pin-source=...`.
+    pub uri: Option<String>,
     /// Name of an environment variable holding the user PIN.
     pub pin_env: Option<String>,
     /// Path of a file holding the user PIN (must not be readable by group or others).
@@ -196,6 +199,11 @@ pub struct HealthConfig {
     /// Upper bound of the back-off between reconnection attempts.
     #[serde(default = "defaults::max_backoff_ms")]
     pub max_backoff_ms: u64,
+    /// How often a probe also rewrites a small token object, so that a token that still
+    /// reads but no longer writes (Kryoptic with its database moved away) is seen as down;
+    /// 0: only after an operation failed. A probe writes after every failed operation anyway.
+    #[serde(default = "defaults::write_probe_secs")]
+    pub write_probe_secs: u64,
 }
 
 impl Default for HealthConfig {
@@ -203,6 +211,7 @@ impl Default for HealthConfig {
         HealthConfig {
             probe_interval_ms: defaults::probe_interval_ms(),
             max_backoff_ms: defaults::max_backoff_ms(),
+            write_probe_secs: defaults::write_probe_secs(),
         }
     }
 }
@@ -398,6 +407,9 @@ mod defaults {
     pub fn probe_interval_ms() -> u64 {
         1000
     }
+    pub fn write_probe_secs() -> u64 {
+        crate::hsm::TokenConfig::DEFAULT_WRITE_PROBE_EVERY.as_secs()
+    }
     pub fn max_backoff_ms() -> u64 {
         5000
     }
@@ -568,25 +580,8 @@ impl Config {
             ));
         }
         let t = &self.token;
-        match (&t.label, &t.serial) {
-            (Some(_), Some(_)) => {
-                return Err(invalid(
-                    "token.label",
-                    "give token.label or token.serial, not both",
-                ));
-            }
-            (None, None) => {
-                return Err(invalid("token.label", "give token.label or token.serial"));
-            }
-            (Some(l), None) if l.is_empty() || l.len() > 32 => {
-                // CK_TOKEN_INFO.label is 32 bytes, blank padded (PKCS#11 v2.40 section 3.2).
-                return Err(invalid("token.label", "must be 1..=32 bytes"));
-            }
-            (None, Some(s)) if s.is_empty() || s.len() > 16 => {
-                return Err(invalid("token.serial", "must be 1..=16 bytes"));
-            }
-            _ => {}
-        }
+        t.selector()?;
+        t.module_path()?;
         self.token.pin_source()?;
         if t.max_keys_per_tenant == 0 {
             return Err(invalid("token.max_keys_per_tenant", "must be at least 1"));
@@ -605,6 +600,12 @@ impl Config {
         }
         if !(100..=600_000).contains(&self.health.max_backoff_ms) {
             return Err(invalid("health.max_backoff_ms", "must be 100..=600000"));
+        }
+        if self.health.write_probe_secs > 86_400 {
+            return Err(invalid(
+                "health.write_probe_secs",
+                "must be 0 (only after a failed operation) ..=86400",
+            ));
         }
         Ok(())
     }
@@ -626,7 +627,72 @@ impl ServerConfig {
 }
 
 impl TokenConfig {
+    /// The one way the token is selected: `label`, `serial` or `uri`.
+    pub fn selector(&self) -> Result<crate::hsm::TokenSelector, ConfigError> {
+        use crate::hsm::TokenSelector;
+        match (&self.label, &self.serial, &self.uri) {
+            (Some(l), None, None) if l.is_empty() || l.len() > 32 => {
+                // CK_TOKEN_INFO.label is 32 bytes, blank padded (PKCS#11 v2.40 section 3.2).
+                Err(invalid("token.label", "must be 1..=32 bytes"))
+            }
+            (Some(l), None, None) => Ok(TokenSelector::Label(l.clone())),
+            (None, Some(s), None) if s.is_empty() || s.len() > 16 => {
+                Err(invalid("token.serial", "must be 1..=16 bytes"))
+            }
+            (None, Some(s), None) => Ok(TokenSelector::Serial(s.clone())),
+            (None, None, Some(u)) => crate::hsm::Pkcs11Uri::parse(u)
+                .map(|u| TokenSelector::Uri(Box::new(u)))
+                .map_err(|m| invalid("token.uri", m)),
+            (None, None, None) => Err(invalid(
+                "token.label",
+                "give one of token.label, token.serial or token.uri",
+            )),
+            _ => Err(invalid(
+                "token.label",
+                "give only one of token.label, token.serial or token.uri",
+            )),
+        }
+    }
+
+    fn uri(&self) -> Option<crate::hsm::Pkcs11Uri> {
+        self.uri
+            .as_deref()
+            .and_then(|u| crate::hsm::Pkcs11Uri::parse(u).ok())
+    }
+
+    /// The module: `token.module` or the URI's `module-path`, exactly one of them.
+    pub fn module_path(&self) -> Result<PathBuf, ConfigError> {
+        let from_uri = self.uri().and_then(|u| u.module_path);
+        match (&self.module, from_uri) {
+            (Some(_), Some(_)) => Err(invalid(
+                "token.module",
+                "give token.module or the URI's module-path, not both",
+            )),
+            (Some(m), None) => Ok(m.clone()),
+            (None, Some(m)) if m.starts_with('/') => Ok(PathBuf::from(m)),
+            (None, Some(m)) => Err(invalid(
+                "token.uri",
+                format!("module-path {m:?} must be an absolute path"),
+            )),
+            (None, None) => Err(invalid(
+                "token.module",
+                "give token.module or the URI's module-path",
+            )),
+        }
+    }
+
     pub fn pin_source(&self) -> Result<PinSource, ConfigError> {
+        if let Some(file) = self.uri().and_then(|u| u.pin_file()) {
+            if self.pin_env.is_some() || self.pin_file.is_some() {
+                return Err(invalid(
+                    "token.pin_env",
+                    "give token.pin_env, token.pin_file or the URI's pin-source, only one",
+                ));
+            }
+            return file
+                .map(PinSource::File)
+                .map_err(|m| invalid("token.uri", m));
+        }
         match (&self.pin_env, &self.pin_file) {
             (Some(_), Some(_)) => Err(invalid(
                 "token.pin_env",
@@ -652,13 +718,16 @@ impl TokenConfig {
                 )
             })?),
             PinSource::File(path) => {
-                check_private_file(&path).map_err(|m| invalid("token.pin_file", m))?;
-                let raw = Zeroizing::new(std::fs::read_to_string(&path).map_err(|e| {
-                    invalid(
-                        "token.pin_file",
-                        format!("cannot read {}: {e}", path.display()),
-                    )
-                })?);
+                let key = if self.uri().is_some_and(|u| u.pin_source.is_some()) {
+                    "token.uri"
+                } else {
+                    "token.pin_file"
+                };
+                check_private_file(&path).map_err(|m| invalid(key, m))?;
+                let raw =
+                    Zeroizing::new(std::fs::read_to_string(&path).map_err(|e| {
+                        invalid(key, format!("cannot read {}: {e}", path.display()))
+                    })?);
                 Zeroizing::new(raw.trim_end_matches(['\r', '\n']).to_owned())
             }
         };

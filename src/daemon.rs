@@ -12,7 +12,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::config::{Config, TokenConfig};
+use crate::config::Config;
 use crate::hsm::{self, HsmError, Token};
 use crate::http::Listener;
 use crate::service::{App, Reconciliation, TokenStatus, checkpoint};
@@ -32,17 +32,18 @@ pub enum DaemonError {
 }
 
 /// Build the token layer's configuration; the PIN is read here, once.
-fn token_config(t: &TokenConfig) -> Result<hsm::TokenConfig, crate::config::ConfigError> {
-    let selector = match (&t.label, &t.serial) {
-        (Some(l), _) => hsm::TokenSelector::Label(l.clone()),
-        (None, Some(s)) => hsm::TokenSelector::Serial(s.clone()),
-        (None, None) => unreachable!("validate() requires label or serial"),
-    };
+pub fn token_config(config: &Config) -> Result<hsm::TokenConfig, crate::config::ConfigError> {
+    let t = &config.token;
+    let selector = t.selector()?;
     let pin = t.read_pin()?;
-    let mut cfg = hsm::TokenConfig::new(&t.module, selector, hsm::Pin::new(pin.as_str()));
+    let mut cfg = hsm::TokenConfig::new(t.module_path()?, selector, hsm::Pin::new(pin.as_str()));
     cfg.pool_size = t.pool_size;
     cfg.checkout_timeout = Duration::from_millis(t.pool_timeout_ms);
     cfg.key_cache_size = t.key_cache_size;
+    cfg.write_probe_every = match config.health.write_probe_secs {
+        0 => None,
+        n => Some(Duration::from_secs(n)),
+    };
     Ok(cfg)
 }
 
@@ -69,7 +70,7 @@ fn mobile_config(config: &Config) -> crate::service::mobile::MobileConfig {
 /// read connection disturb neither).
 pub fn verify_audit(config: &Config) -> Result<checkpoint::Report, String> {
     let store = Store::open(&config.database.path).map_err(|e| e.to_string())?;
-    let cfg = token_config(&config.token).map_err(|e| e.to_string())?;
+    let cfg = token_config(config).map_err(|e| e.to_string())?;
     let token = Token::open(cfg).map_err(|e| format!("cannot open the token: {e}"))?;
     checkpoint::verify(&store, &token).map_err(|e| e.to_string())
 }
@@ -98,7 +99,7 @@ pub async fn serve(config: Config) -> Result<(), DaemonError> {
     } else {
         forbid_core_dumps();
     }
-    let token_cfg = token_config(&config.token)?;
+    let token_cfg = token_config(&config)?;
     let store = Arc::new(Store::open(&config.database.path)?);
     tracing::info!(path = %store.path().display(), "database open");
 

@@ -32,6 +32,11 @@ enum Command {
         #[arg(long, default_value = "hsm-config/hsm-pki.toml")]
         config: PathBuf,
     },
+    /// The PKCS#11 token itself.
+    Token {
+        #[command(subcommand)]
+        command: HsmTokenCommand,
+    },
     /// Manage API tokens (works beside a running daemon).
     ApiToken {
         #[command(subcommand)]
@@ -174,6 +179,78 @@ enum TokenCommand {
 }
 
 #[derive(Subcommand)]
+enum HsmTokenCommand {
+    /// An operator's first command on a new HSM: module and token info, the mechanisms
+    /// the daemon needs with their key sizes, session limits against the pool, and a test
+    /// key of every algorithm made with the daemon's template, signed and verified. Exits
+    /// non-zero, naming the reason, when a requirement is missing. Generates and destroys
+    /// keys: run it before the daemon's first start or beside it, never on a token you
+    /// cannot write to.
+    Check {
+        #[arg(long, default_value = "hsm-config/hsm-pki.toml")]
+        config: PathBuf,
+    },
+}
+
+fn hsm_token_command(cmd: HsmTokenCommand) -> Result<(), String> {
+    match cmd {
+        HsmTokenCommand::Check { config } => {
+            let c = Config::load(&config).map_err(|e| e.to_string())?;
+            let cfg = hsm_pki::daemon::token_config(&c).map_err(|e| e.to_string())?;
+            let report = hsm_pki::hsm::check_token(&cfg);
+            for line in &report.lines {
+                println!("{line}");
+            }
+            if report.failures.is_empty() {
+                println!("verdict: this token can serve hsm-pki");
+                return Ok(());
+            }
+            println!("verdict: NOT usable by hsm-pki:");
+            for f in &report.failures {
+                println!("  - {f}");
+            }
+            Err(format!(
+                "token check failed: {} requirement(s) not met",
+                report.failures.len()
+            ))
+        }
+    }
+}
+
+/// `check-config` for a URI: load the module and say which tokens the URI matches, so a
+/// URI that matches none or several is explained before the daemon starts.
+fn explain_uri(c: &Config) -> Result<String, String> {
+    let cfg = hsm_pki::daemon::token_config(c).map_err(|e| e.to_string())?;
+    let all = hsm_pki::hsm::list_tokens(&cfg).map_err(|e| format!("token.uri: {e}"))?;
+    let (hits, others): (Vec<_>, Vec<_>) = all.iter().partition(|f| cfg.token.matches(f));
+    let list = |fs: &[&hsm_pki::hsm::SlotFacts]| {
+        fs.iter()
+            .map(|f| format!("\n  {}", hsm_pki::hsm::describe_slot(f)))
+            .collect::<String>()
+    };
+    match hits.as_slice() {
+        [one] => Ok(format!(
+            "token.uri selects {}",
+            hsm_pki::hsm::describe_slot(one)
+        )),
+        [] => Err(format!(
+            "token.uri matches no token of {}; it lists:{}",
+            cfg.module_path.display(),
+            if others.is_empty() {
+                " none".to_owned()
+            } else {
+                list(&others)
+            }
+        )),
+        many => Err(format!(
+            "token.uri matches {} tokens; add serial= (or slot-id=) to pick one:{}",
+            many.len(),
+            list(many)
+        )),
+    }
+}
+
+#[derive(Subcommand)]
 enum AuditCommand {
     /// Check the audit log: its hash chain, its checkpoints (signed by the token's audit key)
     /// and the token's anchor; exits non-zero saying what was found (needs the token).
@@ -308,8 +385,19 @@ fn main() -> ExitCode {
         Command::ApiToken { command } => exit(token_command(command)),
         Command::Audit { command } => exit(audit_command(command)),
         Command::Tenant { command } => exit(tenant_command(command)),
+        Command::Token { command } => exit(hsm_token_command(command)),
         Command::CheckConfig { config } => match Config::load(&config) {
             Ok(c) => match c.token.read_pin() {
+                Ok(_) if c.token.uri.is_some() => match explain_uri(&c) {
+                    Ok(what) => {
+                        println!("{}: ok; {what}", config.display());
+                        ExitCode::SUCCESS
+                    }
+                    Err(e) => {
+                        eprintln!("error: {e}");
+                        ExitCode::FAILURE
+                    }
+                },
                 Ok(_) => {
                     println!("{}: ok", config.display());
                     ExitCode::SUCCESS

@@ -65,9 +65,10 @@ use cryptoki::types::AuthPin;
 use hashlink::LruCache;
 
 use super::error::{HsmError, classify};
+use super::heartbeat::ensure_heartbeat;
 use super::pool::SessionPool;
 use super::stats::{LatencyRecorder, LatencySnapshot};
-use super::{TokenConfig, TokenSelector};
+use super::{SlotFacts, TokenConfig};
 use crate::crypto::PublicKey;
 
 /// CKA_LABEL of the data object whose presence [`Token::check`] verifies.
@@ -77,7 +78,7 @@ const SENTINEL_VALUE: &[u8] = b"hsm-pki token sentinel v1";
 
 /// PKCS#11 allows one C_Initialize per process (v2.40 section 5.4: a second call returns
 /// CKR_CRYPTOKI_ALREADY_INITIALIZED), so at most one [`Token`] may be open at a time.
-static TOKEN_OPEN: AtomicBool = AtomicBool::new(false);
+pub(crate) static TOKEN_OPEN: AtomicBool = AtomicBool::new(false);
 
 /// Handles of one key pair, valid within one context generation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -157,6 +158,9 @@ pub(crate) struct TokenInner {
     /// mutexes) and the sentinel's file, written once and never modified. `tests/hsm_token.rs`
     /// runs checks beside generations, and `tests/scale.rs` the probe beside RSA-4096 ones.
     pub(crate) objects: std::sync::Mutex<()>,
+    /// When the heartbeat was last rewritten (`heartbeat.rs`), and how many times.
+    pub(crate) last_write: Mutex<Option<std::time::Instant>>,
+    pub(crate) write_probes: AtomicU64,
 }
 
 struct State {
@@ -186,7 +190,7 @@ struct CachedKey {
 pub(crate) struct Live {
     pub(crate) slot: Slot,
     pub(crate) generation: u64,
-    ctx: Pkcs11,
+    pub(crate) ctx: Pkcs11,
     /// The session that logged in. Kept open because closing the last session of an
     /// application logs it out (v2.40 section 5.6, C_CloseSession). Also used by `check`,
     /// so the health probe does not compete with signing for pool sessions.
@@ -196,6 +200,8 @@ pub(crate) struct Live {
     /// docs), and a handle found earlier is exactly what SoftHSM invalidates when its
     /// storage goes.
     sentinel: ObjectHandle,
+    /// The data object the write probe rewrites (`heartbeat.rs`), found (or made) at connect.
+    pub(crate) heartbeat: ObjectHandle,
     pub(crate) pool: SessionPool,
     /// label -> handles, and the public key and CKA_ID read from them once a lookup has:
     /// a key that signs on every request is found without a search and loaded without two
@@ -393,15 +399,9 @@ impl TokenInner {
         self.counters.cached_keys.store(0, Ordering::Relaxed);
         if st.initialized {
             st.initialized = false;
-            if let Err(e) = self.lib.clone().finalize() {
-                tracing::debug!(error = %classify(e), "C_Finalize during reconnect failed");
-            }
+            self.finalize("reconnect");
         }
-        // OS locking: the daemon calls in from many threads (v2.40 section 5.4,
-        // CKF_OS_LOCKING_OK lets the library use native mutexes).
-        self.lib
-            .initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))
-            .map_err(classify)?;
+        self.initialize()?;
         st.initialized = true;
 
         let slot = self.find_slot(at_startup)?;
@@ -416,6 +416,8 @@ impl TokenInner {
         drop(pin);
         self.counters.searches.fetch_add(1, Ordering::Relaxed);
         let sentinel = ensure_sentinel(&login)?;
+        self.counters.searches.fetch_add(1, Ordering::Relaxed);
+        let heartbeat = ensure_heartbeat(&login)?;
 
         let generation = self.generation.fetch_add(1, Ordering::AcqRel) + 1;
         st.live = Some(Live {
@@ -424,6 +426,7 @@ impl TokenInner {
             ctx: self.lib.clone(),
             login: Mutex::new(login),
             sentinel,
+            heartbeat,
             pool: SessionPool::new(
                 self.lib.clone(),
                 slot,
@@ -442,19 +445,52 @@ impl TokenInner {
         Ok(())
     }
 
+    /// C_Initialize, leaving the module finalized when it fails. Kryoptic 1.5.4 fails
+    /// C_Initialize with CKR_TOKEN_NOT_PRESENT when its storage is gone but stays marked
+    /// initialised, so every later C_Initialize would answer CKR_CRYPTOKI_ALREADY_INITIALIZED
+    /// until the process restarts: hence C_Finalize after any failure, and "already
+    /// initialised" (which, with one context per process, can only be such a leftover) read
+    /// as "finalize, then try once more".
+    fn initialize(&self) -> Result<(), HsmError> {
+        // OS locking: the daemon calls in from many threads (v2.40 section 5.4,
+        // CKF_OS_LOCKING_OK lets the library use native mutexes).
+        let init = || {
+            self.lib
+                .initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))
+        };
+        let result = match init() {
+            Err(CkError::Pkcs11(RvError::CryptokiAlreadyInitialized, _)) => {
+                tracing::info!("PKCS#11 module was left initialised; finalizing and retrying");
+                self.finalize("C_Initialize answered CKR_CRYPTOKI_ALREADY_INITIALIZED");
+                init()
+            }
+            r => r,
+        };
+        result.map_err(|e| {
+            self.finalize("failed C_Initialize");
+            classify(e)
+        })
+    }
+
+    /// C_Finalize whose failure is only logged: it runs where the context is being thrown
+    /// away anyway, and CKR_CRYPTOKI_NOT_INITIALIZED (a module that did clean up after its
+    /// own failed C_Initialize) is the expected answer there.
+    fn finalize(&self, why: &str) {
+        match self.lib.clone().finalize() {
+            Ok(()) | Err(CkError::Pkcs11(RvError::CryptokiNotInitialized, _)) => {}
+            Err(e) => tracing::debug!(error = %classify(e), why, "C_Finalize failed"),
+        }
+    }
+
     fn find_slot(&self, at_startup: bool) -> Result<Slot, HsmError> {
         let slots = self.lib.get_slots_with_token().map_err(classify)?;
         let mut matching = Vec::new();
         for slot in slots {
             // A slot whose token cannot be read is simply not ours to pick.
-            let Ok(info) = self.lib.get_token_info(slot) else {
+            let Ok(facts) = slot_facts(&self.lib, slot) else {
                 continue;
             };
-            let hit = match &self.cfg.token {
-                TokenSelector::Label(l) => info.label().trim_end() == l.trim_end(),
-                TokenSelector::Serial(s) => info.serial_number().trim() == s.trim(),
-            };
-            if hit {
+            if self.cfg.token.matches(&facts) {
                 matching.push(slot);
             }
         }
@@ -469,12 +505,33 @@ impl TokenInner {
                 })
             }
             many => Err(HsmError::unusable(format!(
-                "{} tokens match {}; select by serial",
+                "{} tokens match {}; {}",
                 many.len(),
-                self.cfg.token
+                self.cfg.token,
+                self.cfg.token.narrowing_hint()
             ))),
         }
     }
+}
+
+/// What a selector can compare of `slot`: library, slot and token info, padding trimmed.
+pub(crate) fn slot_facts(lib: &Pkcs11, slot: Slot) -> Result<SlotFacts, CkError> {
+    let lib_info = lib.get_library_info()?;
+    let slot_info = lib.get_slot_info(slot)?;
+    let info = lib.get_token_info(slot)?;
+    let v = lib_info.library_version();
+    Ok(SlotFacts {
+        library_manufacturer: lib_info.manufacturer_id().trim_end().to_owned(),
+        library_description: lib_info.library_description().trim_end().to_owned(),
+        library_version: (v.major(), v.minor()),
+        slot_id: slot.id(),
+        slot_description: slot_info.slot_description().trim_end().to_owned(),
+        slot_manufacturer: slot_info.manufacturer_id().trim_end().to_owned(),
+        token: info.label().trim_end().to_owned(),
+        manufacturer: info.manufacturer_id().trim_end().to_owned(),
+        model: info.model().trim_end().to_owned(),
+        serial: info.serial_number().trim().to_owned(),
+    })
 }
 
 /// The sentinel's handle, made first if the token has none. Searches once per connect.
@@ -546,6 +603,8 @@ impl Token {
             counters: Arc::default(),
             sign_latency: LatencyRecorder::default(),
             objects: std::sync::Mutex::new(()),
+            last_write: Mutex::new(None),
+            write_probes: AtomicU64::new(0),
         };
         {
             let mut st = inner.write();
@@ -572,6 +631,8 @@ impl Token {
     /// see [`TokenInner::objects`]), so its duration is the token's: a caller may put a
     /// deadline on it.
     pub fn check(&self) -> Result<(), HsmError> {
+        // An operation failed transiently since the last good check: prove writes work too.
+        let suspect = !self.is_healthy();
         let result = self.inner.with_live(|live| {
             let session = live.login_session();
             match session
@@ -586,7 +647,11 @@ impl Token {
                     )));
                 }
             }
-            live.probe(&session)
+            live.probe(&session)?;
+            if self.inner.write_due(suspect) {
+                live.write_probe(&self.inner, &session)?;
+            }
+            Ok(())
         });
         match result {
             Ok(()) => {
