@@ -308,13 +308,23 @@ const PROBE_DEADLINE: Duration = Duration::from_secs(3);
 /// answering" would be a false outage at every start.
 const CONNECT_DEADLINE: Duration = Duration::from_secs(60);
 
+/// Longest a check may wait while the daemon itself keeps the token busy creating or
+/// destroying keys. Kryoptic serialises a token's calls: its C_GetTokenInfo waits for the
+/// C_GenerateKeyPair in flight, and four RSA-4096 generations in a row take longer than
+/// [`PROBE_DEADLINE`] (`tests/scale.rs`). That wait is the daemon's own queue, not an outage;
+/// a token that hangs during a generation is still reported down after this long.
+const BUSY_DEADLINE: Duration = Duration::from_secs(60);
+
 /// Run `f` on a blocking thread with `deadline` counted from when it starts to run, not from
 /// when it was queued: waiting for a thread is the daemon's own queue, and must never read as
-/// an outage. (`Token::check` itself waits for no lock that the daemon's other work holds, so
-/// from its start on the time is the token's.)
+/// an outage. For the same reason the deadline stretches to [`BUSY_DEADLINE`] while `busy()`
+/// says the daemon has a key creation or destruction of its own in flight on the token.
+/// (`Token::check` waits for no lock of the daemon's; SoftHSM's calls do not wait for each
+/// other, so there the time is the token's from the start.)
 async fn run_probe<R: Send + 'static>(
     app: &App,
     deadline: Duration,
+    busy: impl Fn() -> bool,
     f: impl FnOnce() -> Result<R, HsmError> + Send + 'static,
 ) -> Result<R, String> {
     let (started_tx, started) = tokio::sync::oneshot::channel::<()>();
@@ -325,13 +335,24 @@ async fn run_probe<R: Send + 'static>(
     // The sender is dropped unsent only if the task never ran (runtime shutting down); the
     // join below then reports that.
     let _ = started.await;
-    let joined = tokio::select! {
-        r = &mut handle => r,
-        _ = tokio::time::sleep(deadline) => {
-            app.health.set(TokenStatus::Down {
-                reason: format!("token did not answer within {} s", deadline.as_secs()),
-            });
-            handle.await
+    let started = tokio::time::Instant::now();
+    let mut until = started + deadline;
+    let joined = loop {
+        tokio::select! {
+            r = &mut handle => break r,
+            _ = tokio::time::sleep_until(until) => {
+                if busy() && started.elapsed() < BUSY_DEADLINE {
+                    until += Duration::from_millis(100);
+                    continue;
+                }
+                app.health.set(TokenStatus::Down {
+                    reason: format!(
+                        "token did not answer within {} s",
+                        started.elapsed().as_secs()
+                    ),
+                });
+                break handle.await;
+            }
         }
     };
     match joined {
@@ -342,7 +363,14 @@ async fn run_probe<R: Send + 'static>(
 }
 
 async fn open_token(app: &Arc<App>, cfg: Arc<hsm::TokenConfig>) -> bool {
-    match run_probe(app, CONNECT_DEADLINE, move || Token::open((*cfg).clone())).await {
+    match run_probe(
+        app,
+        CONNECT_DEADLINE,
+        || false,
+        move || Token::open((*cfg).clone()),
+    )
+    .await
+    {
         Ok(token) => {
             let token = Arc::new(token);
             app.set_token(token.clone());
@@ -362,7 +390,8 @@ const RECHECK_DELAY: Duration = Duration::from_millis(200);
 
 async fn check_token(app: &Arc<App>, token: Arc<Token>) -> bool {
     let t = token.clone();
-    let mut result = run_probe(app, PROBE_DEADLINE, move || t.check()).await;
+    let busy = || token.objects_busy();
+    let mut result = run_probe(app, PROBE_DEADLINE, busy, move || t.check()).await;
     if result.is_err() && app.health.status() == TokenStatus::Ready {
         // One more look before declaring an outage: SoftHSM answers CKR_GENERAL_ERROR for a
         // moment while another process (an operator's pkcs11-tool) holds its token files,
@@ -370,7 +399,7 @@ async fn check_token(app: &Arc<App>, token: Arc<Token>) -> bool {
         // twice and is still reported well within the probe interval.
         tokio::time::sleep(RECHECK_DELAY).await;
         let t = token.clone();
-        result = run_probe(app, PROBE_DEADLINE, move || t.check()).await;
+        result = run_probe(app, PROBE_DEADLINE, busy, move || t.check()).await;
     }
     match result {
         Ok(()) => {
@@ -386,7 +415,7 @@ async fn check_token(app: &Arc<App>, token: Arc<Token>) -> bool {
             app.health.set(TokenStatus::Down { reason });
             // Finalize, re-initialise, log in again; the next probe tells if it worked.
             let t = token.clone();
-            match run_probe(app, CONNECT_DEADLINE, move || t.recover()).await {
+            match run_probe(app, CONNECT_DEADLINE, || false, move || t.recover()).await {
                 Ok(()) => tracing::info!("token reconnected"),
                 Err(e) => tracing::debug!(error = %e, "token reconnect failed; will retry"),
             }

@@ -105,7 +105,27 @@ pub(crate) fn is_stale_handle(err: &CkError) -> bool {
     )
 }
 
-/// The one mapping from cryptoki errors to [`HsmError`].
+/// The one mapping from cryptoki errors to [`HsmError`], by what each return value means in
+/// PKCS#11 3.x (section 5.1), not by what one implementation happens to answer:
+///
+/// - *the token or our connection to it is unwell* (a reconnect may help): the device and
+///   token values, CKR_GENERAL_ERROR ("some horrible, unrecoverable error", possibly after a
+///   partial success), CKR_FUNCTION_FAILED, CKR_DEVICE_MEMORY / CKR_HOST_MEMORY, lost
+///   sessions and logins, CKR_CRYPTOKI_NOT_INITIALIZED. Implementations disagree on which
+///   of these a lost store gives: SoftHSM 2.6 answers CKR_GENERAL_ERROR (token info,
+///   C_CreateObject) and CKR_OBJECT_HANDLE_INVALID (handles), Kryoptic 1.5 CKR_DEVICE_MEMORY
+///   or CKR_GENERAL_ERROR on writes and CKR_TOKEN_NOT_PRESENT from C_Initialize; reading all
+///   of them as "unavailable" is what lets the probe and the write probe treat them alike;
+/// - *an operator must act*: PIN states, a write-protected token, a mechanism, curve or key
+///   size the token does not offer, a failed FIPS self-test, a module that cannot use OS
+///   locking or that rejects the request by policy;
+/// - *the object is gone*: CKR_OBJECT_HANDLE_INVALID / CKR_KEY_HANDLE_INVALID, which the
+///   callers confirm with a probe (see [`is_stale_handle`]);
+/// - everything else points at a bug of ours or of the module (arguments, templates,
+///   operation state).
+///
+/// CKR_CRYPTOKI_ALREADY_INITIALIZED never reaches here from a reconnect: the token layer
+/// finalizes and retries (`TokenInner::initialize`).
 pub fn classify(err: CkError) -> HsmError {
     let (rv, func) = match err {
         CkError::Pkcs11(rv, func) => (rv, func),
@@ -152,7 +172,12 @@ pub fn classify(err: CkError) -> HsmError {
         | RvError::UserTypeInvalid
         | RvError::TokenWriteProtected
         | RvError::MechanismInvalid
+        | RvError::CurveNotSupported
+        | RvError::KeySizeRange
         | RvError::FunctionNotSupported
+        | RvError::FunctionRejected
+        | RvError::FipsSelfTestFailed
+        | RvError::CantLock
         | RvError::CryptokiAlreadyInitialized => HsmError::Unusable { reason },
         RvError::ObjectHandleInvalid | RvError::KeyHandleInvalid => HsmError::KeyNotFound {
             label: String::new(),
@@ -180,6 +205,13 @@ mod tests {
         let c = |rv| classify(CkError::Pkcs11(rv, Function::Sign));
         assert!(c(RvError::DeviceRemoved).is_transient());
         assert!(c(RvError::GeneralError).is_transient());
+        // Kryoptic's answer to a write once its database is gone.
+        assert!(c(RvError::DeviceMemory).is_transient());
+        assert!(c(RvError::TokenNotPresent).is_transient());
+        assert!(matches!(
+            c(RvError::CurveNotSupported),
+            HsmError::Unusable { .. }
+        ));
         assert!(c(RvError::SessionHandleInvalid).is_transient());
         assert!(matches!(c(RvError::PinLocked), HsmError::Unusable { .. }));
         assert!(matches!(

@@ -57,6 +57,17 @@ pub(crate) fn ensure_heartbeat(session: &Session) -> Result<ObjectHandle, HsmErr
     session.create_object(&template).map_err(classify)
 }
 
+impl super::Token {
+    /// Whether a key creation or destruction of the daemon's holds the token right now (the
+    /// object lock is taken). Cheap; for the probe's deadline (`daemon::run_probe`).
+    pub fn objects_busy(&self) -> bool {
+        matches!(
+            self.inner.objects.try_lock(),
+            Err(std::sync::TryLockError::WouldBlock)
+        )
+    }
+}
+
 impl TokenInner {
     /// Whether this check must also write: after a transient failure, or when the last
     /// write probe is older than the configured period.
@@ -82,8 +93,10 @@ impl Live {
         inner: &TokenInner,
         session: &Session,
     ) -> Result<(), HsmError> {
-        let Ok(_objects) = inner.objects.try_lock() else {
-            return Ok(());
+        let _objects = match inner.objects.try_lock() {
+            Ok(g) => g,
+            Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => return Ok(()),
         };
         inner.write_probes.fetch_add(1, Ordering::Relaxed);
         // CKA_LABEL set to the label it has: the one attribute every storage object lets a
