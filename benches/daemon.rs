@@ -24,7 +24,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{Daemon, SoftHsm, call};
+use common::{Daemon, TestToken, call};
 
 struct Options {
     duration: Duration,
@@ -64,14 +64,14 @@ fn options() -> Options {
 }
 
 /// Raw ceiling: signatures per second with `threads` threads, each with its own session.
-fn ceiling(hsm: &SoftHsm, threads: usize, duration: Duration) -> f64 {
+fn ceiling(hsm: &TestToken, threads: usize, duration: Duration) -> f64 {
     use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
     use cryptoki::mechanism::Mechanism;
     use cryptoki::object::{Attribute, ObjectClass};
     use cryptoki::session::UserType;
     use cryptoki::types::AuthPin;
 
-    let ctx = Pkcs11::new(common::softhsm_module()).expect("load module");
+    let ctx = Pkcs11::new(hsm.module()).expect("load module");
     ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))
         .expect("C_Initialize");
     let slot = ctx
@@ -370,7 +370,7 @@ fn cpu_time(pid: u32) -> Duration {
 fn main() {
     let o = options();
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let hsm = SoftHsm::new("bench");
+    let hsm = TestToken::new("bench");
     hsm.export_env();
 
     eprintln!(

@@ -1,5 +1,5 @@
-//! The API core over real HTTP against a daemon with a real SoftHSM2 token: statuses and the
-//! error shape, tenants, roles, the keys API, pagination, the audit chain, OpenAPI, and no
+//! The API core over real HTTP against a daemon with a real token (SoftHSM2 or Kryoptic): statuses
+//! and the error shape, tenants, roles, the keys API, pagination, the audit chain, OpenAPI, and no
 //! secret in the logs.
 
 mod common;
@@ -7,7 +7,7 @@ mod common;
 use std::collections::HashSet;
 use std::time::Duration;
 
-use common::{Daemon, SoftHsm, call, http, request};
+use common::{Daemon, TestToken, call, http, request};
 use serde_json::Value;
 
 fn json(body: &str) -> Value {
@@ -33,13 +33,13 @@ fn error(status: u16, expected: u16, body: &str, code: &str) -> Value {
     v
 }
 
-fn token_objects(hsm: &SoftHsm) -> usize {
+fn token_objects(hsm: &TestToken) -> usize {
     common::token_private_labels(hsm).len()
 }
 
 #[test]
 fn statuses_roles_tenants_and_the_keys_api() {
-    let hsm = SoftHsm::new("api-core");
+    let hsm = TestToken::new("api-core");
     let mut d = Daemon::start(&hsm);
     d.wait_status("/readyz", 200, Duration::from_secs(10));
     let a = d.addr;
@@ -355,8 +355,7 @@ fn statuses_roles_tenants_and_the_keys_api() {
 
     // 503: the token goes away; key creation fails fast with a stable code and creates
     // nothing; it comes back without a restart.
-    let away = hsm.dir.path().join("away");
-    std::fs::rename(&hsm.tokendir, &away).unwrap();
+    hsm.take_away();
     d.wait_status("/readyz", 503, Duration::from_secs(5));
     let (s, b) = call(
         a,
@@ -366,7 +365,7 @@ fn statuses_roles_tenants_and_the_keys_api() {
         Some(r#"{"keyId":"during-outage","algorithm":"secp256r1"}"#),
     );
     error(s, 503, &b, "TokenUnavailable");
-    std::fs::rename(&away, &hsm.tokendir).unwrap();
+    hsm.bring_back();
     d.wait_status("/readyz", 200, Duration::from_secs(10));
     let (s, b) = call(a, &issuer1, "GET", "/v1/keys/during-outage", None);
     error(s, 404, &b, "NotFound");
@@ -419,7 +418,7 @@ fn statuses_roles_tenants_and_the_keys_api() {
 
 #[test]
 fn pagination_walks_250_keys_with_limit_7_exactly_once() {
-    let hsm = SoftHsm::new("api-pages");
+    let hsm = TestToken::new("api-pages");
     let d = Daemon::start(&hsm);
     d.wait_status("/readyz", 200, Duration::from_secs(10));
     let tok = d.create_token("org.pages", &["issuer"]);
@@ -486,7 +485,7 @@ fn pagination_walks_250_keys_with_limit_7_exactly_once() {
 /// touched; other tenants are not affected, and deleting a key frees a place.
 #[test]
 fn per_tenant_key_quota() {
-    let hsm = SoftHsm::new("api-quota");
+    let hsm = TestToken::new("api-quota");
     let d = Daemon::start_tables(&hsm, 2, "debug", "", "max_keys_per_tenant = 3", "");
     d.wait_status("/readyz", 200, Duration::from_secs(10));
     let t1 = d.create_token("org.t1", &["admin"]);
@@ -522,7 +521,7 @@ fn per_tenant_key_quota() {
 /// a valid token from the same address is served as always.
 #[test]
 fn failed_authentications_are_audited_and_limited_per_address() {
-    let hsm = SoftHsm::new("api-401");
+    let hsm = TestToken::new("api-401");
     let d = Daemon::start_tables(
         &hsm,
         2,

@@ -1,7 +1,7 @@
-//! Wallet attestations over real HTTP with a real SoftHSM2 token: under a managed holder
-//! root (the signer provisioned once under 20 concurrent first requests) and under an
-//! offline root (openssl) whose signer the operator certified. Each attestation is verified
-//! by jwcrypto from x5c alone and x5c validated to the holder root
+//! Wallet attestations over real HTTP with a real token (SoftHSM2 or Kryoptic): under a managed
+//! holder root (the signer provisioned once under 20 concurrent first requests) and under an
+//! offline root (openssl) whose signer the operator certified. Each attestation is verified by
+//! jwcrypto from x5c alone and x5c validated to the holder root
 //! (`tests/data/attestation_check.py`); a flipped byte fails.
 
 mod common;
@@ -9,7 +9,7 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
-use common::{Daemon, SoftHsm, call};
+use common::{Daemon, TestToken, call};
 use serde_json::{Value, json};
 
 const ATTEST: &str = "/v1/holder/wallet-attestations";
@@ -75,7 +75,7 @@ fn assert_checks(dir: &Path, token: &str, root: &Path, client: &str) {
 
 #[test]
 fn wallet_attestations_under_managed_and_unmanaged_roots() {
-    let hsm = SoftHsm::new("attest");
+    let hsm = TestToken::new("attest");
     // The configured maximum lifetime: a week.
     let d = Daemon::start_with(&hsm, "[holder]\nattestation_max_secs = 604800\n");
     d.wait_status("/readyz", 200, Duration::from_secs(10));

@@ -8,7 +8,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use common::{AUDIT_KEY_LABEL, Daemon, SoftHsm, call, token_all_private_labels};
+use common::{AUDIT_KEY_LABEL, Daemon, TestToken, call, token_all_private_labels};
 use sha2::{Digest, Sha256};
 
 const FAST_CHECKPOINTS: &str = "[audit]\ncheckpoint_interval_secs = 1\n";
@@ -142,7 +142,7 @@ fn count(db: &Path, sql: &str) -> i64 {
 
 #[test]
 fn audit_verify_detects_truncation_rewriting_and_a_replaced_database() {
-    let hsm = SoftHsm::new("audit-anchor");
+    let hsm = TestToken::new("audit-anchor");
     let mut d = Daemon::start_with(&hsm, FAST_CHECKPOINTS);
     d.wait_status("/readyz", 200, Duration::from_secs(10));
     let admin = d.create_token("org.t1", &["admin"]);
@@ -171,10 +171,9 @@ fn audit_verify_detects_truncation_rewriting_and_a_replaced_database() {
     // Across a token outage.
     let mut d = restart(d, &hsm);
     create_keys(&d, &admin, "b", 3);
-    let away = hsm.dir.path().join("away");
-    std::fs::rename(&hsm.tokendir, &away).unwrap();
+    hsm.take_away();
     d.wait_status("/readyz", 503, Duration::from_secs(10));
-    std::fs::rename(&away, &hsm.tokendir).unwrap();
+    hsm.bring_back();
     d.wait_status("/readyz", 200, Duration::from_secs(15));
     let seen = checkpoints_logged(&d);
     create_keys(&d, &admin, "c", 4);
@@ -226,7 +225,7 @@ fn audit_verify_detects_truncation_rewriting_and_a_replaced_database() {
     assert_refused(&d, "older copy", "database replaced or rolled back");
 
     // 3c. The file replaced by another daemon's database (its own token, its own key).
-    let other_hsm = SoftHsm::new("audit-other");
+    let other_hsm = TestToken::new("audit-other");
     let mut other = Daemon::start_with(&other_hsm, FAST_CHECKPOINTS);
     other.wait_status("/readyz", 200, Duration::from_secs(10));
     let other_admin = other.create_token("org.t1", &["admin"]);
@@ -254,7 +253,7 @@ fn audit_verify_detects_truncation_rewriting_and_a_replaced_database() {
 }
 
 /// Start a stopped daemon again on the same directory.
-fn restart(mut d: Daemon, hsm: &SoftHsm) -> Daemon {
+fn restart(mut d: Daemon, hsm: &TestToken) -> Daemon {
     d.crash_and_restart(hsm);
     d.wait_status("/readyz", 200, Duration::from_secs(10));
     d

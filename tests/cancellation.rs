@@ -13,7 +13,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{Daemon, SoftHsm, token_private_labels, try_request};
+use common::{Daemon, TestToken, token_private_labels, try_request};
 
 /// What a client got: (status, body), or why it got nothing.
 type Answer = Result<(u16, String), String>;
@@ -62,7 +62,7 @@ fn create_and_hang_up(addr: SocketAddr, token: &str, i: usize, after: Duration) 
 
 #[test]
 fn flooded_and_cancelled_creates_leave_token_and_database_in_agreement() {
-    let hsm = SoftHsm::new("cancel");
+    let hsm = TestToken::new("cancel");
     // pool_size 1: the blocking bound is 5, so most of the flood waits for a permit and
     // times out; the requests in flight at their deadline are the interesting ones.
     let d = Daemon::start_tables(

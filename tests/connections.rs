@@ -10,7 +10,7 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use common::{Daemon, SoftHsm};
+use common::{Daemon, TestToken};
 
 /// One HTTP/1.1 request on its own connection; (status, elapsed).
 fn timed_get(addr: SocketAddr, path: &str) -> (u16, Duration) {
@@ -45,7 +45,7 @@ fn raw_status(addr: SocketAddr, path: &str) -> Option<u16> {
 
 #[test]
 fn idle_sockets_cannot_keep_clients_out() {
-    let hsm = SoftHsm::new("conn-flood");
+    let hsm = TestToken::new("conn-flood");
     let d = Daemon::start_tables(&hsm, 2, "info", "header_timeout_secs = 2", "", "");
     d.wait_status("/readyz", 200, Duration::from_secs(10));
 
@@ -88,7 +88,7 @@ fn idle_sockets_cannot_keep_clients_out() {
 
 #[test]
 fn the_reserve_answers_health_probes_when_every_slot_is_taken() {
-    let hsm = SoftHsm::new("conn-reserve");
+    let hsm = TestToken::new("conn-reserve");
     let d = Daemon::start_tables(&hsm, 2, "info", "max_connections = 4", "", "");
     d.wait_status("/readyz", 200, Duration::from_secs(10));
     // Four keep-alive connections that have sent a request: not evictable, every ordinary

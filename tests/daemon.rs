@@ -1,11 +1,11 @@
-//! The daemon over real HTTP with a real SoftHSM2 token: health, readiness through a token
-//! outage, the error shape, configuration errors, graceful shutdown, no secrets in logs.
+//! The daemon over real HTTP with a real token (SoftHSM2 or Kryoptic): health, readiness through a
+//! token outage, the error shape, configuration errors, graceful shutdown, no secrets in logs.
 
 mod common;
 
 use std::time::Duration;
 
-use common::{Daemon, SoftHsm, http};
+use common::{Daemon, TestToken, http};
 
 fn json(body: &str) -> serde_json::Value {
     serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"))
@@ -24,7 +24,7 @@ fn assert_error_shape(body: &str, code: &str) -> serde_json::Value {
 
 #[test]
 fn readiness_follows_the_token_and_recovers_without_restart() {
-    let hsm = SoftHsm::new("daemon-test");
+    let hsm = TestToken::new("daemon-test");
     let mut daemon = Daemon::start(&hsm);
 
     let (s, body) = http(daemon.addr, "GET", "/healthz", None);
@@ -54,8 +54,7 @@ fn readiness_follows_the_token_and_recovers_without_restart() {
     assert_error_shape(&body, "MethodNotAllowed");
 
     // Take the token away: /readyz must say 503, with a reason, within a few seconds.
-    let away = hsm.dir.path().join("tokens-away");
-    std::fs::rename(&hsm.tokendir, &away).unwrap();
+    hsm.take_away();
     let (_, body) = daemon.wait_status("/readyz", 503, Duration::from_secs(5));
     let v = assert_error_shape(&body, "NotReady");
     assert_eq!(v["details"][0]["param"], "token", "{body}");
@@ -76,7 +75,7 @@ fn readiness_follows_the_token_and_recovers_without_restart() {
     assert_eq!(http(daemon.addr, "GET", "/healthz", None).0, 200);
 
     // Bring it back: ready again, same process.
-    std::fs::rename(&away, &hsm.tokendir).unwrap();
+    hsm.bring_back();
     daemon.wait_status("/readyz", 200, Duration::from_secs(10));
     assert!(
         daemon.child.try_wait().unwrap().is_none(),
@@ -96,7 +95,7 @@ fn readiness_follows_the_token_and_recovers_without_restart() {
 
 #[test]
 fn daemon_starts_without_its_token_and_reports_why() {
-    let mut hsm = SoftHsm::new("present");
+    let mut hsm = TestToken::new("present");
     // Point the daemon at a label that no token has: it must still serve /healthz and
     // answer /readyz with 503 naming the token.
     hsm.label = "no-such-token".into();
@@ -129,4 +128,52 @@ fn unknown_config_key_is_rejected_by_name() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("pool_sise"));
+}
+
+/// A key creation that fails because the token no longer writes is an outage, not a
+/// passing error: the next probe proves writes, fails, and the daemon reports 503 and
+/// reconnects. Without the periodic write probe, so only the failed write can tell: on
+/// Kryoptic, whose lost database still reads, the probe's reads alone keep passing.
+#[test]
+fn a_failed_write_counts_toward_an_outage() {
+    let hsm = TestToken::new("failed-write");
+    let d = Daemon::start_health(&hsm, "write_probe_secs = 0");
+    d.wait_status("/readyz", 200, Duration::from_secs(20));
+    let token = d.create_token("org.writes", &["issuer"]);
+    let create = |id: &str| {
+        common::call(
+            d.addr,
+            &token,
+            "POST",
+            "/v1/keys",
+            Some(&format!(r#"{{"keyId":"{id}","algorithm":"secp256r1"}}"#)),
+        )
+    };
+    assert_eq!(create("before").0, 201);
+
+    hsm.take_away();
+    if hsm.backend == common::Backend::Kryoptic {
+        std::thread::sleep(Duration::from_secs(1));
+        assert_eq!(
+            http(d.addr, "GET", "/readyz", None).0,
+            200,
+            "Kryoptic's lost database was seen without a write: update the test's premise"
+        );
+    }
+    let (s, body) = create("during");
+    assert_eq!(s, 503, "{body}");
+    assert_error_shape(&body, "TokenUnavailable");
+    d.wait_status("/readyz", 503, Duration::from_secs(5));
+    // Still down: the reconnect cannot find the storage either.
+    assert_eq!(create("still-during").0, 503);
+
+    hsm.bring_back();
+    d.wait_status("/readyz", 200, Duration::from_secs(15));
+    let (s, body) = create("after");
+    assert_eq!(s, 201, "{body}");
+    let log = d.log_text();
+    assert!(
+        log.contains("token refuses writes") || log.contains("token not answering"),
+        "{log}"
+    );
 }

@@ -1,13 +1,13 @@
-//! The digital trust service's records over real HTTP with a real SoftHSM2 token: ecosystems,
-//! participants whose mobile identifiers are IACAs (here one this daemon issued, checked
-//! against ISO/IEC 18013-5 Table B.1 like any other), the VICAL configuration; tenants apart,
-//! every refusal naming its field.
+//! The digital trust service's records over real HTTP with a real token (SoftHSM2 or Kryoptic):
+//! ecosystems, participants whose mobile identifiers are IACAs (here one this daemon issued,
+//! checked against ISO/IEC 18013-5 Table B.1 like any other), the VICAL configuration; tenants
+//! apart, every refusal naming its field.
 
 mod common;
 
 use std::time::Duration;
 
-use common::{Daemon, SoftHsm, call};
+use common::{Daemon, TestToken, call};
 use serde_json::{Value, json};
 
 fn req(d: &Daemon, tok: &str, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
@@ -29,7 +29,7 @@ fn refused(got: (u16, Value), status: u16, param: &str) {
 
 #[test]
 fn ecosystems_participants_and_vical_configuration() {
-    let hsm = SoftHsm::new("dts");
+    let hsm = TestToken::new("dts");
     let d = Daemon::start(&hsm);
     d.wait_status("/readyz", 200, Duration::from_secs(10));
     let (ok, out) = d.cli(&[
@@ -254,7 +254,7 @@ fn ossl(args: &[&str]) -> String {
 /// the chain to the root, each member byte-identical to the IACA added; a flipped byte fails.
 #[test]
 fn vicals_published_and_fetched_publicly() {
-    let hsm = SoftHsm::new("dts-vical");
+    let hsm = TestToken::new("dts-vical");
     // A Daily schedule of 3 s, checked every second, for the auto-publish part.
     let d = Daemon::start_with(
         &hsm,

@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use base64ct::{Base64, Base64UrlUnpadded, Encoding};
-use common::{Daemon, SoftHsm, call, openssl, token_private_labels, try_request};
+use common::{Daemon, TestToken, call, openssl, token_private_labels, try_request};
 use hsm_pki::http::routes::{Access, ROUTES};
 use hsm_pki::service::auth::Role;
 use serde_json::{Value, json};
@@ -650,7 +650,7 @@ fn complete_response(buf: &[u8]) -> Option<usize> {
 // The world the cases attack
 
 struct World {
-    hsm: SoftHsm,
+    hsm: TestToken,
     d: Daemon,
     off: Offline,
     _dir: tempfile::TempDir,
@@ -701,7 +701,7 @@ impl World {
     }
 
     fn build() -> World {
-        let hsm = SoftHsm::new("hostile");
+        let hsm = TestToken::new("hostile");
         // Every route gets its 401 cases from one address: a limit that never trips here
         // (tests/api.rs tests the limit itself).
         let d = Daemon::start_tables(

@@ -1,10 +1,10 @@
-//! Token layer against a real SoftHSM2 token.
+//! Token layer against a real token of the run's backend (SoftHSM2 or Kryoptic,
+//! `HSM_PKI_TEST_BACKEND`).
 //!
-//! SoftHSM reads SOFTHSM2_CONF at C_Initialize and PKCS#11 allows one context per process,
-//! so everything runs in ONE test function, in this test binary's own process.
+//! Both modules read their configuration variable at C_Initialize and PKCS#11 allows one
+//! context per process, so everything runs in ONE test function, in this test binary's own
+//! process.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use hsm_pki::crypto::{
@@ -14,65 +14,39 @@ use hsm_pki::crypto::{
 use hsm_pki::hsm::{HsmError, Pin, PrivateKeyMaterial, Token, TokenConfig, TokenSelector};
 use zeroize::Zeroizing;
 
-const MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
+mod common;
+
+use common::{Backend, TestToken};
+
 const LABEL: &str = "hsm-pki-test";
-const PIN: &str = "24681357";
-const SO_PIN: &str = "97531864";
 
-struct SoftHsm {
-    _dir: tempfile::TempDir,
-    tokens: PathBuf,
+/// A fresh token of this run's backend, its module pointed at it for this process. Panics
+/// (never skips) when the backend is missing.
+fn fresh_token() -> TestToken {
+    let hsm = TestToken::new(LABEL);
+    hsm.export_env();
+    hsm
 }
 
-/// A fresh SoftHSM2 token in a temp dir. Panics (never skips) when SoftHSM is missing.
-fn fresh_token() -> SoftHsm {
-    assert!(
-        Path::new(MODULE).exists(),
-        "SoftHSM2 module {MODULE} is missing: install softhsm2 to run the token tests"
+fn config(hsm: &TestToken, pin: &str, label: &str) -> TokenConfig {
+    let mut cfg = TokenConfig::new(
+        hsm.module(),
+        TokenSelector::Label(label.into()),
+        Pin::new(pin),
     );
-    let dir = tempfile::tempdir().expect("temp dir");
-    let tokens = dir.path().join("tokens");
-    std::fs::create_dir(&tokens).expect("tokens dir");
-    let conf = dir.path().join("softhsm2.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
-            tokens.display()
-        ),
-    )
-    .expect("write softhsm2.conf");
-    // SAFETY: set before any thread of this test binary touches the environment or the
-    // module; this binary has a single test.
-    unsafe { std::env::set_var("SOFTHSM2_CONF", &conf) };
-    let out = Command::new("softhsm2-util")
-        .env("SOFTHSM2_CONF", &conf)
-        .args([
-            "--init-token",
-            "--free",
-            "--label",
-            LABEL,
-            "--so-pin",
-            SO_PIN,
-            "--pin",
-            PIN,
-        ])
-        .output()
-        .unwrap_or_else(|e| {
-            panic!("softhsm2-util could not be run ({e}): install softhsm2 to run these tests")
-        });
-    assert!(
-        out.status.success(),
-        "softhsm2-util --init-token failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    SoftHsm { _dir: dir, tokens }
-}
-
-fn config(pin: &str, label: &str) -> TokenConfig {
-    let mut cfg = TokenConfig::new(MODULE, TokenSelector::Label(label.into()), Pin::new(pin));
     cfg.pool_size = 3;
     cfg
+}
+
+/// A key creation fails as an outage (never as a bug or a missing key) and marks the token
+/// unhealthy, so the next check proves writes as well.
+fn writes_fail(token: &Token) {
+    let err = token
+        .generate_fresh(KeyAlgorithm::P256, "during-outage.")
+        .expect_err("no key creation without storage");
+    eprintln!("generate with the storage gone: {err}");
+    assert!(err.is_transient(), "{err:?}");
+    assert!(!token.is_healthy());
 }
 
 /// Sign `msg` through `crypto::sign` (the only way to the token's signature) and through
@@ -150,22 +124,23 @@ fn software_p256(seed: u8) -> (Zeroizing<Vec<u8>>, PublicKey) {
 }
 
 #[test]
-fn softhsm_token_end_to_end() {
+fn token_end_to_end() {
     let hsm = fresh_token();
 
     // --- opening: wrong PIN and unknown label are permanent errors, PIN never shown.
-    let err = Token::open(config("00000000", LABEL)).expect_err("wrong PIN");
+    let err = Token::open(config(&hsm, "00000000", LABEL)).expect_err("wrong PIN");
     assert!(matches!(err, HsmError::Unusable { .. }), "{err:?}");
     assert!(err.to_string().contains("CKR_PIN_INCORRECT"), "{err}");
     assert!(!err.to_string().contains("00000000") && !format!("{err:?}").contains("00000000"));
-    let err = Token::open(config(PIN, "no-such-token")).expect_err("unknown label");
+    let err = Token::open(config(&hsm, &hsm.pin, "no-such-token")).expect_err("unknown label");
     assert!(matches!(err, HsmError::Unusable { .. }), "{err:?}");
 
-    let token = Token::open(config(PIN, LABEL)).expect("open token");
-    assert!(!format!("{token:?}").contains(PIN));
+    let token = Token::open(config(&hsm, &hsm.pin, LABEL)).expect("open token");
+    assert!(!format!("{token:?}").contains(&hsm.pin));
     token.check().expect("healthy after open");
     assert!(token.is_healthy());
-    let err = Token::open(config(PIN, LABEL)).expect_err("second context in one process");
+    let err =
+        Token::open(config(&hsm, &hsm.pin, LABEL)).expect_err("second context in one process");
     assert!(matches!(err, HsmError::Unusable { .. }), "{err:?}");
 
     // --- generation, attributes, signing for every algorithm.
@@ -483,45 +458,68 @@ fn softhsm_token_end_to_end() {
         }
     });
 
-    // --- token loss: move the token directory away, then back.
-    let away = hsm.tokens.with_extension("away");
-    std::fs::rename(&hsm.tokens, &away).expect("move tokendir away");
+    // --- token loss: move the token's storage directory away, then back.
+    hsm.take_away();
+    if hsm.backend == Backend::Kryoptic {
+        // Kryoptic keeps its database open, so reads still succeed and only writes fail;
+        // a failed write makes the next check write too (src/hsm/heartbeat.rs).
+        writes_fail(&token);
+        sign_and_verify(&keys[0], SignatureAlgorithm::EcdsaSha256);
+    }
     let deadline = Instant::now() + Duration::from_secs(5);
     let err = loop {
         match token.check() {
             Err(e) => break e,
             Ok(()) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(100)),
-            Ok(()) => panic!("check() still passes 5 s after the token directory vanished"),
+            Ok(()) => panic!("check() still passes 5 s after the token's storage vanished"),
         }
     };
-    eprintln!("check() with tokendir gone: {err}");
+    eprintln!("check() with the storage gone: {err}");
     assert!(err.is_transient(), "{err:?}");
     assert!(!token.is_healthy());
-    let err = token_error(
-        sign(&keys[0], SignatureAlgorithm::EcdsaSha256, b"m"),
-        "no signing without storage",
-    );
-    eprintln!("sign with tokendir gone: {err}");
-    assert!(
-        err.is_transient(),
-        "an outage must not look like a missing key: {err:?}"
-    );
-    let err = token
-        .find("key-secp256r1")
-        .expect_err("no lookup without storage");
-    assert!(err.is_transient(), "{err:?}");
-    let err = token
-        .list_labels()
-        .expect_err("no empty listing without storage");
-    assert!(err.is_transient(), "{err:?}");
+    if hsm.backend == Backend::SoftHsm {
+        // SoftHSM re-reads its files: every read fails too, and none may look like a
+        // missing key or an empty token.
+        let err = token_error(
+            sign(&keys[0], SignatureAlgorithm::EcdsaSha256, b"m"),
+            "no signing without storage",
+        );
+        eprintln!("sign with the storage gone: {err}");
+        assert!(
+            err.is_transient(),
+            "an outage must not look like a missing key: {err:?}"
+        );
+        let err = token
+            .find("key-secp256r1")
+            .expect_err("no lookup without storage");
+        assert!(err.is_transient(), "{err:?}");
+        let err = token
+            .list_labels()
+            .expect_err("no empty listing without storage");
+        assert!(err.is_transient(), "{err:?}");
+    }
     let err = token
         .recover()
-        .expect_err("cannot recover while the directory is gone");
-    eprintln!("recover() with tokendir gone: {err}");
+        .expect_err("cannot recover while the storage is gone");
+    eprintln!("recover() with the storage gone: {err}");
     assert!(err.is_transient(), "{err:?}");
     assert!(token.check().is_err());
+    // A failed C_Initialize leaves nothing initialised behind: the next attempt fails for
+    // the same reason, not with CKR_CRYPTOKI_ALREADY_INITIALIZED (Kryoptic 1.5.4 stays
+    // initialised after failing with CKR_TOKEN_NOT_PRESENT).
+    let retry = token.recover().expect_err("storage still gone");
+    assert!(retry.is_transient(), "{retry:?}");
+    assert!(
+        !retry.to_string().contains("ALREADY_INITIALIZED"),
+        "{retry}"
+    );
+    let err = token_error(
+        sign(&keys[0], SignatureAlgorithm::EcdsaSha256, b"m"),
+        "disconnected",
+    );
+    assert!(err.is_transient(), "{err:?}");
 
-    std::fs::rename(&away, &hsm.tokens).expect("move tokendir back");
+    hsm.bring_back();
     token.recover().expect("recover once storage is back");
     token.check().expect("healthy after recovery");
     assert!(token.is_healthy());
@@ -540,22 +538,20 @@ fn softhsm_token_end_to_end() {
         token.find("imported-p256"),
         Err(HsmError::KeyNotFound { .. })
     ));
-    assert!(token.stats().reconnects >= 2);
+    assert!(token.stats().reconnects >= 3);
 
-    // Only the token's own subdirectory vanishing: same symptoms; a reconnect then finds
-    // only SoftHSM's empty slot, which must read as an outage, not a config error.
-    let sub = std::fs::read_dir(&hsm.tokens)
-        .expect("tokendir")
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .find(|p| p.is_dir())
-        .expect("token subdirectory");
-    let sub_away = hsm.tokens.with_extension("sub-away");
-    std::fs::rename(&sub, &sub_away).expect("move token subdir away");
-    let err = token.check().expect_err("token subdir gone");
+    // Only part of the storage vanishing (SoftHSM: the token's own subdirectory; Kryoptic:
+    // the database file): a reconnect then finds the token absent (SoftHSM lists only its
+    // empty slot, Kryoptic makes a new, uninitialised database), which must read as an
+    // outage, not a config error.
+    hsm.take_away_partly();
+    if hsm.backend == Backend::Kryoptic {
+        writes_fail(&token);
+    }
+    let err = token.check().expect_err("part of the storage gone");
     assert!(err.is_transient(), "{err:?}");
     let err = token.recover().expect_err("token not present");
-    eprintln!("recover() with token subdir gone: {err}");
+    eprintln!("recover() with part of the storage gone: {err}");
     assert!(
         err.is_transient() && err.to_string().contains("no token"),
         "{err:?}"
@@ -565,8 +561,10 @@ fn softhsm_token_end_to_end() {
         "disconnected",
     );
     assert!(err.is_transient(), "{err:?}");
-    std::fs::rename(&sub_away, &sub).expect("move token subdir back");
-    token.recover().expect("recover after subdir is back");
+    hsm.bring_back_partly();
+    token
+        .recover()
+        .expect("recover after the storage is whole again");
     token.check().expect("healthy again");
     sign_and_verify(&keys[0], SignatureAlgorithm::EcdsaSha256);
 
@@ -580,7 +578,7 @@ fn softhsm_token_end_to_end() {
     drop(imported);
     drop(token);
     // The context is finalized on drop: a new one can be opened in the same process.
-    let mut small = config(PIN, LABEL);
+    let mut small = config(&hsm, &hsm.pin, LABEL);
     small.key_cache_size = 2;
     let token = Token::open(small).expect("reopen after drop");
     token.check().expect("healthy after reopen");

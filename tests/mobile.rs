@@ -1,11 +1,11 @@
-//! The mobile credential family over real HTTP with a real SoftHSM2 token: an issuer with an
-//! offline IACA (made with the openssl CLI, P-384) gets a document signer's CSR, signs it
-//! offline, uploads it, and has mdocs signed; a managed IACA (P-256) whose document signer
-//! the daemon provisions itself, once, under concurrent first requests. Every mdoc is
-//! checked by an independent implementation (Python cbor2 + pycose, `tests/data/mdoc_check.py`:
-//! COSE_Sign1 signature with the DS certificate, every valueDigest recomputed, the DS
-//! certificate issued by the IACA), the certificates by `openssl verify` and pkilint, and a
-//! flipped byte must fail the check.
+//! The mobile credential family over real HTTP with a real token (SoftHSM2 or Kryoptic): an issuer
+//! with an offline IACA (made with the openssl CLI, P-384) gets a document signer's CSR, signs it
+//! offline, uploads it, and has mdocs signed; a managed IACA (P-256) whose document signer the
+//! daemon provisions itself, once, under concurrent first requests. Every mdoc is checked by an
+//! independent implementation (Python cbor2 + pycose, `tests/data/mdoc_check.py`: COSE_Sign1
+//! signature with the DS certificate, every valueDigest recomputed, the DS certificate issued by
+//! the IACA), the certificates by `openssl verify` and pkilint, and a flipped byte must fail the
+//! check.
 
 mod common;
 
@@ -14,7 +14,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use base64ct::{Base64UrlUnpadded, Encoding};
-use common::{Daemon, SoftHsm, assert_lint_clean, call, openssl, pkilint_bin};
+use common::{Daemon, TestToken, assert_lint_clean, call, openssl, pkilint_bin};
 use serde_json::{Value, json};
 
 const IACAS: &str = "/v2/credentials/mobile/iacas";
@@ -24,7 +24,7 @@ const SIGN_MSO: &str = "/v2/credentials/mobile/sign-mso";
 const MDL: &str = "org.iso.18013.5.1.mDL";
 
 struct Env {
-    _hsm: SoftHsm,
+    _hsm: TestToken,
     d: Daemon,
     tok: String,
     dir: tempfile::TempDir,
@@ -32,7 +32,7 @@ struct Env {
 
 impl Env {
     fn new(label: &str) -> Env {
-        let hsm = SoftHsm::new(label);
+        let hsm = TestToken::new(label);
         let d = Daemon::start(&hsm);
         d.wait_status("/readyz", 200, Duration::from_secs(10));
         for tenant in ["org.t1", "org.t2"] {
@@ -775,7 +775,7 @@ fn managed_iaca_provisions_one_document_signer() {
 /// next request provisions a new one and the old one is deactivated.
 #[test]
 fn a_provisioned_document_signer_is_rotated_before_it_could_outlive_an_mdoc() {
-    let hsm = SoftHsm::new("mobile-rotate");
+    let hsm = TestToken::new("mobile-rotate");
     let mut d = Daemon::start_with(
         &hsm,
         "[mobile]\nmax_mdoc_validity_days = 5\ndocument_signer_days = 10\n",

@@ -1,5 +1,5 @@
-//! What operators need when the machine misbehaves: the daemon killed with SIGKILL under
-//! load, and the token vanishing under load. Real daemon, real SoftHSM2 token, real HTTP.
+//! What operators need when the machine misbehaves: the daemon killed with SIGKILL under load, and
+//! the token vanishing under load. Real daemon, real token (SoftHSM2 or Kryoptic), real HTTP.
 //!
 //! - Crash durability, under issuance and key-creation load: every object whose 2xx response
 //!   reached the client is there after the restart, unchanged (a certificate with the same DER
@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{Daemon, SoftHsm, token_private_labels, try_request};
+use common::{Daemon, TestToken, token_private_labels, try_request};
 use serde_json::Value;
 
 fn json(body: &str) -> Value {
@@ -179,7 +179,7 @@ fn assert_durable(d: &Daemon, token: &str, tenant: &str, kind: Kind, id: &str, a
 
 #[test]
 fn sigkill_under_load_loses_no_acknowledged_write() {
-    let hsm = SoftHsm::new("crash");
+    let hsm = TestToken::new("crash");
     let mut d = Daemon::start(&hsm);
     d.wait_status("/readyz", 200, Duration::from_secs(10));
     let tenant = "org.crash";
@@ -262,7 +262,7 @@ type Outcomes = Arc<Mutex<Vec<(Duration, u16, String)>>>;
 
 #[test]
 fn token_loss_under_load_fails_fast_and_heals_without_restart() {
-    let hsm = SoftHsm::new("loss");
+    let hsm = TestToken::new("loss");
     let d = Daemon::start(&hsm);
     d.wait_status("/readyz", 200, Duration::from_secs(10));
     let tenant = "org.loss";
@@ -315,9 +315,8 @@ fn token_loss_under_load_fails_fast_and_heals_without_restart() {
         .collect();
 
     std::thread::sleep(Duration::from_millis(800));
-    let away = hsm.dir.path().join("away");
     *t0.lock().unwrap() = Some(Instant::now());
-    std::fs::rename(&hsm.tokendir, &away).unwrap();
+    hsm.take_away();
     std::thread::sleep(Duration::from_secs(4));
     let (s, b) = common::http(d.addr, "GET", "/readyz", None);
     assert_eq!(s, 503, "{b}");
@@ -325,7 +324,7 @@ fn token_loss_under_load_fails_fast_and_heals_without_restart() {
     // Restore; measure until the first success.
     let restored = Instant::now();
     let restored_at = restored.duration_since(t0.lock().unwrap().unwrap());
-    std::fs::rename(&away, &hsm.tokendir).unwrap();
+    hsm.bring_back();
     let healed = loop {
         let ok = outcomes
             .lock()

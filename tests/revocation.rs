@@ -1,9 +1,9 @@
-//! Revocation and CRLs over real HTTP with a real SoftHSM2 token: an IACA made from seed
-//! 002's exact body carries a CRL distribution point built from `public.base_url`, and so do
-//! the document signers under it; one is revoked by serial, and `openssl verify -crl_check`
-//! with the CRL fetched from the public route refuses it while its sibling verifies. A
-//! managed IACA's provisioned document signer is revoked with MATTR's route, idempotently;
-//! it is never activated again, and its successor verifies. Every CRL passes `openssl crl
+//! Revocation and CRLs over real HTTP with a real token (SoftHSM2 or Kryoptic): an IACA made from
+//! seed 002's exact body carries a CRL distribution point built from `public.base_url`, and so do
+//! the document signers under it; one is revoked by serial, and `openssl verify -crl_check` with
+//! the CRL fetched from the public route refuses it while its sibling verifies. A managed IACA's
+//! provisioned document signer is revoked with MATTR's route, idempotently; it is never activated
+//! again, and its successor verifies. Every CRL passes `openssl crl
 //! -verify` and pkilint's `lint_crl`; cRLNumbers increase across revocations and a restart;
 //! a hundred public GETs leave the database file untouched; the renewal timer re-signs a CRL
 //! with a short window by itself.
@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use base64ct::{Base64UrlUnpadded, Encoding};
-use common::{Daemon, SoftHsm, call, http, openssl, pkilint_with, raw_request};
+use common::{Daemon, TestToken, call, http, openssl, pkilint_with, raw_request};
 use hsm_pki::x509::ParsedCertificate;
 use serde_json::{Value, json};
 
@@ -24,7 +24,7 @@ const BASE: &str = "https://pki.example.test";
 const PUBLIC: &str = "[public]\nbase_url = \"https://pki.example.test\"\n";
 
 struct Env {
-    hsm: SoftHsm,
+    hsm: TestToken,
     d: Daemon,
     tok: String,
     other: String,
@@ -224,7 +224,7 @@ fn db_bytes(d: &Daemon) -> Vec<Vec<u8>> {
 
 #[test]
 fn revoked_certificates_are_refused_with_the_published_crl() {
-    let hsm = SoftHsm::new("revocation");
+    let hsm = TestToken::new("revocation");
     // The public budget is raised: this test fetches more than a verifier would.
     let d = Daemon::start_tables(&hsm, 2, "debug", "public_burst = 1000", "", PUBLIC);
     d.wait_status("/readyz", 200, Duration::from_secs(10));

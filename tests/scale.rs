@@ -1,5 +1,5 @@
-//! What a big token must not cost (issue 11, items 3 and 4). Real daemon, real SoftHSM2 token,
-//! real HTTP. The 10 000-key measurements are `scripts/scale`'s (too slow for CI); these
+//! What a big token must not cost (issue 11, items 3 and 4). Real daemon, real token (SoftHSM2 or
+//! Kryoptic), real HTTP. The 10 000-key measurements are `scripts/scale`'s (too slow for CI); these
 //! are the small, deterministic versions of the same properties:
 //!
 //! - The health probe never reads slow token work of the daemon's own as an outage: while
@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{Daemon, SoftHsm, call, http};
+use common::{Daemon, TestToken, call, http};
 
 fn create(addr: SocketAddr, token: &str, algorithm: &str) -> (u16, String) {
     call(
@@ -33,7 +33,7 @@ fn create(addr: SocketAddr, token: &str, algorithm: &str) -> (u16, String) {
 
 #[test]
 fn slow_key_creations_never_read_as_an_outage() {
-    let hsm = SoftHsm::new("slowgen");
+    let hsm = TestToken::new("slowgen");
     // The probe every 300 ms (tests/common); a generous request timeout, so that a queue of
     // RSA-4096 generations cannot time a request out (503) and hide what is tested.
     let d = Daemon::start_tables(&hsm, 2, "info", "request_timeout_secs = 300", "", "");
@@ -161,7 +161,7 @@ fn csr(addr: SocketAddr, token: &str, tenant: &str, key_id: &str) {
 /// few keys and with 400 more: must not grow with the keys.
 #[test]
 fn token_io_per_key_does_not_grow_with_the_token() {
-    let hsm = SoftHsm::new("keyio");
+    let hsm = TestToken::new("keyio");
     // Dumpable, so that /proc/PID/io is readable without CAP_SYS_PTRACE.
     let mut d = Daemon::start_tables(&hsm, 2, "info", "allow_core_dumps = true", "", "");
     d.wait_status("/readyz", 200, Duration::from_secs(10));

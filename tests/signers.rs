@@ -1,15 +1,15 @@
-//! Root CAs and signers over real HTTP against the daemon with a real SoftHSM2 token: an
-//! operator with an offline root (made with the openssl CLI, outside the daemon) uploads it,
-//! gets CSRs for VICAL and wallet attestation signers, signs them offline, uploads the
-//! certificates and activates the signers; managed roots and the holder CRL; every rule's
-//! failing request leaves records and token objects as they were.
+//! Root CAs and signers over real HTTP against the daemon with a real token (SoftHSM2 or Kryoptic):
+//! an operator with an offline root (made with the openssl CLI, outside the daemon) uploads it,
+//! gets CSRs for VICAL and wallet attestation signers, signs them offline, uploads the certificates
+//! and activates the signers; managed roots and the holder CRL; every rule's failing request leaves
+//! records and token objects as they were.
 
 mod common;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::{Daemon, SoftHsm, assert_lint_clean, call, openssl};
+use common::{Daemon, TestToken, assert_lint_clean, call, openssl};
 use serde_json::{Value, json};
 
 /// pkilint findings accepted for these artefacts, each with its reason.
@@ -26,13 +26,10 @@ fn json_of(body: &str) -> Value {
     serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"))
 }
 
-fn token_objects(hsm: &SoftHsm) -> usize {
+fn token_objects(hsm: &TestToken) -> usize {
     // Private-key objects counted by OpenSC's pkcs11-tool, independent of our code.
-    let out = std::process::Command::new("pkcs11-tool")
-        .env("SOFTHSM2_CONF", &hsm.conf)
-        .args(["--module"])
-        .arg(common::softhsm_module())
-        .args(["--token-label", &hsm.label, "--login", "--pin", &hsm.pin])
+    let out = hsm
+        .pkcs11_tool()
         .args(["--list-objects", "--type", "privkey"])
         .output()
         .expect("pkcs11-tool not found: run scripts/test, which installs opensc");
@@ -49,7 +46,7 @@ fn token_objects(hsm: &SoftHsm) -> usize {
 
 /// The daemon, its token, a caller token and a scratch directory for openssl files.
 struct Env {
-    hsm: SoftHsm,
+    hsm: TestToken,
     d: Daemon,
     tok: String,
     /// For the snapshot's keys listing, whatever role `tok` has.
@@ -59,7 +56,7 @@ struct Env {
 
 impl Env {
     fn new(label: &str, roles: &[&str]) -> Env {
-        let hsm = SoftHsm::new(label);
+        let hsm = TestToken::new(label);
         let d = Daemon::start(&hsm);
         d.wait_status("/readyz", 200, Duration::from_secs(10));
         let tok = d.create_token("org.t1", roles);

@@ -8,7 +8,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::{Daemon, SoftHsm, assert_lint_clean, call, openssl};
+use common::{Daemon, TestToken, assert_lint_clean, call, openssl};
 use hsm_pki::x509::{KeyUsageName, MDL_DS_EKU, ParsedCertificate};
 use serde_json::{Value, json};
 
@@ -25,7 +25,7 @@ fn json_of(body: &str) -> Value {
 }
 
 struct Env {
-    _hsm: SoftHsm,
+    _hsm: TestToken,
     d: Daemon,
     token: String,
     dir: tempfile::TempDir,
@@ -33,7 +33,7 @@ struct Env {
 
 impl Env {
     fn start(label: &str) -> Env {
-        let hsm = SoftHsm::new(label);
+        let hsm = TestToken::new(label);
         let d = Daemon::start(&hsm);
         d.wait_status("/readyz", 200, Duration::from_secs(10));
         let token = d.create_token(TENANT, &["issuer"]);

@@ -8,7 +8,7 @@ mod common;
 use std::time::Duration;
 
 use base64ct::{Base64, Base64UrlUnpadded, Encoding};
-use common::{Daemon, SoftHsm, call, openssl};
+use common::{Daemon, TestToken, call, openssl};
 use serde_json::{Value, json};
 
 const TENANT: &str = "test.tenant1";
@@ -19,7 +19,7 @@ fn json_of(body: &str) -> Value {
 }
 
 struct Env {
-    hsm: SoftHsm,
+    hsm: TestToken,
     d: Daemon,
     token: String,
     dir: tempfile::TempDir,
@@ -74,12 +74,9 @@ impl Env {
 }
 
 /// Private-key objects in the token, counted by OpenSC's pkcs11-tool (independent of us).
-fn token_private_keys(hsm: &SoftHsm) -> usize {
-    let out = std::process::Command::new("pkcs11-tool")
-        .env("SOFTHSM2_CONF", &hsm.conf)
-        .args(["--module"])
-        .arg(common::softhsm_module())
-        .args(["--token-label", &hsm.label, "--login", "--pin", &hsm.pin])
+fn token_private_keys(hsm: &TestToken) -> usize {
+    let out = hsm
+        .pkcs11_tool()
         .args(["--list-objects", "--type", "privkey"])
         .output()
         .expect("pkcs11-tool not found: run scripts/test, which installs opensc");
@@ -212,7 +209,7 @@ fn private_rsa_jwk(dir: &std::path::Path) -> Value {
 
 #[test]
 fn refusals_name_the_problem_and_change_nothing() {
-    let hsm = SoftHsm::new("x509-errors");
+    let hsm = TestToken::new("x509-errors");
     let d = Daemon::start(&hsm);
     d.wait_status("/readyz", 200, Duration::from_secs(10));
     let token = d.create_token(TENANT, &["issuer", "admin"]);
@@ -624,12 +621,9 @@ fn refusals_name_the_problem_and_change_nothing() {
     assert!(json_of(&b)["data"].as_array().unwrap().len() >= 9, "{b}");
 }
 
-fn pkcs11_keypair(hsm: &SoftHsm, label: &str) {
-    let out = std::process::Command::new("pkcs11-tool")
-        .env("SOFTHSM2_CONF", &hsm.conf)
-        .args(["--module"])
-        .arg(common::softhsm_module())
-        .args(["--token-label", &hsm.label, "--login", "--pin", &hsm.pin])
+fn pkcs11_keypair(hsm: &TestToken, label: &str) {
+    let out = hsm
+        .pkcs11_tool()
         .args([
             "--keypairgen",
             "--key-type",
@@ -651,7 +645,7 @@ fn pkcs11_keypair(hsm: &SoftHsm, label: &str) {
 /// reported, never destroyed).
 #[test]
 fn startup_destroys_leftover_ephemeral_keys() {
-    let hsm = SoftHsm::new("x509-ephemeral");
+    let hsm = TestToken::new("x509-ephemeral");
     pkcs11_keypair(&hsm, "hsm-pki.ephemeral.left-by-a-crash");
     pkcs11_keypair(&hsm, "operator-key");
     assert_eq!(token_private_keys(&hsm), 2);

@@ -1,9 +1,9 @@
-//! Certificates and CSRs made by the X.509 engine with keys in a real SoftHSM2 token,
-//! cross-checked by independent implementations: `openssl verify`, `openssl req -verify`,
-//! and pkilint's RFC 5280 linters.
+//! Certificates and CSRs made by the X.509 engine with keys in a real token (SoftHSM2 or
+//! Kryoptic), cross-checked by independent implementations: `openssl verify`,
+//! `openssl req -verify`, and pkilint's RFC 5280 linters.
 //!
-//! One test function: the token is opened in this process, and SoftHSM2 allows one PKCS#11
-//! context per process (it breaks when one process initialises it concurrently).
+//! One test function: the token is opened in this process, and PKCS#11 allows one context
+//! per process (SoftHSM2 breaks when one process initialises it concurrently).
 
 mod common;
 
@@ -16,7 +16,7 @@ use hsm_pki::x509::{
 };
 use time::{Duration, OffsetDateTime};
 
-use common::{SoftHsm, assert_lint_clean, openssl};
+use common::{TestToken, assert_lint_clean, openssl};
 
 /// pkilint findings accepted for these test certificates, each with its reason.
 const ACCEPTED_WARNINGS: &[&str] = &[
@@ -47,10 +47,10 @@ fn dn(cn: &str) -> DnFields {
 
 #[test]
 fn token_keys_make_certificates_and_csrs_that_outside_verifiers_accept() {
-    let hsm = SoftHsm::new("x509-token");
+    let hsm = TestToken::new("x509-token");
     hsm.export_env();
     let cfg = TokenConfig::new(
-        common::softhsm_module(),
+        hsm.module(),
         TokenSelector::Label(hsm.label.clone()),
         Pin::new(hsm.pin.clone()),
     );

@@ -1,4 +1,5 @@
-//! Shared integration-test harness: a SoftHSM2 token the test creates, the real daemon
+//! Shared integration-test harness: a token the test creates (SoftHSM2 or Kryoptic,
+//! `backend.rs`), the real daemon
 //! binary as a child process on 127.0.0.1:0, and the outside cross-checkers (openssl,
 //! pkilint).
 //!
@@ -11,85 +12,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// The SoftHSM2 PKCS#11 module: `HSM_PKI_SOFTHSM_MODULE` (set by scripts/test) or Debian's
-/// usual paths.
-pub fn softhsm_module() -> PathBuf {
-    if let Ok(p) = std::env::var("HSM_PKI_SOFTHSM_MODULE") {
-        return PathBuf::from(p);
-    }
-    for p in [
-        "/usr/lib/softhsm/libsofthsm2.so",
-        "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
-        "/usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so",
-    ] {
-        if Path::new(p).exists() {
-            return PathBuf::from(p);
-        }
-    }
-    panic!("libsofthsm2.so not found: run scripts/test, which installs softhsm2");
-}
-
-/// A fresh SoftHSM2 token in a temporary directory, initialised with random PINs.
-pub struct SoftHsm {
-    pub dir: tempfile::TempDir,
-    pub conf: PathBuf,
-    pub tokendir: PathBuf,
-    pub label: String,
-    pub pin: String,
-    pub so_pin: String,
-}
-
-fn random_hex(n: usize) -> String {
-    let mut b = vec![0u8; n];
-    std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut b))
-        .expect("read /dev/urandom");
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
-impl SoftHsm {
-    pub fn new(label: &str) -> SoftHsm {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let tokendir = dir.path().join("tokens");
-        std::fs::create_dir_all(&tokendir).unwrap();
-        let conf = dir.path().join("softhsm2.conf");
-        let template = include_str!("../../hsm-config/softhsm2.conf.template");
-        std::fs::write(
-            &conf,
-            template.replace("@TOKENDIR@", tokendir.to_str().unwrap()),
-        )
-        .unwrap();
-        let pin = random_hex(8);
-        let so_pin = random_hex(8);
-        let out = Command::new("softhsm2-util")
-            .env("SOFTHSM2_CONF", &conf)
-            .args(["--init-token", "--free", "--label", label])
-            .args(["--so-pin", &so_pin, "--pin", &pin])
-            .output()
-            .expect("softhsm2-util not found: run scripts/test, which installs softhsm2");
-        assert!(
-            out.status.success(),
-            "softhsm2-util --init-token failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        SoftHsm {
-            dir,
-            conf,
-            tokendir,
-            label: label.to_owned(),
-            pin,
-            so_pin,
-        }
-    }
-
-    /// Set SOFTHSM2_CONF for this process: only for tests that open the token in-process
-    /// (one such test per test binary: one PKCS#11 context per process).
-    pub fn export_env(&self) {
-        // SAFETY: called once at the start of a single-threaded test, before any thread
-        // that reads the environment is spawned.
-        unsafe { std::env::set_var("SOFTHSM2_CONF", &self.conf) };
-    }
-}
+mod backend;
+#[allow(unused_imports)] // each test binary uses a different subset
+pub use backend::{Backend, TestToken, kryoptic_module, softhsm_module};
 
 /// The daemon binary running as a child process.
 pub struct Daemon {
@@ -97,25 +22,30 @@ pub struct Daemon {
     pub addr: SocketAddr,
     pub dir: tempfile::TempDir,
     pub log: PathBuf,
-    /// The token's SOFTHSM2_CONF, for CLI commands that open the token.
-    pub softhsm_conf: PathBuf,
+    /// The token module's configuration variable and file, for CLI commands that open the
+    /// token.
+    pub token_env: (&'static str, PathBuf),
 }
 
 pub const DAEMON_BIN: &str = env!("CARGO_BIN_EXE_hsm-pki");
 
+/// Kryoptic shows a lost database only to writes (src/hsm/heartbeat.rs): the tests' daemons
+/// prove writes every second, so their outages are seen as fast as SoftHSM's.
+const WRITE_PROBE: &str = "write_probe_secs = 1";
+
 impl Daemon {
     /// Write a config for `hsm` and start `hsm-pki serve` on 127.0.0.1:0.
-    pub fn start(hsm: &SoftHsm) -> Daemon {
+    pub fn start(hsm: &TestToken) -> Daemon {
         Self::start_with(hsm, "")
     }
 
-    pub fn start_with(hsm: &SoftHsm, extra_toml: &str) -> Daemon {
+    pub fn start_with(hsm: &TestToken, extra_toml: &str) -> Daemon {
         Self::start_full(hsm, 2, "debug", extra_toml)
     }
 
     /// Full control: token session pool size and log filter (the benchmark logs little).
     pub fn start_full(
-        hsm: &SoftHsm,
+        hsm: &TestToken,
         pool_size: usize,
         log_filter: &str,
         extra_toml: &str,
@@ -125,14 +55,55 @@ impl Daemon {
 
     /// As [`Daemon::start_full`], with extra keys for the `[server]` and `[token]` tables.
     pub fn start_tables(
-        hsm: &SoftHsm,
+        hsm: &TestToken,
         pool_size: usize,
         log_filter: &str,
         server_toml: &str,
         token_toml: &str,
         extra_toml: &str,
     ) -> Daemon {
+        let selector = format!(
+            "module = \"{}\"\nlabel = \"{}\"\npin_file = \"user.pin\"",
+            hsm.module().display(),
+            hsm.label
+        );
+        Self::start_config(
+            hsm,
+            |_| selector,
+            pool_size,
+            log_filter,
+            [server_toml, token_toml, WRITE_PROBE, extra_toml],
+        )
+    }
+
+    /// Start with `selector(dir)` as the `[token]` table's module, selector and PIN keys
+    /// (`dir` is the daemon's directory, which holds the 0600 PIN file `user.pin`).
+    pub fn start_selecting(hsm: &TestToken, selector: impl FnOnce(&Path) -> String) -> Daemon {
+        Self::start_config(hsm, selector, 2, "debug", ["", "", WRITE_PROBE, ""])
+    }
+
+    /// As [`Daemon::start`], with `[health]` keys of the test's own instead of the
+    /// one-second write probe.
+    pub fn start_health(hsm: &TestToken, health_toml: &str) -> Daemon {
+        let selector = format!(
+            "module = \"{}\"\nlabel = \"{}\"\npin_file = \"user.pin\"",
+            hsm.module().display(),
+            hsm.label
+        );
+        Self::start_config(hsm, |_| selector, 2, "debug", ["", "", health_toml, ""])
+    }
+
+    /// `tables`: extra keys of `[server]`, `[token]`, `[health]`, and whole tables after.
+    fn start_config(
+        hsm: &TestToken,
+        selector: impl FnOnce(&Path) -> String,
+        pool_size: usize,
+        log_filter: &str,
+        tables: [&str; 4],
+    ) -> Daemon {
+        let [server_toml, token_toml, health_toml, extra_toml] = tables;
         let dir = tempfile::tempdir().expect("tempdir");
+        let selector = selector(dir.path());
         let pin_file = dir.path().join("user.pin");
         std::fs::write(&pin_file, &hsm.pin).unwrap();
         {
@@ -151,40 +122,42 @@ shutdown_grace_secs = 2
 [database]
 path = "hsm-pki.sqlite3"
 [token]
-module = "{module}"
-label = "{label}"
-pin_file = "user.pin"
+{selector}
 pool_size = {pool_size}
 {token_toml}
 [health]
 probe_interval_ms = 300
 max_backoff_ms = 1000
+{health_toml}
 [logging]
 filter = "{log_filter}"
 {extra_toml}
 "#,
-                module = softhsm_module().display(),
-                label = hsm.label,
             ),
         )
         .unwrap();
         let log = dir.path().join("daemon.log");
-        let (child, addr) = spawn(&config, &hsm.conf, &log);
+        let token_env = (hsm.backend.conf_var(), hsm.conf.clone());
+        let (child, addr) = spawn(&config, &token_env, &log);
         Daemon {
             child,
             addr,
             dir,
             log,
-            softhsm_conf: hsm.conf.clone(),
+            token_env,
         }
     }
 
     /// `kill -9` the daemon and start it again on the same config, database and log (which
     /// it appends to). The new process listens on a new port.
-    pub fn crash_and_restart(&mut self, hsm: &SoftHsm) {
+    pub fn crash_and_restart(&mut self, hsm: &TestToken) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let (child, addr) = spawn(&self.config_path(), &hsm.conf, &self.log);
+        let (child, addr) = spawn(
+            &self.config_path(),
+            &(hsm.backend.conf_var(), hsm.conf.clone()),
+            &self.log,
+        );
         self.child = child;
         self.addr = addr;
     }
@@ -258,7 +231,7 @@ filter = "{log_filter}"
             .args(args)
             .arg("--config")
             .arg(self.config_path())
-            .env("SOFTHSM2_CONF", &self.softhsm_conf)
+            .env(self.token_env.0, &self.token_env.1)
             .output()
             .expect("run hsm-pki");
         let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -291,7 +264,7 @@ impl Drop for Daemon {
 
 /// Start `hsm-pki serve` with `config`, stderr appended to `log`; returns the child and the
 /// address it printed.
-fn spawn(config: &Path, softhsm_conf: &Path, log: &Path) -> (Child, SocketAddr) {
+fn spawn(config: &Path, token_env: &(&str, PathBuf), log: &Path) -> (Child, SocketAddr) {
     let stderr = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -300,7 +273,7 @@ fn spawn(config: &Path, softhsm_conf: &Path, log: &Path) -> (Child, SocketAddr) 
     let mut child = Command::new(DAEMON_BIN)
         .args(["serve", "--config"])
         .arg(config)
-        .env("SOFTHSM2_CONF", softhsm_conf)
+        .env(token_env.0, &token_env.1)
         .env_remove("RUST_LOG")
         .stdout(Stdio::piped())
         .stderr(stderr)
@@ -326,25 +299,22 @@ fn spawn(config: &Path, softhsm_conf: &Path, log: &Path) -> (Child, SocketAddr) 
 }
 
 /// Labels of the token's private keys, read with OpenSC's pkcs11-tool: a second, independent
-/// PKCS#11 client in its own process (SoftHSM's file store allows that beside the daemon).
+/// PKCS#11 client in its own process (both backends allow that beside the daemon).
 /// The daemon's audit checkpoint key: its own, with no key record, so left out of
 /// [`token_private_labels`], which tests compare with the database's key records.
 pub const AUDIT_KEY_LABEL: &str = "hsm-pki.audit-checkpoint-key";
 
 /// Labels of the token's private keys except the audit checkpoint key (see
 /// [`token_all_private_labels`]).
-pub fn token_private_labels(hsm: &SoftHsm) -> Vec<String> {
+pub fn token_private_labels(hsm: &TestToken) -> Vec<String> {
     let mut labels = token_all_private_labels(hsm);
     labels.retain(|l| l != AUDIT_KEY_LABEL);
     labels
 }
 
-pub fn token_all_private_labels(hsm: &SoftHsm) -> Vec<String> {
-    let out = Command::new("pkcs11-tool")
-        .env("SOFTHSM2_CONF", &hsm.conf)
-        .args(["--module"])
-        .arg(softhsm_module())
-        .args(["--token-label", &hsm.label, "--login", "--pin", &hsm.pin])
+pub fn token_all_private_labels(hsm: &TestToken) -> Vec<String> {
+    let out = hsm
+        .pkcs11_tool()
         .args(["--list-objects", "--type", "privkey"])
         .output()
         .expect("pkcs11-tool not found: run scripts/test, which installs opensc");
