@@ -5,7 +5,9 @@
 //! provisioned document signer is revoked with MATTR's route, idempotently; it is never activated
 //! again, and its successor verifies. Every CRL passes `openssl crl
 //! -verify` and pkilint's `lint_crl`; cRLNumbers increase across revocations and a restart;
-//! a hundred public GETs leave the database file untouched; the renewal timer re-signs a CRL
+//! a hundred public GETs leave the database file untouched; a wallet attestation signer is
+//! revoked and listed on its holder root's CRL, which the authenticated route serves byte for
+//! byte; every revocation and CRL is audited and ledgered; the renewal timer re-signs a CRL
 //! with a short window by itself.
 
 mod common;
@@ -477,6 +479,95 @@ fn revoked_certificates_are_refused_with_the_published_crl() {
     assert!(!ok && out.contains("certificate revoked"), "{out}");
     let (ok, out) = verify_with_crl(&m_path, &m_crl, &second_path);
     assert!(ok, "{out}");
+
+    // --- a wallet attestation signer under a managed holder root -----------------------------
+    let holder = env.d.create_token(TENANT, &["holder"]);
+    let (s, root) = env.call_as(
+        &holder,
+        "POST",
+        "/v1/holder/certificates/ca",
+        Some(&json!({})),
+    );
+    assert_eq!(s, 201, "{root}");
+    let root_id = root["id"].as_str().unwrap().to_owned();
+    let (root_pem, root_cert) = cert_of(&root, "certificatePem");
+    let root_dp = format!("{BASE}/crl/{root_id}.crl");
+    assert_eq!(dp_of(&root_cert), root_dp);
+    let root_path = env.file("holder-root.pem", root_pem.as_bytes());
+    let (s, _) = env.call_as(
+        &holder,
+        "PUT",
+        &format!("/v1/holder/certificates/ca/{root_id}"),
+        Some(&json!({"active": true})),
+    );
+    assert_eq!(s, 200);
+    let attest = json!({"clientId": "https://wallet.example.com/app", "walletKey": device_jwk()});
+    let (s, a) = env.call_as(
+        &holder,
+        "POST",
+        "/v1/holder/wallet-attestations",
+        Some(&attest),
+    );
+    assert_eq!(s, 200, "{a}");
+    let signer_id = a["signerId"].as_str().unwrap().to_owned();
+    let signers = "/v1/holder/certificates/wallet-attestation-signers";
+    let (_, signer) = env.call_as(&holder, "GET", &format!("{signers}/{signer_id}"), None);
+    let (w_pem, w_cert) = cert_of(&signer, "certificatePem");
+    assert_eq!(dp_of(&w_cert), root_dp);
+    let w_path = env.file("wallet-signer.pem", w_pem.as_bytes());
+    let (s, r) = env.call_as(
+        &holder,
+        "POST",
+        &format!("{signers}/{signer_id}/revoke"),
+        Some(&json!({"reason": "cessationOfOperation"})),
+    );
+    assert_eq!((s, &r["crlCaId"]), (200, &json!(root_id)), "{r}");
+    let w_crl = env.fetch_crl(&root_dp, "holder.der");
+    let (_, w_revoked) = crl_facts(&w_crl, &root_path);
+    assert_eq!(w_revoked, [w_cert.serial_hex().to_uppercase()]);
+    lint_crl(&w_crl);
+    let (ok, out) = verify_with_crl(&root_path, &w_crl, &w_path);
+    assert!(!ok && out.contains("certificate revoked"), "{out}");
+    // The authenticated holder route serves the same bytes.
+    let (s, _, held) = raw_request(
+        env.d.addr,
+        "GET",
+        &format!("/v1/holder/certificates/ca/{root_id}/crl"),
+        &[("authorization", format!("Bearer {holder}"))],
+    );
+    assert_eq!(s, 200);
+    assert_eq!(held, std::fs::read(&w_crl).unwrap());
+    // The next attestation is signed by a successor.
+    let (s, a2) = env.call_as(
+        &holder,
+        "POST",
+        "/v1/holder/wallet-attestations",
+        Some(&attest),
+    );
+    assert_eq!(s, 200, "{a2}");
+    assert_ne!(a2["signerId"], signer_id.as_str());
+
+    // --- every revocation and CRL is audited and ledgered --------------------------------------
+    {
+        let conn = rusqlite::Connection::open(env.d.db_path()).unwrap();
+        let count = |sql: &str| conn.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap();
+        for event in [
+            "X509_CERTIFICATE_REVOKE_SUCCESS",
+            "MOBILE_CREDENTIAL_DOCUMENT_SIGNER_REVOKE_SUCCESS",
+            "CREDENTIAL_HOLDER_WALLET_ATTESTATION_SIGNER_CERTIFICATE_REVOKE_SUCCESS",
+            "CERTIFICATE_REVOCATION_LIST_SIGN_SUCCESS",
+        ] {
+            let n = count(&format!(
+                "SELECT count(*) FROM audit_events WHERE event = '{event}'"
+            ));
+            assert!(n >= 1, "{event}: {n}");
+        }
+        // Each CRL signed is one ledger row: the CRLs of every issuer, numbers summed.
+        let crls = count("SELECT count(*) FROM signatures WHERE artefact = 'crl'");
+        let numbers = count("SELECT sum(crl_number) FROM crl_issuers");
+        assert_eq!(crls, numbers);
+        assert_eq!(count("SELECT count(*) FROM revocations"), 3);
+    }
 
     // --- cRLNumber across a restart ----------------------------------------------------------
     env.d.crash_and_restart(&env.hsm);

@@ -22,6 +22,7 @@ mod keys;
 mod pool;
 mod sign;
 mod stats;
+mod tls_key;
 mod token;
 mod uri;
 
@@ -39,6 +40,7 @@ pub use keys::{
     KeyAttributes, KeyScan, PrivateKeyMaterial, PublicKeyUses, TokenKey, parse_ec_point,
 };
 pub use stats::{LatencySnapshot, SIGN_LATENCY_BOUNDS, SIGN_LATENCY_BUCKETS};
+pub use tls_key::TLS_KEY_LABEL;
 pub use token::{SENTINEL_LABEL, Token, TokenStats};
 pub use uri::{Pkcs11Uri, SlotFacts};
 

@@ -259,6 +259,8 @@ pub struct App {
     pub(crate) crl_lock: std::sync::Mutex<()>,
     /// Wakes the CRL renewal timer early (a new CA key wants its first CRL).
     pub crl_wake: tokio::sync::Notify,
+    /// `server.tls.key_label`: a token key of the daemon's own, with no key record.
+    pub tls_key_label: Option<String>,
 }
 
 impl App {
@@ -279,6 +281,7 @@ impl App {
             crl: crl::CrlPolicy::default(),
             crl_lock: std::sync::Mutex::new(()),
             crl_wake: tokio::sync::Notify::new(),
+            tls_key_label: None,
         }
     }
 

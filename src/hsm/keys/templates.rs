@@ -34,10 +34,11 @@ impl Drop for SecretTemplate {
 }
 
 /// Labels of the daemon's own objects, which no key made for a client may carry.
-pub(super) const RESERVED_LABELS: [&str; 3] = [
+pub(super) const RESERVED_LABELS: [&str; 4] = [
     crate::hsm::SENTINEL_LABEL,
     crate::hsm::HEARTBEAT_LABEL,
     crate::hsm::AUDIT_KEY_LABEL,
+    crate::hsm::TLS_KEY_LABEL,
 ];
 
 pub(super) fn check_label(label: &str) -> Result<(), HsmError> {
