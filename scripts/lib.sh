@@ -51,7 +51,8 @@ kryoptic_module() {
     echo "$so"
     return 0
   fi
-  ensure_packages libclang-dev libssl-dev pkg-config
+  # libclang for bindgen; it links the system OpenSSL and SQLite. (stdout is the path.)
+  ensure_packages libclang-dev libssl-dev libsqlite3-dev pkg-config jq >&2
   echo "==> building Kryoptic $kryoptic_version into $root (once; cached)" >&2
   # A throwaway package that depends on the crate makes cargo fetch its exact source (with
   # the crate's own Cargo.lock), which is then built as a root package.
