@@ -388,7 +388,7 @@ pub fn try_request(
     headers: &[(&str, &str)],
     body: Option<Vec<u8>>,
 ) -> Result<(u16, String), String> {
-    exchange(addr, method, path, headers, body)
+    exchange(addr, method, path, headers, body, ANSWER_WITHIN)
         .map(|(s, _, b)| (s, String::from_utf8_lossy(&b).into_owned()))
 }
 
@@ -401,10 +401,42 @@ pub fn raw_request(
     headers: &[(&str, String)],
 ) -> (u16, Vec<(String, String)>, Vec<u8>) {
     let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    exchange(addr, method, path, &headers, None).unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+    exchange(addr, method, path, &headers, None, ANSWER_WITHIN)
+        .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
 }
 
 type Exchanged = (u16, Vec<(String, String)>, Vec<u8>);
+
+/// How long the helpers wait for an answer.
+const ANSWER_WITHIN: Duration = Duration::from_secs(30);
+
+/// [`call`] for a request that may queue behind slow token work (a test that set a long
+/// `request_timeout_secs`): waits up to `within` instead of 30 s.
+pub fn call_within(
+    addr: SocketAddr,
+    token: &str,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+    within: Duration,
+) -> (u16, String) {
+    let auth = format!("Bearer {token}");
+    let headers = [
+        ("authorization", auth.as_str()),
+        ("content-type", "application/json"),
+    ];
+    let n = if body.is_some() { 2 } else { 1 };
+    exchange(
+        addr,
+        method,
+        path,
+        &headers[..n],
+        body.map(|b| b.as_bytes().to_vec()),
+        within,
+    )
+    .map(|(s, _, b)| (s, String::from_utf8_lossy(&b).into_owned()))
+    .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+}
 
 fn exchange(
     addr: SocketAddr,
@@ -412,6 +444,7 @@ fn exchange(
     path: &str,
     headers: &[(&str, &str)],
     body: Option<Vec<u8>>,
+    within: Duration,
 ) -> Result<Exchanged, String> {
     let headers: Vec<(String, String)> = headers
         .iter()
@@ -443,9 +476,9 @@ fn exchange(
         let req = req
             .body(Full::new(bytes::Bytes::from(body.unwrap_or_default())))
             .unwrap();
-        let resp = tokio::time::timeout(Duration::from_secs(30), sender.send_request(req))
+        let resp = tokio::time::timeout(within, sender.send_request(req))
             .await
-            .map_err(|_| "no response within 30 s".to_owned())?
+            .map_err(|_| format!("no response within {} s", within.as_secs()))?
             .map_err(|e| format!("request: {e}"))?;
         let status = resp.status().as_u16();
         let headers = resp
