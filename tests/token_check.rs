@@ -149,12 +149,21 @@ fn a_uri_selects_the_token_and_check_config_explains_misses() {
         out.contains("token.uri matches 2 tokens; add serial= (or slot-id=)"),
         "{out}"
     );
-    d.wait_status("/readyz", 503, Duration::from_secs(10));
-    let log = d.log_text();
-    assert!(
-        log.contains("2 tokens match URI pkcs11:token=uri%20token"),
-        "{log}"
-    );
+    // The daemon refuses to pick one (/readyz is 503 from the start, before the first open
+    // is tried, so the log is what tells).
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !d
+        .log_text()
+        .contains("2 tokens match URI pkcs11:token=uri%20token")
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never refused two tokens: {}",
+            d.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(common::http(d.addr, "GET", "/readyz", None).0, 503);
     drop(d);
 
     // Exactly one way per config: a URI beside a label, or a module-path beside a module,
