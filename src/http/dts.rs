@@ -241,15 +241,9 @@ pub async fn dispatch(
     })
 }
 
-/// The public routes: what relying parties fetch. No token; a budget per client address;
-/// nothing but published VICALs (an unknown or another tenant's ecosystem reads as one with
-/// none published).
-pub async fn public(
-    ctx: &Ctx,
-    action: DtsOp,
-    req: Request<Incoming>,
-    params: &[String],
-) -> Result<Response<Body>, ApiError> {
+/// One request of the public budget of the caller's address (the public VICAL and status
+/// list routes share it), or 429 once it is spent.
+pub(super) fn spend_public(ctx: &Ctx) -> Result<(), ApiError> {
     let now = std::time::Instant::now();
     if let Some(wait) = ctx.peer.public.blocked_for(ctx.peer.ip, now) {
         return Err(ApiError::new(
@@ -261,6 +255,19 @@ pub async fn public(
         ));
     }
     ctx.peer.public.spend(ctx.peer.ip, now);
+    Ok(())
+}
+
+/// The public routes: what relying parties fetch. No token; a budget per client address;
+/// nothing but published VICALs (an unknown or another tenant's ecosystem reads as one with
+/// none published).
+pub async fn public(
+    ctx: &Ctx,
+    action: DtsOp,
+    req: Request<Incoming>,
+    params: &[String],
+) -> Result<Response<Body>, ApiError> {
+    spend_public(ctx)?;
     let app = &ctx.app;
     let eco = path_id(&params[0])?;
     let one = match action {

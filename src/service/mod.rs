@@ -250,6 +250,16 @@ pub struct App {
     pub vical_daily_period: time::Duration,
     /// Wallet attestation lifetimes.
     pub holder: holder::HolderPolicy,
+    /// Token Status Lists of mdocs.
+    pub status_list: mobile::StatusListConfig,
+    /// Per status list, the next index to hand out (`mobile::status`): taken before an mdoc
+    /// is signed, written with it. One daemon per database, so memory is the authority on
+    /// what is in flight and the database on what was committed.
+    pub(crate) status_next: std::sync::Mutex<std::collections::HashMap<String, u64>>,
+    /// Held while a status list token is signed (a new list, a revocation, a renewal): one
+    /// re-signing at a time, so none is signed over a list another is changing. Taken
+    /// before `provisioning` when both are needed.
+    pub(crate) status_signing: tokio::sync::Mutex<()>,
 }
 
 impl App {
@@ -266,6 +276,9 @@ impl App {
             provisioning: tokio::sync::Mutex::new(()),
             vical_daily_period: time::Duration::days(1),
             holder: holder::HolderPolicy::default(),
+            status_list: mobile::StatusListConfig::default(),
+            status_next: std::sync::Mutex::new(std::collections::HashMap::new()),
+            status_signing: tokio::sync::Mutex::new(()),
         }
     }
 
