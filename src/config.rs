@@ -48,6 +48,62 @@ pub struct Config {
     pub vical: VicalConfig,
     #[serde(default)]
     pub holder: HolderConfig,
+    #[serde(default)]
+    pub public: PublicConfig,
+    #[serde(default)]
+    pub crl: CrlConfig,
+}
+
+/// How verifiers reach this daemon's public artefacts (CRLs, status lists, VICALs).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PublicConfig {
+    /// The URL verifiers reach this daemon at, e.g. `https://pki.example.com`. Certificates
+    /// the daemon issues carry `{base_url}/crl/{caId}.crl` as their CRL distribution point
+    /// (unless the request names one). Without it they carry none: ISO/IEC 18013-5 Annex B
+    /// wants one on IACAs and document signers, and strict verifiers refuse an IACA without.
+    pub base_url: Option<String>,
+}
+
+/// The CRLs of the CA keys the daemon holds, and the timer that renews them.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CrlConfig {
+    /// nextUpdate = thisUpdate + this.
+    #[serde(default = "defaults::crl_validity_secs")]
+    pub validity_secs: u64,
+    /// A CRL is re-signed once its nextUpdate is this close (the overlap during which both
+    /// the old and the new one are current; caches that fetched the old one stay valid).
+    #[serde(default = "defaults::crl_renew_before_secs")]
+    pub renew_before_secs: u64,
+    /// Seconds between the timer's passes.
+    #[serde(default = "defaults::crl_check_secs")]
+    pub check_secs: u64,
+}
+
+impl Default for CrlConfig {
+    fn default() -> Self {
+        CrlConfig {
+            validity_secs: defaults::crl_validity_secs(),
+            renew_before_secs: defaults::crl_renew_before_secs(),
+            check_secs: defaults::crl_check_secs(),
+        }
+    }
+}
+
+/// `public.base_url`: a URL other URLs are built on by appending a path.
+fn valid_base_url(u: &str) -> bool {
+    let rest = u
+        .strip_prefix("https://")
+        .or_else(|| u.strip_prefix("http://"));
+    rest.is_some_and(|r| {
+        !r.is_empty()
+            && !r.starts_with('/')
+            && u.len() <= 200
+            && !u.ends_with('/')
+            && u.chars().all(|c| c.is_ascii_graphic())
+            && !u.contains(['?', '#'])
+    })
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -171,10 +227,6 @@ pub struct MobileConfig {
     /// Largest MSO `sign-mso` accepts.
     #[serde(default = "defaults::max_mso_bytes")]
     pub max_mso_bytes: usize,
-    /// The CRL distribution point of provisioned document signers is
-    /// `{crl_base_url}/{iacaId}`: where verifiers reach this daemon's CRLs. Default
-    /// `http://{server.listen}/crl`.
-    pub crl_base_url: Option<String>,
 }
 
 impl Default for MobileConfig {
@@ -185,7 +237,6 @@ impl Default for MobileConfig {
             max_elements: defaults::max_mdoc_elements(),
             max_element_bytes: defaults::max_mdoc_bytes(),
             max_mso_bytes: defaults::max_mso_bytes(),
-            crl_base_url: None,
         }
     }
 }
@@ -268,6 +319,17 @@ mod defaults {
         30 * 86_400
     }
     pub fn auto_publish_check_secs() -> u64 {
+        60
+    }
+    /// RFC 5280 leaves the window to the CA; a week suits CAs that revoke rarely (and is
+    /// what ISO/IEC 18013-5 IACAs commonly publish).
+    pub fn crl_validity_secs() -> u64 {
+        7 * 86_400
+    }
+    pub fn crl_renew_before_secs() -> u64 {
+        2 * 86_400
+    }
+    pub fn crl_check_secs() -> u64 {
         60
     }
     pub fn document_signer_days() -> u32 {
@@ -479,12 +541,30 @@ impl Config {
                 "must be 1 KiB up to server.body_limit_bytes",
             ));
         }
-        if let Some(u) = &m.crl_base_url
-            && !(u.starts_with("http://") || u.starts_with("https://"))
+        if let Some(u) = &self.public.base_url
+            && !valid_base_url(u)
         {
             return Err(invalid(
-                "mobile.crl_base_url",
-                "must be an http or https URL",
+                "public.base_url",
+                "must be an http or https URL of up to 200 characters without query, \
+                 fragment, trailing slash or spaces",
+            ));
+        }
+        let c = &self.crl;
+        if !(60..=366 * 86400).contains(&c.validity_secs) {
+            return Err(invalid("crl.validity_secs", "must be 60 s up to 366 days"));
+        }
+        if c.renew_before_secs == 0 || c.renew_before_secs >= c.validity_secs {
+            return Err(invalid(
+                "crl.renew_before_secs",
+                "must be more than 0 and less than crl.validity_secs",
+            ));
+        }
+        if c.check_secs == 0 || c.check_secs > c.renew_before_secs {
+            return Err(invalid(
+                "crl.check_secs",
+                "must be more than 0 and at most crl.renew_before_secs (or a CRL could lapse \
+                 between two passes)",
             ));
         }
         let t = &self.token;

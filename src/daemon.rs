@@ -56,10 +56,11 @@ fn mobile_config(config: &Config) -> crate::service::mobile::MobileConfig {
             max_bytes: m.max_element_bytes,
         },
         max_mso_bytes: m.max_mso_bytes,
-        crl_base_url: m
-            .crl_base_url
+        public_base: config
+            .public
+            .base_url
             .clone()
-            .unwrap_or_else(|| format!("http://{}/crl", config.server.listen)),
+            .unwrap_or_else(|| format!("http://{}", config.server.listen)),
     }
 }
 
@@ -105,6 +106,11 @@ pub async fn serve(config: Config) -> Result<(), DaemonError> {
     let mut app = App::new(store, config.token.pool_size + 4);
     app.max_keys_per_tenant = config.token.max_keys_per_tenant;
     app.mobile = mobile_config(&config);
+    app.public_base_url = config.public.base_url.clone();
+    app.crl = crate::service::crl::CrlPolicy {
+        validity: time::Duration::seconds(config.crl.validity_secs as i64),
+        renew_before: time::Duration::seconds(config.crl.renew_before_secs as i64),
+    };
     app.holder = crate::service::holder::HolderPolicy {
         default_expires_in: config.holder.attestation_default_secs,
         max_expires_in: config.holder.attestation_max_secs,
@@ -154,11 +160,18 @@ pub async fn serve(config: Config) -> Result<(), DaemonError> {
         stop_rx.clone(),
     ));
 
+    let crls = tokio::spawn(renew_crls(
+        app.clone(),
+        Duration::from_secs(config.crl.check_secs),
+        stop_rx.clone(),
+    ));
+
     let server = Listener::new(listener, app.clone(), config.server.clone());
     server.run(shutdown_signal()).await;
     let _ = stop_tx.send(true);
     let _ = checkpoints.await;
     let _ = publisher.await;
+    let _ = crls.await;
     // Every request has drained: this checkpoint covers the whole log of this run.
     write_checkpoint(&app).await;
     let _ = probe.await;
@@ -175,6 +188,26 @@ async fn auto_publish(app: Arc<App>, interval: Duration, mut stop: watch::Receiv
         }
         if app.health.is_ready() {
             crate::service::dts::auto_publish_due(&app).await;
+        }
+    }
+}
+
+/// Sign the CRLs that are due (none yet, or nextUpdate near) every `interval` and when
+/// woken (a new CA key), while the token is ready, until `stop`. The first pass runs at
+/// once: a daemon that was down renews what lapsed meanwhile.
+async fn renew_crls(app: Arc<App>, interval: Duration, mut stop: watch::Receiver<bool>) {
+    loop {
+        // Not ready (starting, or an outage): look again soon rather than a pass later.
+        let wait = if app.health.is_ready() {
+            crate::service::crl::renew_due(&app).await;
+            interval
+        } else {
+            interval.min(Duration::from_secs(1))
+        };
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = app.crl_wake.notified() => {}
+            _ = stop.changed() => return,
         }
     }
 }

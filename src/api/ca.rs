@@ -128,3 +128,23 @@ pub struct WalletAttestation {
     pub signer_id: String,
     pub expires_at: String,
 }
+
+/// `POST .../{id}/revoke`: `{}` (MATTR's body) or `{reason}`, an RFC 5280 5.3.1 reason name.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RevokeRequest {
+    pub reason: Option<String>,
+}
+
+/// The answer to a revocation (MATTR: `{revoked: true, revocationDate}`).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RevokeResponse {
+    pub revoked: bool,
+    pub revocation_date: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The CRL that lists the certificate: `/crl/{crlCaId}.crl`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub crl_ca_id: Option<String>,
+}

@@ -60,6 +60,11 @@ pub enum ErrorCode {
     NoActiveSigner,
     /// 409: a member of the VICAL cannot be listed (e.g. its IACA expired since it was added).
     VicalMemberInvalid,
+    /// 409: no CRL here could list the certificate (self-signed, or its issuer's key is not
+    /// held here).
+    NotRevocable,
+    /// 409: the signer is revoked; it signs nothing again.
+    SignerRevoked,
 }
 
 impl ErrorCode {
@@ -90,6 +95,8 @@ impl ErrorCode {
         ErrorCode::VicalNotConfigured,
         ErrorCode::NoActiveSigner,
         ErrorCode::VicalMemberInvalid,
+        ErrorCode::NotRevocable,
+        ErrorCode::SignerRevoked,
     ];
 
     /// The code's wire string (the variant's name).
@@ -121,6 +128,8 @@ impl ErrorCode {
             ErrorCode::VicalNotConfigured => "VicalNotConfigured",
             ErrorCode::NoActiveSigner => "NoActiveSigner",
             ErrorCode::VicalMemberInvalid => "VicalMemberInvalid",
+            ErrorCode::NotRevocable => "NotRevocable",
+            ErrorCode::SignerRevoked => "SignerRevoked",
         }
     }
 
@@ -141,7 +150,9 @@ impl ErrorCode {
             | ErrorCode::StoredCertificateIdExists
             | ErrorCode::VicalNotConfigured
             | ErrorCode::NoActiveSigner
-            | ErrorCode::VicalMemberInvalid => 409,
+            | ErrorCode::VicalMemberInvalid
+            | ErrorCode::NotRevocable
+            | ErrorCode::SignerRevoked => 409,
             ErrorCode::PayloadTooLarge => 413,
             ErrorCode::UnsupportedMediaType => 415,
             ErrorCode::TooManyRequests => 429,
@@ -169,7 +180,7 @@ mod tests {
         // ALL holds every variant in declaration order (the last one's discriminant + 1).
         assert_eq!(
             ErrorCode::ALL.len(),
-            ErrorCode::VicalMemberInvalid as usize + 1
+            ErrorCode::SignerRevoked as usize + 1
         );
         for (i, c) in ErrorCode::ALL.iter().enumerate() {
             assert_eq!(*c as usize, i);

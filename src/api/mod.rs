@@ -98,6 +98,6 @@ pub struct AuditEvent {
 pub mod ca;
 pub use ca::{
     CertificateData, CreateDtsCaRequest, CreateHolderCaRequest, CreateSignerRequest, CreatedSigner,
-    RootCa, Signer, UpdateCaRequest, UpdateSignerRequest, WalletAttestation,
+    RevokeRequest, RevokeResponse, RootCa, Signer, UpdateCaRequest, UpdateSignerRequest, WalletAttestation,
     WalletAttestationRequest,
 };

@@ -32,6 +32,8 @@ pub enum CaOp {
     Get,
     Update,
     Delete,
+    /// `POST .../{id}/revoke` (signers).
+    Revoke,
 }
 
 /// The audit event prefix of a resource (its family's).
@@ -186,6 +188,8 @@ async fn root(
             ca::delete_root(&ctx.app, op, family, id).await?;
             Ok(no_content())
         }
+        // No route: a root is retired by deactivation or deletion, not by a CRL of its own.
+        CaOp::Revoke => Err(ApiError::not_found()),
     }
 }
 
@@ -254,6 +258,12 @@ async fn signer(
             let id = path_id(&params[0])?;
             ca::delete_signer(&ctx.app, op, family, id).await?;
             Ok(no_content())
+        }
+        CaOp::Revoke => {
+            let id = path_id(&params[0])?;
+            let b: api::RevokeRequest = read_json(ctx, req).await?;
+            let r = crate::service::crl::revoke_signer(&ctx.app, op, family, id, b.reason).await?;
+            Ok(json_response(StatusCode::OK, &super::crl::revoked(r)))
         }
     }
 }

@@ -241,23 +241,6 @@ pub async fn dispatch(
     })
 }
 
-/// One request of the public budget of the caller's address (the public VICAL and status
-/// list routes share it), or 429 once it is spent.
-pub(super) fn spend_public(ctx: &Ctx) -> Result<(), ApiError> {
-    let now = std::time::Instant::now();
-    if let Some(wait) = ctx.peer.public.blocked_for(ctx.peer.ip, now) {
-        return Err(ApiError::new(
-            crate::api::ErrorCode::TooManyRequests,
-            format!(
-                "Too many requests from this address; retry in {} s",
-                wait.as_secs() + 1
-            ),
-        ));
-    }
-    ctx.peer.public.spend(ctx.peer.ip, now);
-    Ok(())
-}
-
 /// The public routes: what relying parties fetch. No token; a budget per client address;
 /// nothing but published VICALs (an unknown or another tenant's ecosystem reads as one with
 /// none published).
@@ -267,7 +250,7 @@ pub async fn public(
     req: Request<Incoming>,
     params: &[String],
 ) -> Result<Response<Body>, ApiError> {
-    spend_public(ctx)?;
+    super::spend_public_budget(ctx)?;
     let app = &ctx.app;
     let eco = path_id(&params[0])?;
     let one = match action {

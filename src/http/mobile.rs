@@ -72,7 +72,7 @@ pub async fn public(
     req: Request<Incoming>,
     token_of: Option<&str>,
 ) -> Result<Response<Body>, ApiError> {
-    super::dts::spend_public(ctx)?;
+    super::spend_public_budget(ctx)?;
     super::query::parse(req.uri().query(), &[])?;
     let Some(raw_id) = token_of else {
         let lists = mobile::distribution(&ctx.app).await?;

@@ -9,6 +9,7 @@
 
 mod audit;
 mod ca;
+mod crl;
 mod dts;
 mod error;
 mod health;
@@ -179,6 +180,23 @@ fn acceptable_request_id(v: &str) -> bool {
         && auth::redact_tokens(v) == v
 }
 
+/// A public route's request spends one of the client address's public budget; past it,
+/// 429 until it refills. Public artefacts are cheap to serve, but not free.
+fn spend_public_budget(ctx: &Ctx) -> Result<(), ApiError> {
+    let now = Instant::now();
+    if let Some(wait) = ctx.peer.public.blocked_for(ctx.peer.ip, now) {
+        return Err(ApiError::new(
+            crate::api::ErrorCode::TooManyRequests,
+            format!(
+                "Too many requests from this address; retry in {} s",
+                wait.as_secs() + 1
+            ),
+        ));
+    }
+    ctx.peer.public.spend(ctx.peer.ip, now);
+    Ok(())
+}
+
 async fn route(ctx: &Ctx, req: Request<Incoming>) -> Result<Response<Body>, ApiError> {
     let path = req.uri().path().to_owned();
     let method = req.method().as_str().to_owned();
@@ -258,6 +276,10 @@ async fn dispatch(
         RouteId::WalletAttestation => ca::wallet_attestation(ctx, &op(), req).await,
         RouteId::Dts(action) if action.is_public() => dts::public(ctx, action, req, params).await,
         RouteId::Dts(action) => dts::dispatch(ctx, &op(), action, req, params).await,
+        RouteId::PublicCrl => crl::public(ctx, req, &params[0]).await,
+        RouteId::X509CertificateRevoke => {
+            crl::revoke_certificate(ctx, &op(), &params[0], &params[1], req).await
+        }
     }
 }
 
@@ -361,6 +383,7 @@ const OPENAPI_FRAGMENTS: &[&str] = &[
     include_str!("openapi/ca.json"),
     include_str!("openapi/mobile.json"),
     include_str!("openapi/dts.json"),
+    include_str!("openapi/crl.json"),
 ];
 
 /// The merged OpenAPI document, built once.

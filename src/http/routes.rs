@@ -45,6 +45,9 @@ pub enum RouteId {
     WalletAttestation,
     /// Ecosystems, participants, VICAL configuration (issue 13).
     Dts(super::dts::DtsOp),
+    /// `GET /crl/{caId}.crl`, public.
+    PublicCrl,
+    X509CertificateRevoke,
 }
 
 impl RouteId {
@@ -60,6 +63,7 @@ impl RouteId {
             RouteId::X509CertificateCreate => s("X509_CERTIFICATE_CREATE"),
             RouteId::X509CsrCreate => s("X509_CSR_CREATE"),
             RouteId::X509StoreDelete => s("X509_STORE_CERTIFICATE_DELETE"),
+            RouteId::X509CertificateRevoke => s("X509_CERTIFICATE_REVOKE"),
             RouteId::MobileSign | RouteId::MobileSignMso => s("MOBILE_CREDENTIAL_SIGN"),
             RouteId::MobileRevoke => s("MOBILE_CREDENTIAL_REVOKE"),
             RouteId::WalletAttestation => s("CREDENTIAL_HOLDER_WALLET_ATTESTATION_CREATE"),
@@ -69,6 +73,7 @@ impl RouteId {
                     CaOp::Create => "CREATE",
                     CaOp::Update => "UPDATE",
                     CaOp::Delete => "DELETE",
+                    CaOp::Revoke => "REVOKE",
                     CaOp::List | CaOp::Get => return None,
                 };
                 Some(format!("{}_{verb}", super::ca::event_prefix(resource)))
@@ -560,6 +565,42 @@ pub const ROUTES: &[RouteDef] = &[
         pattern: "/v1/holder/wallet-attestations",
         access: Access::Roles(HOLDER),
         id: RouteId::WalletAttestation,
+    },
+    RouteDef {
+        method: "GET",
+        pattern: "/crl/{caId}.crl",
+        access: Access::Public,
+        id: RouteId::PublicCrl,
+    },
+    RouteDef {
+        method: "POST",
+        pattern: "/v2/credentials/mobile/document-signers/{documentSignerId}/revoke",
+        access: Access::Roles(MOBILE),
+        id: RouteId::Ca(Resource::DocumentSigner, CaOp::Revoke),
+    },
+    RouteDef {
+        method: "POST",
+        pattern: "/v2/credentials/mobile/status-list-signers/{statusListSignerId}/revoke",
+        access: Access::Roles(MOBILE),
+        id: RouteId::Ca(Resource::StatusListSigner, CaOp::Revoke),
+    },
+    RouteDef {
+        method: "POST",
+        pattern: "/v1/ecosystems/certificates/vical-signers/{vicalSignerId}/revoke",
+        access: Access::Roles(DTS),
+        id: RouteId::Ca(Resource::VicalSigner, CaOp::Revoke),
+    },
+    RouteDef {
+        method: "POST",
+        pattern: "/v1/holder/certificates/wallet-attestation-signers/{certificateId}/revoke",
+        access: Access::Roles(HOLDER),
+        id: RouteId::Ca(Resource::WalletSigner, CaOp::Revoke),
+    },
+    RouteDef {
+        method: "POST",
+        pattern: "/v1/{target}/x509-service-api/certificates/{serial}/revoke",
+        access: Access::Roles(X509),
+        id: RouteId::X509CertificateRevoke,
     },
 ];
 

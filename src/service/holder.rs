@@ -225,6 +225,7 @@ async fn provision(
     let family = SignerFamily::Wallet;
     let op = Op::new(format!("{}_CREATE", family.event()), None);
     let max_expires_in = app.holder.max_expires_in;
+    let dp = super::crl::distribution_point(app, &root_id);
     op::run(app, ctx, op, move |w| {
         let tenant = w.tenant().to_owned();
         let root = w
@@ -293,7 +294,8 @@ async fn provision(
                 extended_key_usage_critical: false,
                 subject_alt_names: None,
                 issuer_alt_names: None,
-                crl_distribution_point_uri: None,
+                // The root's CRL, which lists this signer once revoked.
+                crl_distribution_point_uri: dp,
             },
             key.public_key(),
             &w.signer(&root_key, Artefact::Certificate),

@@ -11,6 +11,7 @@ pub mod audit;
 pub mod auth;
 pub mod ca;
 pub mod checkpoint;
+pub mod crl;
 pub mod dts;
 mod error;
 mod health;
@@ -250,6 +251,14 @@ pub struct App {
     pub vical_daily_period: time::Duration,
     /// Wallet attestation lifetimes.
     pub holder: holder::HolderPolicy,
+    /// `public.base_url`: what the URLs in certificates and tokens start with.
+    pub public_base_url: Option<String>,
+    /// CRL validity and renewal.
+    pub crl: crl::CrlPolicy,
+    /// Held from reading a CA's cRLNumber to committing the next (`service::crl`).
+    pub(crate) crl_lock: std::sync::Mutex<()>,
+    /// Wakes the CRL renewal timer early (a new CA key wants its first CRL).
+    pub crl_wake: tokio::sync::Notify,
     /// Token Status Lists of mdocs.
     pub status_list: mobile::StatusListConfig,
     /// Per status list, the next index to hand out (`mobile::status`): taken before an mdoc
@@ -276,6 +285,10 @@ impl App {
             provisioning: tokio::sync::Mutex::new(()),
             vical_daily_period: time::Duration::days(1),
             holder: holder::HolderPolicy::default(),
+            public_base_url: None,
+            crl: crl::CrlPolicy::default(),
+            crl_lock: std::sync::Mutex::new(()),
+            crl_wake: tokio::sync::Notify::new(),
             status_list: mobile::StatusListConfig::default(),
             status_next: std::sync::Mutex::new(std::collections::HashMap::new()),
             status_signing: tokio::sync::Mutex::new(()),

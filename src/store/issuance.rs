@@ -25,6 +25,8 @@ pub struct IssuedRecord {
     pub is_ca: bool,
     pub der: Vec<u8>,
     pub created_at: String,
+    /// The CRL issuer whose CRL lists the certificate once revoked (migration 016).
+    pub crl_issuer_id: Option<String>,
 }
 
 /// A certificate in the store.
@@ -60,6 +62,24 @@ impl Store {
     /// the newest one marked as a CA certificate alone; if there is none, the key's
     /// certificates recorded before the ledger marked them (migration 11), newest first.
     /// The caller checks basicConstraints of each.
+    /// The newest certificate of the tenant's issuance ledger with this serial (lowercase hex
+    /// of its content octets): its ledger id and the CRL issuer that lists it.
+    pub fn issued_by_serial(
+        &self,
+        tenant: &str,
+        serial: &str,
+    ) -> Result<Option<(i64, Option<String>)>, StoreError> {
+        self.read(|conn| {
+            Ok(conn
+                .prepare_cached(
+                    "SELECT id, crl_issuer_id FROM issued_certificates
+                     WHERE tenant = ?1 AND serial = ?2 ORDER BY id DESC LIMIT 1",
+                )?
+                .query_row(params![tenant, serial], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?)
+        })
+    }
+
     pub fn issued_ca_for_key(
         &self,
         tenant: &str,
@@ -191,8 +211,8 @@ impl Write<'_> {
             tx.prepare_cached(
                 "INSERT INTO issued_certificates (tenant, serial, issuer, subject, not_before,
                      not_after, profile, fingerprint_sha256, subject_public_key, der, created_at,
-                     is_ca)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                     is_ca, crl_issuer_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
             )?
             .execute(params![
                 issued.tenant,
@@ -206,7 +226,8 @@ impl Write<'_> {
                 issued.subject_public_key,
                 issued.der,
                 issued.created_at,
-                issued.is_ca
+                issued.is_ca,
+                issued.crl_issuer_id
             ])?;
             let issuance_id = tx.last_insert_rowid();
             map_conflict(
@@ -265,6 +286,7 @@ mod tests {
             is_ca: false,
             der: vec![0x30, 0],
             created_at: "2026-01-01T00:00:00Z".into(),
+            crl_issuer_id: None,
         }
     }
 

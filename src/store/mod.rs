@@ -12,6 +12,7 @@
 
 pub mod audit;
 mod ca;
+mod crl;
 mod dts;
 mod issuance;
 mod mdoc;
@@ -26,6 +27,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 pub use audit::{AuditEvent, ChainWalk, Checkpoint, StoredEvent};
 pub use ca::{CaDeletion, CaRecord, SignerLimit, SignerRecord};
+pub use crl::{CrlIssuer, RevokedSerial, Revocation};
 pub use dts::{
     EcosystemRecord, ParticipantIaca, ParticipantRecord, VicalConfigRecord, VicalRecord,
 };

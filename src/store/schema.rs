@@ -24,8 +24,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("migrations/013_issued_mdocs.sql"),
     include_str!("migrations/014_ecosystems.sql"),
     include_str!("migrations/015_vicals.sql"),
-    // Branch status: main's 16 replaces this placeholder when merged.
-    include_str!("migrations/016_placeholder_main.sql"),
+    include_str!("migrations/016_revocation_crls.sql"),
     include_str!("migrations/017_status_lists.sql"),
 ];
 

@@ -19,7 +19,8 @@ mod upload;
 mod validity;
 
 pub use cert::{ParsedCertificate, public_key_of, reparse};
-pub use crl::{CRL_VALIDITY_DAYS, build_crl, verify_crl};
+pub use crl::{CrlSpec, REASONS, RevokedEntry, build_crl, reason_from_name, verify_crl};
+pub use x509_cert::ext::pkix::CrlReason;
 pub use csr::{CsrSpec, ParsedCsr, build_csr};
 pub use error::X509Error;
 pub use ext::{

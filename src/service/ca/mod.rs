@@ -206,7 +206,7 @@ impl SignerFamily {
         }
     }
 
-    fn what(self) -> &'static str {
+    pub(crate) fn what(self) -> &'static str {
         match self {
             SignerFamily::Vical => "VICAL signer",
             SignerFamily::Wallet => "wallet attestation signer",

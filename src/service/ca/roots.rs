@@ -10,13 +10,14 @@ use crate::crypto::KeyAlgorithm;
 use crate::store::{CaDeletion, CaRecord, KeyRecord, StoreError, TenantRecord};
 use crate::x509::{self, AltNames, DnFields, RootCaSpec, StringEncoding, X509Error};
 
+use super::super::crl;
 use super::super::op::{self, Artefact, Op};
 use super::super::{App, OpContext, ServiceError, now_rfc3339};
 #[cfg(test)]
 use super::IssuerAltNameInput;
 use super::{
     CLOCK_SKEW, IACA_DEFAULT_YEARS, ROOT_LIMIT, ROOT_MAX_YEARS, RootFamily, RootRequest, RootView,
-    invalid, limit_reached, plus_years, rfc3339, root_view, stored_cert,
+    invalid, limit_reached, plus_years, rfc3339, root_view,
 };
 
 /// The subject and validity of a managed root, from the request and the tenant's defaults.
@@ -191,7 +192,7 @@ fn managed_iaca_spec(
         not_before,
         not_after,
         issuer_alt_names: base.issuer_alt_names.unwrap_or_default(),
-        // The revocation issue adds the IACA's CRL distribution point.
+        // Set by `create_root` once the root's id is known.
         crl_distribution_point_uri: None,
     })
 }
@@ -278,10 +279,13 @@ pub async fn create_root(
         Some(_) => op.records_only(),
         None => op,
     };
-    op::run(app, ctx, op, move |w| {
+    let a = app.clone();
+    let root = op::run(app, ctx, op, move |w| {
         let tenant_id = w.tenant().to_owned();
         let now = OffsetDateTime::now_utc();
         let id = uuid::Uuid::new_v4().to_string();
+        // A managed root publishes its CRL here, and its certificate says where.
+        let dp = crl::distribution_point(&a, &id);
         w.object(id.clone());
         let full = || {
             limit_reached(format!(
@@ -315,10 +319,14 @@ pub async fn create_root(
                 let tenant = w.store().get_tenant(&tenant_id)?;
                 let t = tenant.as_ref();
                 let spec = match family {
-                    RootFamily::Iaca => {
-                        ManagedSpec::Iaca(managed_iaca_spec(&req, &tenant_id, t, now)?)
-                    }
-                    _ => ManagedSpec::Root(managed_root_spec(family, &req, &tenant_id, t, now)?),
+                    RootFamily::Iaca => ManagedSpec::Iaca(x509::IacaSpec {
+                        crl_distribution_point_uri: dp,
+                        ..managed_iaca_spec(&req, &tenant_id, t, now)?
+                    }),
+                    _ => ManagedSpec::Root(RootCaSpec {
+                        crl_distribution_point_uri: dp,
+                        ..managed_root_spec(family, &req, &tenant_id, t, now)?
+                    }),
                 };
                 // Checked again in the inserting transaction; this one spares the token.
                 if w.store().count_cas(&tenant_id, family.kind())? >= ROOT_LIMIT {
@@ -345,22 +353,37 @@ pub async fn create_root(
                 })
             }
         };
-        w.commit(
-            |tx| match tx.insert_ca(&record, key_record.as_ref(), ROOT_LIMIT) {
-                Ok(true) => Ok(()),
-                Ok(false) => Err(full()),
+        w.commit(|tx| {
+            match tx.insert_ca(&record, key_record.as_ref(), ROOT_LIMIT) {
+                Ok(true) => {}
+                Ok(false) => return Err(full()),
                 // Found by tests/hostile.rs: the same root uploaded twice made two roots
                 // with one certificate.
-                Err(StoreError::Conflict) => Err(ServiceError::conflict(
-                    ErrorCode::RootExists,
-                    format!("This {} is already uploaded", family.what()),
-                )),
-                Err(e) => Err(e.into()),
-            },
-        )?;
+                Err(StoreError::Conflict) => {
+                    return Err(ServiceError::conflict(
+                        ErrorCode::RootExists,
+                        format!("This {} is already uploaded", family.what()),
+                    ));
+                }
+                Err(e) => return Err(e.into()),
+            }
+            // Its first CRL comes from the renewal timer, woken below.
+            if let Some(label) = &record.key_label {
+                tx.upsert_crl_issuer(
+                    &record.id,
+                    &record.tenant,
+                    label,
+                    &record.certificate_der,
+                    &record.created_at,
+                )?;
+            }
+            Ok(())
+        })?;
         root_view(&record)
     })
-    .await
+    .await?;
+    app.crl_wake.notify_one();
+    Ok(root)
 }
 
 /// `PUT {active}`. A holder root is exclusive: activating one deactivates the others.
@@ -422,50 +445,40 @@ pub async fn delete_root(
     .await
 }
 
-/// A fresh CRL of a managed holder root, DER. An unmanaged root has none here (its CRL is
-/// published by whoever holds its key): 404 `NoCertificateRevocationList`. The cRLNumber is taken in its own committed
-/// transaction before signing, so a number is never issued twice even if signing fails;
-/// the signature's ledger row commits with the retrieval's events.
+/// The stored CRL of a managed holder root, DER: the bytes `/crl/{caId}.crl` serves. An
+/// unmanaged root has none here (its CRL is published by whoever holds its key): 404
+/// `NoCertificateRevocationList`. Reads only, like the public route.
 pub async fn holder_root_crl(
     app: &Arc<App>,
     ctx: &OpContext,
     id: String,
 ) -> Result<Vec<u8>, ServiceError> {
     let family = RootFamily::Holder;
-    let op = Op::new(
-        format!("{}_REVOCATION_LIST_RETRIEVE", family.event()),
-        Some(&id),
-    );
-    op::run(app, ctx, op, move |w| {
-        let tenant = w.tenant().to_owned();
-        let ca = w
-            .store()
-            .get_ca(&tenant, family.kind(), &id)?
-            .ok_or(ServiceError::NotFound(family.what()))?;
-        let Some(label) = ca.key_label else {
-            return Err(ServiceError::Conflict {
-                code: ErrorCode::NoCertificateRevocationList,
-                message: "The root CA is unmanaged: its revocation list is published by the \
-                          holder of its key"
-                    .into(),
-            });
-        };
-        let cert = stored_cert(&ca.certificate_der)?;
-        let number = w
-            .store()
-            .commit(&|| true, |tx| tx.next_crl_number(&tenant, &id))?
-            .ok_or(ServiceError::NotFound(family.what()))?;
-        let key = w.token()?.find(&label)?;
-        let der = x509::build_crl(
-            &cert,
-            &w.signer(&key, Artefact::Crl),
-            number as u64,
-            OffsetDateTime::now_utc(),
-        )?;
-        w.commit(|_| Ok(()))?;
-        Ok(der)
-    })
-    .await
+    let name = format!("{}_REVOCATION_LIST_RETRIEVE", family.event());
+    let store = app.store.clone();
+    let tenant = ctx.principal.tenant.clone();
+    let (i, t) = (id.clone(), tenant.clone());
+    let result = app
+        .blocking(move || {
+            let ca = store
+                .get_ca(&t, family.kind(), &i)?
+                .ok_or(ServiceError::NotFound(family.what()))?;
+            if ca.key_label.is_none() {
+                return Err(ServiceError::Conflict {
+                    code: ErrorCode::NoCertificateRevocationList,
+                    message: "The root CA is unmanaged: its revocation list is published by \
+                              the holder of its key"
+                        .into(),
+                });
+            }
+            crl::tenant_crl(&store, &t, &i)?
+                .map(|c| c.der)
+                .ok_or(ServiceError::NotFound("CRL (the first is signed within a minute)"))
+        })
+        .await
+        .and_then(|r| r);
+    ctx.record(app, &name, Some(&id), &result).await;
+    result
 }
 
 #[cfg(test)]

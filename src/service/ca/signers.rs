@@ -273,6 +273,13 @@ pub async fn update_signer(
             ));
         }
         let r = w.commit(|tx| {
+            // Read in the transaction, so a revocation committing meanwhile is seen.
+            if active == Some(true) && tx.revocation("signer", &id)?.is_some() {
+                return Err(ServiceError::conflict(
+                    ErrorCode::SignerRevoked,
+                    "The signer is revoked: it cannot be activated again",
+                ));
+            }
             match tx.update_signer(&tenant, family.kind(), &id, new_der.as_deref(), active) {
                 Ok(Some(r)) => Ok(r),
                 Ok(None) => Err(ServiceError::NotFound(family.what())),

@@ -51,9 +51,10 @@ pub struct MobileConfig {
     pub limits: cose::Limits,
     /// Largest MSO `sign-mso` accepts, in bytes.
     pub max_mso_bytes: usize,
-    /// Where verifiers fetch an IACA's CRL: `{crl_base_url}/{iacaId}` (the distribution
-    /// point of the document signers provisioned here).
-    pub crl_base_url: String,
+    /// What the CRL distribution point of a document signer provisioned here starts with:
+    /// `{public_base}/crl/{iacaId}.crl`. ISO/IEC 18013-5 Table B.3 requires one, so without
+    /// `public.base_url` it is the listen address (which verifiers elsewhere cannot reach).
+    pub public_base: String,
 }
 
 impl Default for MobileConfig {
@@ -66,7 +67,7 @@ impl Default for MobileConfig {
                 max_bytes: 512 * 1024,
             },
             max_mso_bytes: 256 * 1024,
-            crl_base_url: "http://localhost:8080/crl".into(),
+            public_base: "http://localhost:8080".into(),
         }
     }
 }

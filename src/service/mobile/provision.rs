@@ -183,11 +183,7 @@ async fn provision(
             locality: None,
             not_before: now,
             not_after,
-            crl_distribution_point_uri: format!(
-                "{}/{}",
-                config.crl_base_url.trim_end_matches('/'),
-                iaca.id
-            ),
+            crl_distribution_point_uri: format!("{}/crl/{}.crl", config.public_base, iaca.id),
         };
         let cert = x509::build_document_signer(
             &spec,

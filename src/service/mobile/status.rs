@@ -37,12 +37,11 @@ const LIST_EVENT: &str = "MOBILE_CREDENTIAL_STATUS_LIST_CREATE";
 const TOKEN_EVENT: &str = "MOBILE_CREDENTIAL_STATUS_LIST_TOKEN_SIGN";
 const REVOKE_EVENT: &str = "MOBILE_CREDENTIAL_REVOKE";
 
-/// The `[status_list]` configuration (and `[public] base_url`).
+/// The `[status_list]` configuration. A list's uri is
+/// `{public.base_url}/v2/credentials/mobile/status-lists/{id}/token` (`App::public_base_url`;
+/// without it, no entries).
 #[derive(Debug, Clone)]
 pub struct StatusListConfig {
-    /// The daemon's public URL; a list's uri is
-    /// `{base_url}/v2/credentials/mobile/status-lists/{id}/token`. `None`: no entries.
-    pub base_url: Option<String>,
     /// Entries of one list.
     pub list_size: u64,
     /// A token's exp − iat.
@@ -56,7 +55,6 @@ pub struct StatusListConfig {
 impl Default for StatusListConfig {
     fn default() -> Self {
         StatusListConfig {
-            base_url: None,
             list_size: 100_000,
             token_validity: Duration::hours(24),
             ttl_secs: 3600,
@@ -86,7 +84,7 @@ pub(super) async fn reserve(
     ctx: &OpContext,
     iaca_id: &str,
 ) -> Result<Option<Entry>, ServiceError> {
-    let Some(base) = app.status_list.base_url.clone() else {
+    let Some(base) = app.public_base_url.clone() else {
         return Ok(None);
     };
     for _ in 0..3 {

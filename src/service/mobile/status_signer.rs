@@ -103,7 +103,7 @@ async fn provision(
     let event = format!("{}_CREATE", FAMILY.event());
     let validity = app.mobile.document_signer_validity;
     let span = app.status_list.token_validity;
-    let crl_base = app.mobile.crl_base_url.clone();
+    let public_base = app.mobile.public_base.clone();
     op::run(app, ctx, Op::new(event, None), move |w| {
         let tenant = w.tenant().to_owned();
         let iaca = w
@@ -167,7 +167,8 @@ async fn provision(
             locality: None,
             not_before: now,
             not_after,
-            crl_distribution_point_uri: format!("{}/{}", crl_base.trim_end_matches('/'), iaca.id),
+            // The IACA's CRL, as its document signers name it (`provision.rs`).
+            crl_distribution_point_uri: format!("{public_base}/crl/{}.crl", iaca.id),
         };
         let cert: ParsedCertificate = x509::build_status_list_signer(
             &spec,

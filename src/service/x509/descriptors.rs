@@ -135,6 +135,13 @@ pub(super) struct SigningKey {
     ephemeral: Option<Arc<Token>>,
 }
 
+impl SigningKey {
+    /// A key held in the token beyond this request (not a JWK imported for it).
+    pub fn is_held(&self) -> bool {
+        self.ephemeral.is_none()
+    }
+}
+
 impl Drop for SigningKey {
     fn drop(&mut self) {
         if let Some(token) = &self.ephemeral {

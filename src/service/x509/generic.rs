@@ -161,8 +161,9 @@ pub async fn create_certificate(
         };
         Ok((rec, source, issuer, spec))
     })();
-    let (rec, source, issuer, spec) = op::precheck(app, ctx, EVENT, checked).await?;
+    let (rec, source, issuer, mut spec) = op::precheck(app, ctx, EVENT, checked).await?;
     let now = now();
+    let base = app.public_base_url.clone();
     // The subject key becomes a generic CA key or an end-entity key by this certificate.
     let subject_purpose = if spec.is_certificate_authority {
         KeyPurpose::GenericCa
@@ -170,12 +171,18 @@ pub async fn create_certificate(
         KeyPurpose::GenericEndEntity
     };
     let (cert, full) = issue(app, ctx, EVENT, rec, move |w| {
+        let mut link = CrlLink::default();
         let cert = match issuer {
             IssuerInput::SelfSigned => {
                 let SubjectSource::Key(k) = source else {
                     unreachable!("CSR with self-signed is refused above")
                 };
                 let signer = resolve_signer(w, k, subject_purpose, Use::SelfSigned)?;
+                if spec.is_certificate_authority && signer.is_held() {
+                    let (id, _) = ca_id_for(w, signer.key.label())?;
+                    default_dp(&mut spec.crl_distribution_point_uri, &base, &id);
+                    link.own = Some((id, signer.key.label().to_owned()));
+                }
                 let pk = signer.key.public_key().clone();
                 x509::build_generic(
                     &spec,
@@ -190,12 +197,33 @@ pub async fn create_certificate(
                 .map_err(|e| x509_error_in(e, P, P))?
             }
             IssuerInput::CaSigned(k) => {
+                // A sub-CA whose key is held here publishes its own CRL.
+                let sub_ca_label = match (&source, spec.is_certificate_authority) {
+                    (SubjectSource::Key(KeyRef::Kms { name, .. }), true) => {
+                        w.store().get_key(w.tenant(), name)?.map(|r| r.label)
+                    }
+                    _ => None,
+                };
                 let subject = subject_key(w, source, subject_purpose)?;
                 let generic = Use::IssueCertificate {
                     document_signer: false,
                 };
                 let signer = resolve_signer(w, k, KeyPurpose::GenericCa, generic)?;
                 let issuer = issuer_certificate(w, signer.key.public_key())?;
+                // Listed by the issuer's CRL when the issuer key is held here and its CA
+                // certificate was issued here (a CRL needs the issuer's name).
+                if signer.is_held() && issuer.is_some() {
+                    let (id, known) = ca_id_for(w, signer.key.label())?;
+                    if let (false, Some(c)) = (known, &issuer) {
+                        link.given = Some((id.clone(), signer.key.label().to_owned(), c.der().to_vec()));
+                    }
+                    default_dp(&mut spec.crl_distribution_point_uri, &base, &id);
+                    link.listed_by = Some(id);
+                }
+                if let Some(label) = sub_ca_label {
+                    let (id, _) = ca_id_for(w, &label)?;
+                    link.own = Some((id, label));
+                }
                 let key = w.signer(&signer.key, Artefact::Certificate);
                 match issuer {
                     Some(issuer) => x509::build_generic(
@@ -213,7 +241,7 @@ pub async fn create_certificate(
                 .map_err(|e| x509_error_in(e, P, P))?
             }
         };
-        Ok(cert)
+        Ok((cert, link))
     })
     .await?;
     Ok(api::GenericCertificateResponse {

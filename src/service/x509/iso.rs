@@ -67,11 +67,21 @@ pub async fn create_iaca(
         };
         Ok((rec, spec, key))
     })();
-    let (rec, spec, key) = op::precheck(app, ctx, EVENT, checked).await?;
+    let (rec, mut spec, key) = op::precheck(app, ctx, EVENT, checked).await?;
+    let base = app.public_base_url.clone();
     let (cert, full) = issue(app, ctx, EVENT, rec, move |w| {
         let signer = resolve_signer(w, key, KeyPurpose::Iaca, Use::SelfSigned)?;
-        x509::build_iaca(&spec, &w.signer(&signer.key, Artefact::Certificate))
-            .map_err(|e| x509_error(e, "certificateData"))
+        let mut link = CrlLink::default();
+        // An IACA key held here publishes its CRL here, and the IACA says where (ISO/IEC
+        // 18013-5 Table B.1 wants a CRL distribution point).
+        if signer.is_held() {
+            let (id, _) = ca_id_for(w, signer.key.label())?;
+            default_dp(&mut spec.crl_distribution_point_uri, &base, &id);
+            link.own = Some((id, signer.key.label().to_owned()));
+        }
+        let cert = x509::build_iaca(&spec, &w.signer(&signer.key, Artefact::Certificate))
+            .map_err(|e| x509_error(e, "certificateData"))?;
+        Ok((cert, link))
     })
     .await?;
     iso_response(&cert, full, req.certificate_data, |d, nb, na| {
@@ -191,6 +201,21 @@ pub async fn create_document_signer(
                 document_signer: true,
             },
         )?;
+        let mut link = CrlLink::default();
+        if signer.is_held() {
+            let label = signer.key.label().to_owned();
+            let (ca_id, known) = ca_id_for(w, &label)?;
+            // The CRL of an IACA key held here lists this certificate once revoked. An IACA
+            // given only as data is no certificate to issue a CRL under; by PEM it is.
+            match (&iaca, known) {
+                (_, true) => link.listed_by = Some(ca_id),
+                (IacaInput::Pem(_, cert), false) => {
+                    link.given = Some((ca_id.clone(), label, cert.der().to_vec()));
+                    link.listed_by = Some(ca_id);
+                }
+                (IacaInput::Data(_), false) => {}
+            }
+        }
         let view = match iaca {
             IacaInput::Data(s) => s
                 .view(signer.key.public_key(), "iacaSigner.certificateData")
@@ -217,7 +242,7 @@ pub async fn create_document_signer(
         )
         .map_err(|e| x509_error(e, "certificateData"))?;
         drop(signer);
-        rec.commit(w, &cert)?;
+        rec.commit(w, &cert, link)?;
         Ok(cert)
     })
     .await?;

@@ -181,6 +181,35 @@ fn taken(id: &str) -> ServiceError {
     )
 }
 
+/// What an issued certificate means for the CRLs (`service::crl`).
+#[derive(Debug, Default)]
+struct CrlLink {
+    /// The CRL issuer (caId) whose CRL lists the certificate once it is revoked; `None`:
+    /// self-signed, or signed by a key not held here, so no CRL here can list it.
+    listed_by: Option<String>,
+    /// The certificate is a CA certificate of a held key: (caId, key label). That key is
+    /// recorded as a CRL issuer under this certificate (its newest).
+    own: Option<(String, String)>,
+    /// A CA certificate given with the request (an IACA by PEM) for a held key that is no
+    /// CRL issuer yet: (caId, key label, DER), recorded unless the key is one by then.
+    given: Option<(String, String, Vec<u8>)>,
+}
+
+/// The caId a held CA key publishes its CRL under: its own, or a fresh one.
+fn ca_id_for(w: &Work, label: &str) -> Result<(String, bool), ServiceError> {
+    Ok(match w.store().crl_issuer_of_key(label)? {
+        Some(i) => (i.id, true),
+        None => (super::crl::new_issuer_id(), false),
+    })
+}
+
+/// `{base_url}/crl/{caId}.crl`, unless the request named a distribution point.
+fn default_dp(given: &mut Option<String>, base: &Option<String>, ca_id: &str) {
+    if given.is_none() {
+        *given = base.as_deref().map(|b| format!("{b}/crl/{ca_id}.crl"));
+    }
+}
+
 /// Where an issued certificate goes: the ledger and the tenant's store under `id`.
 struct Recording {
     id: String,
@@ -199,7 +228,12 @@ impl Recording {
         Ok(())
     }
 
-    fn commit(self, w: &mut Work, cert: &ParsedCertificate) -> Result<(), ServiceError> {
+    fn commit(
+        self,
+        w: &mut Work,
+        cert: &ParsedCertificate,
+        link: CrlLink,
+    ) -> Result<(), ServiceError> {
         let tenant = &w.tenant().to_owned();
         let created_at = now_rfc3339();
         let name = |n: &x509_cert::name::Name| n.to_string();
@@ -220,6 +254,7 @@ impl Recording {
             is_ca: cert.is_ca(),
             der: cert.der().to_vec(),
             created_at: created_at.clone(),
+            crl_issuer_id: link.listed_by,
         };
         let stored = StoredCertificate {
             tenant: tenant.clone(),
@@ -230,11 +265,21 @@ impl Recording {
             der: cert.der().to_vec(),
             created_at,
         };
+        let created_at = issued.created_at.clone();
         w.commit(|tx| {
             tx.record_issuance(&issued, &stored).map_err(|e| match e {
                 StoreError::Conflict => taken(&self.id),
                 e => e.into(),
-            })
+            })?;
+            if let Some((id, label, der)) = &link.given
+                && tx.crl_issuer_of_key(label)?.is_none()
+            {
+                tx.upsert_crl_issuer(id, tenant, label, der, &created_at)?;
+            }
+            if let Some((id, label)) = &link.own {
+                tx.upsert_crl_issuer(id, tenant, label, cert.der(), &created_at)?;
+            }
+            Ok(())
         })
     }
 }
@@ -247,18 +292,22 @@ async fn issue(
     ctx: &OpContext,
     event: &'static str,
     rec: Recording,
-    build: impl FnOnce(&mut Work) -> Result<ParsedCertificate, ServiceError> + Send + 'static,
+    build: impl FnOnce(&mut Work) -> Result<(ParsedCertificate, CrlLink), ServiceError>
+    + Send
+    + 'static,
 ) -> Result<(ParsedCertificate, String), ServiceError> {
     let full = full_id(&ctx.principal.tenant, &rec.id);
     let cert = op::run(app, ctx, Op::new(event, Some(&full)), move |w| {
         rec.ensure_free(w)?;
         // A signing key imported for this one signature is destroyed when `build` returns,
         // before the commit.
-        let cert = build(w)?;
-        rec.commit(w, &cert)?;
+        let (cert, link) = build(w)?;
+        rec.commit(w, &cert, link)?;
         Ok(cert)
     })
     .await?;
+    // A new CA key gets its first CRL from the renewal timer, now rather than at its pass.
+    app.crl_wake.notify_one();
     Ok((cert, full))
 }
 
