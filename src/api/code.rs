@@ -178,10 +178,7 @@ mod tests {
     #[test]
     fn every_code_is_listed_once_with_its_own_name() {
         // ALL holds every variant in declaration order (the last one's discriminant + 1).
-        assert_eq!(
-            ErrorCode::ALL.len(),
-            ErrorCode::SignerRevoked as usize + 1
-        );
+        assert_eq!(ErrorCode::ALL.len(), ErrorCode::SignerRevoked as usize + 1);
         for (i, c) in ErrorCode::ALL.iter().enumerate() {
             assert_eq!(*c as usize, i);
         }

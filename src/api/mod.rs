@@ -98,6 +98,6 @@ pub struct AuditEvent {
 pub mod ca;
 pub use ca::{
     CertificateData, CreateDtsCaRequest, CreateHolderCaRequest, CreateSignerRequest, CreatedSigner,
-    RevokeRequest, RevokeResponse, RootCa, Signer, UpdateCaRequest, UpdateSignerRequest, WalletAttestation,
-    WalletAttestationRequest,
+    RevokeRequest, RevokeResponse, RootCa, Signer, UpdateCaRequest, UpdateSignerRequest,
+    WalletAttestation, WalletAttestationRequest,
 };

@@ -65,8 +65,10 @@ pub async fn public(
         r
     } else {
         let mut r = Response::new(Body::from(c.der));
-        r.headers_mut()
-            .insert(CONTENT_TYPE, HeaderValue::from_static("application/pkix-crl"));
+        r.headers_mut().insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("application/pkix-crl"),
+        );
         r
     };
     let h = resp.headers_mut();

@@ -384,6 +384,7 @@ const OPENAPI_FRAGMENTS: &[&str] = &[
     include_str!("openapi/mobile.json"),
     include_str!("openapi/dts.json"),
     include_str!("openapi/crl.json"),
+    include_str!("openapi/status.json"),
 ];
 
 /// The merged OpenAPI document, built once.

@@ -131,8 +131,9 @@ impl Store {
                  WHERE crl_der IS NULL OR next_update IS NULL OR next_update <= ?1
                  ORDER BY next_update IS NOT NULL, next_update LIMIT ?2",
             )?;
-            let rows =
-                stmt.query_map(params![renew_at, limit as i64], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            let rows = stmt.query_map(params![renew_at, limit as i64], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?;
             Ok(rows.collect::<Result<_, _>>()?)
         })
     }
@@ -145,18 +146,18 @@ impl Store {
     /// Everything `issuer_id`'s next CRL lists, oldest first.
     pub fn revoked_serials(&self, issuer_id: &str) -> Result<Vec<RevokedSerial>, StoreError> {
         self.read(|conn| {
-        let mut stmt = conn.prepare_cached(
-            "SELECT serial, revoked_at, reason FROM revocations
+            let mut stmt = conn.prepare_cached(
+                "SELECT serial, revoked_at, reason FROM revocations
              WHERE issuer_id = ?1 AND serial IS NOT NULL ORDER BY revoked_at, serial",
-        )?;
-        let rows = stmt.query_map(params![issuer_id], |r| {
-            Ok(RevokedSerial {
-                serial: r.get(0)?,
-                revoked_at: r.get(1)?,
-                reason: r.get(2)?,
-            })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+            )?;
+            let rows = stmt.query_map(params![issuer_id], |r| {
+                Ok(RevokedSerial {
+                    serial: r.get(0)?,
+                    revoked_at: r.get(1)?,
+                    reason: r.get(2)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
         })
     }
 }
@@ -311,14 +312,21 @@ mod tests {
         assert!(store.w(|w| w.store_crl("c1", 3, 10, 20, b"skip")).is_err());
         store.w(|w| w.store_crl("c1", 2, 11, 21, b"crl2")).unwrap();
         let i = store.crl_issuer("c1").unwrap().unwrap();
-        assert_eq!((i.crl_number, i.crl_der.as_deref()), (2, Some(&b"crl2"[..])));
+        assert_eq!(
+            (i.crl_number, i.crl_der.as_deref()),
+            (2, Some(&b"crl2"[..]))
+        );
         store
             .w(|w| w.upsert_crl_issuer("c3", "t1", "L1", b"cert2", "now"))
             .unwrap();
         assert_eq!(store.crl_issuers_due(0, 10).unwrap()[0].0, "c1");
 
-        store.w(|w| w.insert_revocation(&revocation("a", Some("c1")))).unwrap();
-        store.w(|w| w.insert_revocation(&revocation("b", None))).unwrap();
+        store
+            .w(|w| w.insert_revocation(&revocation("a", Some("c1"))))
+            .unwrap();
+        store
+            .w(|w| w.insert_revocation(&revocation("b", None)))
+            .unwrap();
         assert!(matches!(
             store.w(|w| w.insert_revocation(&revocation("a", Some("c1")))),
             Err(StoreError::Conflict)

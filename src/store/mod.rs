@@ -27,7 +27,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 pub use audit::{AuditEvent, ChainWalk, Checkpoint, StoredEvent};
 pub use ca::{CaDeletion, CaRecord, SignerLimit, SignerRecord};
-pub use crl::{CrlIssuer, RevokedSerial, Revocation};
+pub use crl::{CrlIssuer, Revocation, RevokedSerial};
 pub use dts::{
     EcosystemRecord, ParticipantIaca, ParticipantRecord, VicalConfigRecord, VicalRecord,
 };

@@ -86,10 +86,7 @@ pub fn build_crl<K: DigestSigner>(
         ));
     }
     if spec.next_update <= spec.this_update {
-        return Err(X509Error::invalid(
-            "nextUpdate",
-            "must be after thisUpdate",
-        ));
+        return Err(X509Error::invalid("nextUpdate", "must be after thisUpdate"));
     }
     let signer = KeySigner::with_default_algorithm(key);
     let this_update = to_x509_time(spec.this_update, "thisUpdate")?;
@@ -240,7 +237,10 @@ mod tests {
             ..spec(43)
         };
         assert!(build_crl(&root, &key, &backwards).is_err());
-        assert_eq!(reason_from_name("keyCompromise"), Some(CrlReason::KeyCompromise));
+        assert_eq!(
+            reason_from_name("keyCompromise"),
+            Some(CrlReason::KeyCompromise)
+        );
         assert_eq!(reason_from_name("removeFromCRL"), None);
     }
 }

@@ -20,7 +20,6 @@ mod validity;
 
 pub use cert::{ParsedCertificate, public_key_of, reparse};
 pub use crl::{CrlSpec, REASONS, RevokedEntry, build_crl, reason_from_name, verify_crl};
-pub use x509_cert::ext::pkix::CrlReason;
 pub use csr::{CsrSpec, ParsedCsr, build_csr};
 pub use error::X509Error;
 pub use ext::{
@@ -47,6 +46,7 @@ pub use upload::{
     check_signer_certificate, check_uploaded_root, parse_uploaded,
 };
 pub use validity::{from_x509_time, to_x509_time, validity};
+pub use x509_cert::ext::pkix::CrlReason;
 
 /// Lowercase hex, the form fingerprints, serials and key identifiers take on the API.
 pub fn hex(bytes: &[u8]) -> String {

@@ -473,7 +473,9 @@ pub async fn holder_root_crl(
             }
             crl::tenant_crl(&store, &t, &i)?
                 .map(|c| c.der)
-                .ok_or(ServiceError::NotFound("CRL (the first is signed within a minute)"))
+                .ok_or(ServiceError::NotFound(
+                    "CRL (the first is signed within a minute)",
+                ))
         })
         .await
         .and_then(|r| r);

@@ -87,7 +87,11 @@ fn parse_time(s: &str) -> Result<OffsetDateTime, ServiceError> {
         .map_err(|e| ServiceError::Internal(format!("stored time {s:?}: {e}")))
 }
 
-fn entry(serial: &str, revoked_at: &str, reason: Option<&str>) -> Result<RevokedEntry, ServiceError> {
+fn entry(
+    serial: &str,
+    revoked_at: &str,
+    reason: Option<&str>,
+) -> Result<RevokedEntry, ServiceError> {
     let bad = || ServiceError::Internal(format!("stored serial {serial:?}"));
     if serial.len() % 2 != 0 {
         return Err(bad());
@@ -197,7 +201,9 @@ pub async fn renew_due(app: &Arc<App>) {
         };
         match renew(app, &ctx, id.clone()).await {
             Ok(()) => tracing::info!(ca_id = %id, "CRL renewed"),
-            Err(e) => tracing::warn!(ca_id = %id, error = %e, "CRL renewal failed; retried at the next pass"),
+            Err(e) => {
+                tracing::warn!(ca_id = %id, error = %e, "CRL renewal failed; retried at the next pass")
+            }
         }
     }
 }

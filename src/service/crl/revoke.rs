@@ -117,7 +117,8 @@ pub async fn revoke_signer(
 fn valid_serial(s: &str) -> bool {
     (2..=42).contains(&s.len())
         && s.len() % 2 == 0
-        && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 /// Revoke a certificate the X.509 service issued to this tenant, by serial. Only one that a
@@ -194,7 +195,9 @@ mod tests {
     fn reasons_and_serials() {
         assert_eq!(parse_reason(None).unwrap(), None);
         assert_eq!(
-            parse_reason(Some("keyCompromise".into())).unwrap().as_deref(),
+            parse_reason(Some("keyCompromise".into()))
+                .unwrap()
+                .as_deref(),
             Some("keyCompromise")
         );
         assert!(parse_reason(Some("removeFromCRL".into())).is_err());

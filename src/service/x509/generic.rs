@@ -215,7 +215,8 @@ pub async fn create_certificate(
                 if signer.is_held() && issuer.is_some() {
                     let (id, known) = ca_id_for(w, signer.key.label())?;
                     if let (false, Some(c)) = (known, &issuer) {
-                        link.given = Some((id.clone(), signer.key.label().to_owned(), c.der().to_vec()));
+                        link.given =
+                            Some((id.clone(), signer.key.label().to_owned(), c.der().to_vec()));
                     }
                     default_dp(&mut spec.crl_distribution_point_uri, &base, &id);
                     link.listed_by = Some(id);

@@ -292,9 +292,7 @@ async fn issue(
     ctx: &OpContext,
     event: &'static str,
     rec: Recording,
-    build: impl FnOnce(&mut Work) -> Result<(ParsedCertificate, CrlLink), ServiceError>
-    + Send
-    + 'static,
+    build: impl FnOnce(&mut Work) -> Result<(ParsedCertificate, CrlLink), ServiceError> + Send + 'static,
 ) -> Result<(ParsedCertificate, String), ServiceError> {
     let full = full_id(&ctx.principal.tenant, &rec.id);
     let cert = op::run(app, ctx, Op::new(event, Some(&full)), move |w| {
