@@ -93,7 +93,7 @@ fn entry(
     reason: Option<&str>,
 ) -> Result<RevokedEntry, ServiceError> {
     let bad = || ServiceError::Internal(format!("stored serial {serial:?}"));
-    if serial.len() % 2 != 0 {
+    if !serial.len().is_multiple_of(2) {
         return Err(bad());
     }
     let serial = (0..serial.len())

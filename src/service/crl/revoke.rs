@@ -116,7 +116,7 @@ pub async fn revoke_signer(
 /// A serial as the API names certificates: lowercase hex of its content octets.
 fn valid_serial(s: &str) -> bool {
     (2..=42).contains(&s.len())
-        && s.len() % 2 == 0
+        && s.len().is_multiple_of(2)
         && s.bytes()
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
