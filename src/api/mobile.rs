@@ -104,6 +104,12 @@ pub struct SignedMdoc {
     pub credential_id: String,
 }
 
+/// `POST /v2/credentials/mobile/mdocs/{credentialId}/revoke`: `{}` (MATTR's revoke routes
+/// take a JSON object; nothing here is optional to say, and anything else is refused).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RevokeMdocRequest {}
+
 /// `POST /v2/credentials/mobile/mdocs/{credentialId}/revoke`: the shape MATTR answers a
 /// signer revocation with.
 #[derive(Debug, Clone, Serialize)]

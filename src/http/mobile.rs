@@ -52,8 +52,14 @@ pub async fn sign_mso(
     ))
 }
 
-pub async fn revoke(ctx: &Ctx, op: &OpContext, raw_id: &str) -> Result<Response<Body>, ApiError> {
+pub async fn revoke(
+    ctx: &Ctx,
+    op: &OpContext,
+    raw_id: &str,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, ApiError> {
     let id = super::ca::path_id(raw_id)?;
+    let _: wire::RevokeMdocRequest = read_json(ctx, req).await?;
     let r = mobile::revoke(&ctx.app, op, id).await?;
     Ok(json_response(
         StatusCode::OK,

@@ -270,7 +270,7 @@ async fn dispatch(
         RouteId::HolderCaCrl => ca::holder_crl(ctx, &op(), &params[0]).await,
         RouteId::MobileSign => mobile::sign(ctx, &op(), req).await,
         RouteId::MobileSignMso => mobile::sign_mso(ctx, &op(), req).await,
-        RouteId::MobileRevoke => mobile::revoke(ctx, &op(), &params[0]).await,
+        RouteId::MobileRevoke => mobile::revoke(ctx, &op(), &params[0], req).await,
         RouteId::StatusListToken => mobile::public(ctx, req, Some(&params[0])).await,
         RouteId::StatusListDistribution => mobile::public(ctx, req, None).await,
         RouteId::WalletAttestation => ca::wallet_attestation(ctx, &op(), req).await,
