@@ -105,10 +105,9 @@ pub struct SignedMdoc {
 }
 
 /// `POST /v2/credentials/mobile/mdocs/{credentialId}/revoke`: `{}` (MATTR's revoke routes
-/// take a JSON object; nothing here is optional to say, and anything else is refused).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RevokeMdocRequest {}
+/// take a JSON object; there is nothing to say, and any member is refused). A map, not an
+/// empty struct: serde would take `[]` for one.
+pub type RevokeMdocRequest = serde_json::Map<String, serde_json::Value>;
 
 /// `POST /v2/credentials/mobile/mdocs/{credentialId}/revoke`: the shape MATTR answers a
 /// signer revocation with.

@@ -58,8 +58,21 @@ pub async fn revoke(
     raw_id: &str,
     req: Request<Incoming>,
 ) -> Result<Response<Body>, ApiError> {
+    // The body first: a malformed request is a 400 whatever it names.
+    let b: wire::RevokeMdocRequest = read_json(ctx, req).await?;
+    if let Some(k) = b.keys().next() {
+        return Err(ApiError::new(
+            crate::api::ErrorCode::ValidationError,
+            "Request body is not valid",
+        )
+        .with_detail(
+            "body",
+            &k.chars().take(64).collect::<String>(),
+            "unknown field: the body is {}",
+            None,
+        ));
+    }
     let id = super::ca::path_id(raw_id)?;
-    let _: wire::RevokeMdocRequest = read_json(ctx, req).await?;
     let r = mobile::revoke(&ctx.app, op, id).await?;
     Ok(json_response(
         StatusCode::OK,
