@@ -642,7 +642,7 @@ fn status_list_signers_under_an_unmanaged_iaca_and_hostile_inputs() {
     let auth = format!("Bearer {}", env.tok);
     let json_ct = ("content-type", "application/json");
     let big = vec![b' '; 2 * 1024 * 1024];
-    let cases: Vec<(&str, String, Vec<(&str, &str)>, Option<Vec<u8>>, u16)> = vec![
+    let cases: Vec<Case> = vec![
         (
             "POST",
             revoke_path("not-a-uuid"),
@@ -778,6 +778,15 @@ fn status_list_signers_under_an_unmanaged_iaca_and_hostile_inputs() {
         Base64UrlUnpadded::encode_string(&bytes)
     );
 }
+
+/// method, path, headers, body, expected status.
+type Case<'a> = (
+    &'a str,
+    String,
+    Vec<(&'a str, &'a str)>,
+    Option<Vec<u8>>,
+    u16,
+);
 
 fn uuid_like() -> String {
     "0b0b0b0b-0b0b-4b0b-8b0b-0b0b0b0b0b0b".into()
