@@ -1102,7 +1102,27 @@ fn hostile_inputs_change_nothing() {
 
     // The snapshot: records, token labels, audit log so far. pkcs11-tool beside the daemon
     // can make SoftHSM's files look absent to the health probe for a moment; wait until the
-    // daemon is ready again so no case meets a (correct) 503.
+    // daemon is ready again so no case meets a (correct) 503. The CA keys made in the setup
+    // get their first CRLs from the daemon's timer: wait for them, they are no input's doing.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let conn = rusqlite::Connection::open(w.d.db_path()).unwrap();
+        let unsigned: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM crl_issuers WHERE crl_der IS NULL",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        if unsigned == 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{unsigned} first CRLs never signed"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
     let records = db_records(&w.d.db_path());
     let labels = token_private_labels(&w.hsm);
     w.d.wait_status("/readyz", 200, Duration::from_secs(10));

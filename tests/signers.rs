@@ -959,7 +959,7 @@ fn holder_roots_wallet_signers_and_crl() {
     let managed_pem = env.write("holder-managed.pem", m["certificatePem"].as_str().unwrap());
     assert_lint_clean("lint_pkix_cert", &[&managed_pem], ACCEPTED);
 
-    // Its CRL: DER, verified by openssl with the root, lint-clean, numbers increasing.
+    // Its CRL: DER, verified by openssl with the root, lint-clean.
     let crl_path = format!("{HOLDER_CA}/{managed_id}/crl");
     let mut numbers = Vec::new();
     for i in 0..2 {
@@ -993,7 +993,9 @@ fn holder_roots_wallet_signers_and_crl() {
         let findings = lint_crl(&f);
         assert!(findings.is_empty(), "lint_crl: {findings:?}");
     }
-    assert!(numbers[1] > numbers[0], "{numbers:?}");
+    // A GET serves the stored CRL: the same one twice (it is re-signed by revocations and
+    // the renewal timer, never by a read).
+    assert_eq!(numbers[1], numbers[0], "{numbers:?}");
 
     // The operator's offline holder root, uploaded; commonName with it is refused.
     let root = offline_root(&env, "hroot", "/C=NZ/O=Wallet Co/CN=Wallet Root", true);
@@ -1272,7 +1274,11 @@ fn ledger_counts(env: &Env) -> (i64, i64) {
         conn.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))
             .unwrap()
     };
-    (n("issued_certificates"), n("signatures"))
+    // CRLs are left out: the daemon's timer signs a new CA's first CRL on its own.
+    (
+        n("issued_certificates"),
+        n("signatures WHERE artefact != 'crl'"),
+    )
 }
 
 /// The keys of roots and signers belong to their lifecycle: an issuer-role caller cannot

@@ -145,7 +145,10 @@ pub struct DsCertificateData {
     pub not_before: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub not_after: Option<String>,
-    pub crl_distribution_point_uri: String,
+    /// Required (ISO/IEC 18013-5 Table B.3) unless the IACA key's CRL is published here:
+    /// then `{public.base_url}/crl/{caId}.crl` by default.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub crl_distribution_point_uri: Option<String>,
 }
 
 /// `dsPublicKeySource` / `subjectPublicKeySource`: `key-descriptor` or `csr`.

@@ -117,21 +117,23 @@ impl Store {
         self.read(|conn| issuer_where(conn, "key_label", label))
     }
 
-    /// Issuers whose CRL is missing or whose nextUpdate is at or before `renew_at` (Unix
-    /// seconds), oldest first, at most `limit`.
-    /// `(id, tenant)` pairs.
+    /// Issuers whose CRL is missing, whose nextUpdate is at or before `renew_at`, or after
+    /// `longest` (Unix seconds; the configured window was shortened since), oldest first, at
+    /// most `limit`: `(id, tenant)` pairs.
     pub fn crl_issuers_due(
         &self,
         renew_at: i64,
+        longest: i64,
         limit: usize,
     ) -> Result<Vec<(String, String)>, StoreError> {
         self.read(|conn| {
             let mut stmt = conn.prepare_cached(
                 "SELECT id, tenant FROM crl_issuers
                  WHERE crl_der IS NULL OR next_update IS NULL OR next_update <= ?1
-                 ORDER BY next_update IS NOT NULL, next_update LIMIT ?2",
+                    OR next_update > ?2
+                 ORDER BY next_update IS NOT NULL, next_update LIMIT ?3",
             )?;
-            let rows = stmt.query_map(params![renew_at, limit as i64], |r| {
+            let rows = stmt.query_map(params![renew_at, longest, limit as i64], |r| {
                 Ok((r.get(0)?, r.get(1)?))
             })?;
             Ok(rows.collect::<Result<_, _>>()?)
@@ -300,10 +302,12 @@ mod tests {
             .w(|w| w.upsert_crl_issuer("c2", "t1", "L1", b"cert", "now"))
             .unwrap();
         assert_eq!(again, "c1");
-        assert_eq!(store.crl_issuers_due(0, 10).unwrap()[0].0, "c1");
+        assert_eq!(store.crl_issuers_due(0, i64::MAX, 10).unwrap()[0].0, "c1");
         store.w(|w| w.store_crl("c1", 1, 10, 20, b"crl1")).unwrap();
-        assert!(store.crl_issuers_due(19, 10).unwrap().is_empty());
-        assert_eq!(store.crl_issuers_due(20, 10).unwrap().len(), 1);
+        assert!(store.crl_issuers_due(19, i64::MAX, 10).unwrap().is_empty());
+        assert_eq!(store.crl_issuers_due(20, i64::MAX, 10).unwrap().len(), 1);
+        // A window longer than the policy now allows is due too.
+        assert_eq!(store.crl_issuers_due(0, 19, 10).unwrap().len(), 1);
         // Numbers only move forward by one.
         assert!(matches!(
             store.w(|w| w.store_crl("c1", 1, 10, 20, b"again")),
@@ -319,7 +323,7 @@ mod tests {
         store
             .w(|w| w.upsert_crl_issuer("c3", "t1", "L1", b"cert2", "now"))
             .unwrap();
-        assert_eq!(store.crl_issuers_due(0, 10).unwrap()[0].0, "c1");
+        assert_eq!(store.crl_issuers_due(0, i64::MAX, 10).unwrap()[0].0, "c1");
 
         store
             .w(|w| w.insert_revocation(&revocation("a", Some("c1"))))

@@ -536,8 +536,14 @@ pub struct Finding {
 
 /// Lint files with a pkilint tool; returns findings of WARNING and above.
 pub fn pkilint(tool: &str, files: &[&Path]) -> Vec<Finding> {
+    pkilint_with(tool, &[], files)
+}
+
+/// As [`pkilint`], with the tool's own options (`lint_crl` needs `-t CRL -p PKIX`).
+pub fn pkilint_with(tool: &str, options: &[&str], files: &[&Path]) -> Vec<Finding> {
     let out = Command::new(pkilint_bin(tool))
         .args(["lint", "-f", "JSON", "-s", "WARNING"])
+        .args(options)
         .args(files)
         .output()
         .expect("run pkilint");

@@ -174,9 +174,12 @@ pub async fn renew(app: &Arc<App>, ctx: &OpContext, issuer_id: String) -> Result
 /// next pass; nothing is lost across a restart (what is due is read from the database).
 pub async fn renew_due(app: &Arc<App>) {
     let store = app.store.clone();
-    let horizon = (OffsetDateTime::now_utc() + app.crl.renew_before).unix_timestamp();
+    let now = OffsetDateTime::now_utc();
+    let horizon = (now + app.crl.renew_before).unix_timestamp();
+    // A minute of slack: a CRL signed a moment ago under this policy is not "too long".
+    let longest = (now + app.crl.validity + time::Duration::minutes(1)).unix_timestamp();
     let due = app
-        .blocking(move || store.crl_issuers_due(horizon, 1000))
+        .blocking(move || store.crl_issuers_due(horizon, longest, 1000))
         .await;
     let due = match due {
         Ok(Ok(d)) => d,

@@ -175,7 +175,8 @@ pub async fn create_document_signer(
             locality: data.locality_name.clone(),
             not_before: nb,
             not_after: nb,
-            crl_distribution_point_uri: data.crl_distribution_point_uri.clone(),
+            // Filled below when the request names none.
+            crl_distribution_point_uri: data.crl_distribution_point_uri.clone().unwrap_or_default(),
         };
         Ok((id, source, iaca, iaca_key, spec, na))
     })();
@@ -184,6 +185,7 @@ pub async fn create_document_signer(
         Err(e) => return op::refuse(app, ctx, EVENT, None, e).await,
     };
     let full = full_id(&tenant, &id);
+    let base = app.public_base_url.clone();
     let cert = op::run(app, ctx, Op::new(EVENT, Some(&full)), move |w| {
         let rec = Recording {
             id,
@@ -215,6 +217,19 @@ pub async fn create_document_signer(
                 }
                 (IacaInput::Data(_), false) => {}
             }
+        }
+        if spec.crl_distribution_point_uri.is_empty() {
+            let mut dp = None;
+            if let Some(id) = &link.listed_by {
+                default_dp(&mut dp, &base, id);
+            }
+            spec.crl_distribution_point_uri = dp.ok_or_else(|| {
+                invalid(
+                    "certificateData.crlDistributionPointUri",
+                    "is required (ISO/IEC 18013-5 Table B.3) unless the IACA key's CRL is \
+                     published here and public.base_url is set",
+                )
+            })?;
         }
         let view = match iaca {
             IacaInput::Data(s) => s
@@ -249,6 +264,12 @@ pub async fn create_document_signer(
     let mut out = req.certificate_data.clone();
     out.not_before = Some(rfc3339(cert.not_before()));
     out.not_after = Some(rfc3339(cert.not_after()));
+    out.crl_distribution_point_uri = cert
+        .ext()
+        .crl_distribution_uris()
+        .ok()
+        .flatten()
+        .and_then(|u| u.into_iter().next());
     Ok(api::IsoCertificateResponse {
         certificate_pem: pem(&cert)?,
         stored_certificate_ids: vec![full],
