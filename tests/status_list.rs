@@ -282,7 +282,7 @@ fn assert_error_shape(v: &Value) {
 #[test]
 fn an_mdocs_status_resolves_and_flips_when_revoked() {
     let env = Env::new("status-managed", "list_size = 16");
-    let (_iaca_id, iaca) = env.managed_iaca();
+    let (iaca_id, iaca) = env.managed_iaca();
     let dev = device();
 
     // Two mdocs: consecutive entries of one list, the uri under public.base_url.
@@ -388,6 +388,10 @@ fn an_mdocs_status_resolves_and_flips_when_revoked() {
     let (_, dist) = common::http(env.d.addr, "GET", DISTRIBUTION, None);
     let dist: Value = serde_json::from_str(&dist).unwrap();
     assert_eq!(dist, json!({"status_lists": [uri, uri2]}));
+
+    // The IACA its mdocs' lists belong to cannot be deleted.
+    let (s, v) = env.call_as(&env.tok, "DELETE", &format!("{IACAS}/{iaca_id}"), None);
+    assert_eq!((s, v["code"].clone()), (409, json!("CaInUse")), "{v}");
 }
 
 #[test]
