@@ -372,10 +372,17 @@ fn an_mdocs_status_resolves_and_flips_when_revoked() {
     assert_eq!((mdocs, cose), (2, 2 + 1 + 1));
     assert_eq!(env.count("SELECT count(*) FROM mdoc_revocations"), 1);
 
-    // Indexes are never reused: fill the list (16 entries), the next mdoc opens a second.
-    for _ in 2..16 {
-        env.sign(&dev);
-    }
+    // Indexes are never reused: fill the list (16 entries) with concurrent requests, and the
+    // next mdoc opens a second list.
+    std::thread::scope(|scope| {
+        for _ in 0..2 {
+            scope.spawn(|| {
+                for _ in 0..7 {
+                    env.sign(&dev);
+                }
+            });
+        }
+    });
     let (_, enc) = env.sign(&dev);
     let (idx, uri2) = env.mdoc_status("m16", &enc, &iaca);
     assert_eq!(idx, 0);
@@ -385,6 +392,11 @@ fn an_mdocs_status_resolves_and_flips_when_revoked() {
          GROUP BY 1, 2 HAVING count(*) > 1)",
     );
     assert_eq!(n, 0, "an index was handed out twice");
+    let first = uri.rsplit('/').nth(1).unwrap();
+    let used = env.count(&format!(
+        "SELECT count(DISTINCT status_idx) FROM issued_mdocs WHERE status_list_id = '{first}'"
+    ));
+    assert_eq!(used, 16, "the first list's 16 entries, each once");
     let (_, dist) = common::http(env.d.addr, "GET", DISTRIBUTION, None);
     let dist: Value = serde_json::from_str(&dist).unwrap();
     assert_eq!(dist, json!({"status_lists": [uri, uri2]}));
