@@ -3,7 +3,7 @@
 //! before every signature. A key of one lifecycle can therefore never be borrowed by
 //! another: a managed holder root's key cannot mint a generic certificate, a Document
 //! Signer key never signs a certificate, an IACA key signs only Document Signer
-//! certificates (and its CRLs).
+//! certificates (and its CRLs; a managed IACA's key also its status list signers').
 
 use super::ServiceError;
 
