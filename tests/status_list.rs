@@ -409,7 +409,7 @@ fn an_mdocs_status_resolves_and_flips_when_revoked() {
 #[test]
 fn the_daemon_renews_a_token_before_it_expires() {
     // A token valid 6 s, renewed once it expires within 4 s, looked at every second.
-    let env = Env::new(
+    let mut env = Env::new(
         "status-timer",
         "token_validity_secs = 6\nttl_secs = 2\nrenew_before_secs = 4\ncheck_secs = 1",
     );
@@ -445,6 +445,27 @@ fn the_daemon_renews_a_token_before_it_expires() {
         "SELECT count(*) FROM audit_events WHERE token_id = '{token_id}'"
     ));
     assert!(n >= 2, "renewals are audited as {token_id}");
+
+    // After a crash the next mdoc takes the next index: none is handed out twice.
+    env.d.crash_and_restart(&env._hsm);
+    env.d.wait_status("/readyz", 200, Duration::from_secs(10));
+    let (_, enc) = env.sign(&device());
+    let (idx2, uri2) = env.mdoc_status("m2", &enc, &iaca);
+    assert_eq!((idx2, uri2.as_str()), (idx + 1, uri.as_str()));
+    // The token may have lapsed while the daemon was down: its first passes renew it.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let v = env.check_token("restarted", &uri, &iaca, &[idx, idx2]);
+        if v["ok"] == true {
+            assert_eq!(
+                v["statuses"],
+                json!({idx.to_string(): 0, idx2.to_string(): 0})
+            );
+            break;
+        }
+        assert!(Instant::now() < deadline, "{v}\n{}", env.tail());
+        std::thread::sleep(Duration::from_millis(500));
+    }
 }
 
 /// An offline P-256 IACA made with the openssl CLI: (key, cert, PEM).

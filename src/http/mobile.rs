@@ -3,7 +3,9 @@
 //! list routes. IACAs, document signers and status list signers are served by `ca.rs`.
 
 use hyper::body::Incoming;
-use hyper::header::{CACHE_CONTROL, CONTENT_TYPE, ETAG, HeaderValue, IF_NONE_MATCH};
+use hyper::header::{
+    ACCESS_CONTROL_ALLOW_ORIGIN, CACHE_CONTROL, CONTENT_TYPE, ETAG, HeaderValue, IF_NONE_MATCH,
+};
 use hyper::{Request, Response, StatusCode};
 
 use super::{ApiError, Body, Ctx, json_response, read_json};
@@ -105,6 +107,8 @@ pub async fn public(
             CACHE_CONTROL,
             HeaderValue::from_static("public, max-age=300"),
         );
+        resp.headers_mut()
+            .insert(ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
         return Ok(resp);
     };
     let id = super::ca::path_id(raw_id)?;
@@ -137,5 +141,8 @@ pub async fn public(
     if let Ok(c) = HeaderValue::from_str(&format!("public, max-age={}", t.ttl_secs.min(left))) {
         h.insert(CACHE_CONTROL, c);
     }
+    // The draft asks for CORS so that browser-based readers can fetch tokens; they are
+    // public and need no credentials, so any origin may read them.
+    h.insert(ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
     Ok(resp)
 }
