@@ -185,6 +185,37 @@ pub struct ServerConfig {
     /// tokens and private JWKs of requests in flight).
     #[serde(default)]
     pub allow_core_dumps: bool,
+    /// Serve TLS (1.2 and 1.3, ALPN h2 and http/1.1) instead of plain HTTP.
+    pub tls: Option<TlsConfig>,
+}
+
+/// `[server.tls]`: the certificate chain and where its key is. `SIGHUP` reloads both.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// PEM certificates, the server's first, then its issuers.
+    pub certificate_chain: PathBuf,
+    /// A PKCS#8 PEM private key file, mode 0600 (readable by the daemon's user alone).
+    pub key_file: Option<PathBuf>,
+    /// Or the label of a key in the token (it never leaves it: the handshake's signature is
+    /// made there, over a digest, like every other). `hsm-pki tls dev-cert` makes one.
+    pub key_label: Option<String>,
+    /// PEM CA certificates client certificates must chain to (mutual TLS, on top of the
+    /// bearer token).
+    pub client_ca: Option<PathBuf>,
+    /// With `client_ca`: `required` (default; a client without a certificate is refused in
+    /// the handshake) or `optional`.
+    pub client_auth: Option<ClientAuth>,
+    /// `Strict-Transport-Security: max-age=` on every response.
+    #[serde(default = "defaults::hsts_max_age_secs")]
+    pub hsts_max_age_secs: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ClientAuth {
+    Required,
+    Optional,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -384,6 +415,10 @@ mod defaults {
     pub fn status_check_secs() -> u64 {
         60
     }
+    /// A year: what HSTS preload lists ask for.
+    pub fn hsts_max_age_secs() -> u64 {
+        365 * 86_400
+    }
     pub fn document_signer_days() -> u32 {
         457
     }
@@ -497,11 +532,40 @@ impl Config {
         if let Some(p) = self.token.pin_file.as_mut() {
             fix(p);
         }
+        if let Some(t) = self.server.tls.as_mut() {
+            fix(&mut t.certificate_chain);
+            for p in [t.key_file.as_mut(), t.client_ca.as_mut()]
+                .into_iter()
+                .flatten()
+            {
+                fix(p);
+            }
+        }
     }
 
     /// Checks that serde cannot express: exclusive choices, ranges.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let s = &self.server;
+        if let Some(t) = &s.tls {
+            match (&t.key_file, &t.key_label) {
+                (Some(_), Some(_)) | (None, None) => {
+                    return Err(invalid(
+                        "server.tls.key_file",
+                        "give server.tls.key_file or server.tls.key_label, exactly one",
+                    ));
+                }
+                (None, Some(l)) if l.is_empty() || l.len() > 128 => {
+                    return Err(invalid("server.tls.key_label", "must be 1 to 128 bytes"));
+                }
+                _ => {}
+            }
+            if t.client_auth.is_some() && t.client_ca.is_none() {
+                return Err(invalid(
+                    "server.tls.client_auth",
+                    "needs server.tls.client_ca (the CAs client certificates chain to)",
+                ));
+            }
+        }
         if !(1..=65_536).contains(&s.max_connections_per_client) {
             return Err(invalid(
                 "server.max_connections_per_client",

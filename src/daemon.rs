@@ -15,6 +15,7 @@ use tokio::sync::watch;
 use crate::config::{Config, TokenConfig};
 use crate::hsm::{self, HsmError, Token};
 use crate::http::Listener;
+use crate::http::tls::Tls;
 use crate::service::{App, Reconciliation, TokenStatus, checkpoint};
 use crate::store::Store;
 
@@ -29,6 +30,8 @@ pub enum DaemonError {
         addr: std::net::SocketAddr,
         source: std::io::Error,
     },
+    #[error("{0}")]
+    Tls(String),
 }
 
 /// Build the token layer's configuration; the PIN is read here, once.
@@ -92,6 +95,53 @@ fn forbid_core_dumps() {
     }
 }
 
+/// `hsm-pki tls dev-cert`: the token's TLS server key (made on first use, P-256, never
+/// leaving the token) and a self-signed certificate for it, for `localhost`, `127.0.0.1` and
+/// `::1`, valid 90 days, written to `out` as PEM. For trying TLS locally; production uses a
+/// certificate from the operator's CA for a key named by `server.tls.key_label`.
+pub fn tls_dev_cert(config: &Config, out: &std::path::Path) -> Result<(), String> {
+    let cfg = token_config(&config.token).map_err(|e| e.to_string())?;
+    let token = Token::open(cfg).map_err(|e| format!("cannot open the token: {e}"))?;
+    let key = token
+        .tls_key()
+        .map_err(|e| format!("cannot make the TLS key: {e}"))?;
+    let now = time::OffsetDateTime::now_utc()
+        .replace_nanosecond(0)
+        .unwrap_or_else(|_| time::OffsetDateTime::now_utc());
+    let spec = crate::x509::GenericSpec {
+        subject_name: crate::x509::DnFields {
+            common_name: Some("localhost".into()),
+            organization: Some("hsm-pki development".into()),
+            ..Default::default()
+        },
+        not_before: Some(now - time::Duration::minutes(5)),
+        not_after: Some(now + time::Duration::days(90)),
+        key_usage: vec!["DigitalSignature".into()],
+        // id-kp-serverAuth.
+        extended_key_usage_oids: vec!["1.3.6.1.5.5.7.3.1".into()],
+        subject_alternative_names: Some(crate::x509::AltNames {
+            dns_names: vec!["localhost".into()],
+            ip_addresses: vec!["127.0.0.1".into(), "::1".into()],
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let cert = crate::x509::build_generic(
+        &spec,
+        &key.public_key().clone(),
+        crate::x509::IssuerSpec {
+            key: &key,
+            certificate: None,
+            signature_algorithm: None,
+        },
+        now,
+    )
+    .map_err(|e| e.to_string())?;
+    let pem = cert.to_pem().map_err(|e| e.to_string())?;
+    std::fs::write(out, pem).map_err(|e| format!("{}: {e}", out.display()))?;
+    Ok(())
+}
+
 pub async fn serve(config: Config) -> Result<(), DaemonError> {
     if config.server.allow_core_dumps {
         tracing::warn!("core dumps allowed by configuration (server.allow_core_dumps)");
@@ -107,6 +157,7 @@ pub async fn serve(config: Config) -> Result<(), DaemonError> {
     app.max_keys_per_tenant = config.token.max_keys_per_tenant;
     app.mobile = mobile_config(&config);
     app.public_base_url = config.public.base_url.clone();
+    app.tls_key_label = config.server.tls.as_ref().and_then(|t| t.key_label.clone());
     app.crl = crate::service::crl::CrlPolicy {
         validity: time::Duration::seconds(config.crl.validity_secs as i64),
         renew_before: time::Duration::seconds(config.crl.renew_before_secs as i64),
@@ -185,13 +236,26 @@ pub async fn serve(config: Config) -> Result<(), DaemonError> {
         stop_rx.clone(),
     ));
 
-    let server = Listener::new(listener, app.clone(), config.server.clone());
+    let mut server = Listener::new(listener, app.clone(), config.server.clone());
+    let mut reloads = None;
+    if let Some(t) = &config.server.tls {
+        let tls = Arc::new(Tls::load(t, &app).map_err(DaemonError::Tls)?);
+        tracing::info!(chain = %t.certificate_chain.display(), token_key = t.key_label.is_some(), "serving TLS");
+        reloads = Some(tokio::spawn(reload_tls_on_sighup(
+            tls.clone(),
+            stop_rx.clone(),
+        )));
+        server = server.with_tls(tls);
+    }
     server.run(shutdown_signal()).await;
     let _ = stop_tx.send(true);
     let _ = checkpoints.await;
     let _ = publisher.await;
     let _ = crls.await;
     let _ = status_lists.await;
+    if let Some(r) = reloads {
+        let _ = r.await;
+    }
     // Every request has drained: this checkpoint covers the whole log of this run.
     write_checkpoint(&app).await;
     let _ = probe.await;
@@ -281,6 +345,25 @@ async fn write_checkpoint(app: &Arc<App>) {
 }
 
 /// Resolves on SIGTERM or Ctrl-C.
+/// `SIGHUP`: read the TLS certificate chain and key again; new connections get them, open
+/// ones keep theirs. A file that does not load leaves the old configuration in place.
+async fn reload_tls_on_sighup(tls: Arc<Tls>, mut stop: watch::Receiver<bool>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut hup) = signal(SignalKind::hangup()) else {
+        tracing::warn!("cannot watch SIGHUP: the TLS certificate is reloaded only by a restart");
+        return;
+    };
+    loop {
+        tokio::select! {
+            _ = hup.recv() => match tls.reload() {
+                Ok(()) => tracing::info!("TLS certificate reloaded"),
+                Err(e) => tracing::error!(error = %e, "TLS reload failed; the previous certificate stays"),
+            },
+            _ = stop.changed() => return,
+        }
+    }
+}
+
 async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
@@ -449,6 +532,7 @@ use crate::service::OWN_LABEL_PREFIX;
 /// database) per token, which ARCHITECTURE.md states as an invariant.
 async fn reconcile(app: &Arc<App>, token: Arc<Token>) {
     let store = app.store.clone();
+    let tls_label = app.tls_key_label.clone();
     let result = app
         .exclusive(move || -> Result<(Reconciliation, Vec<String>, usize), String> {
             // One pass over the token's key objects (each read once; torn ones destroyed),
@@ -458,8 +542,13 @@ async fn reconcile(app: &Arc<App>, token: Arc<Token>) {
             let db = store.key_labels().map_err(|e| e.to_string())?;
             // The audit checkpoint key is the daemon's own and has no key record: the
             // checkpoints it signed are what refer to it.
+            // So is the TLS server key in the token, when there is one.
             let own = |mut labels: Vec<String>| {
-                labels.retain(|l| l != hsm::AUDIT_KEY_LABEL);
+                labels.retain(|l| {
+                    l != hsm::AUDIT_KEY_LABEL
+                        && l != hsm::TLS_KEY_LABEL
+                        && Some(l) != tls_label.as_ref()
+                });
                 labels
             };
             let r = Reconciliation::compare(db.clone(), own(scan.private));

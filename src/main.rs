@@ -47,6 +47,24 @@ enum Command {
         #[command(subcommand)]
         command: TenantCommand,
     },
+    /// TLS tools.
+    Tls {
+        #[command(subcommand)]
+        command: TlsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum TlsCommand {
+    /// Make (or reuse) the TLS server key in the token and write a self-signed certificate
+    /// for localhost to `--out`; then set `[server.tls] certificate_chain = <out>` and
+    /// `key_label = "hsm-pki.tls-server-key"`. For trying TLS locally.
+    DevCert {
+        #[arg(long, default_value = "hsm-config/hsm-pki.toml")]
+        config: PathBuf,
+        #[arg(long, default_value = "var/tls-dev-cert.pem")]
+        out: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -308,6 +326,18 @@ fn main() -> ExitCode {
         Command::ApiToken { command } => exit(token_command(command)),
         Command::Audit { command } => exit(audit_command(command)),
         Command::Tenant { command } => exit(tenant_command(command)),
+        Command::Tls {
+            command: TlsCommand::DevCert { config, out },
+        } => exit(Config::load(&config).map_err(|e| e.to_string()).and_then(|c| {
+            hsm_pki::daemon::tls_dev_cert(&c, &out)?;
+            println!(
+                "wrote {}; serve TLS with:\n[server.tls]\ncertificate_chain = \"{}\"\nkey_label = \"{}\"",
+                out.display(),
+                std::fs::canonicalize(&out).unwrap_or(out.clone()).display(),
+                hsm_pki::hsm::TLS_KEY_LABEL
+            );
+            Ok(())
+        })),
         Command::CheckConfig { config } => match Config::load(&config) {
             Ok(c) => match c.token.read_pin() {
                 Ok(_) => {

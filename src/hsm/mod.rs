@@ -20,6 +20,7 @@ mod keys;
 mod pool;
 mod sign;
 mod stats;
+mod tls_key;
 mod token;
 
 use std::fmt;
@@ -34,6 +35,7 @@ pub use keys::{
     KeyAttributes, KeyScan, PrivateKeyMaterial, PublicKeyUses, TokenKey, parse_ec_point,
 };
 pub use stats::{LatencySnapshot, SIGN_LATENCY_BOUNDS, SIGN_LATENCY_BUCKETS};
+pub use tls_key::TLS_KEY_LABEL;
 pub use token::{SENTINEL_LABEL, Token, TokenStats};
 
 /// How the configured token is found among the module's slots.

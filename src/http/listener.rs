@@ -14,6 +14,9 @@
 //!   `header_timeout_secs` of being accepted is closed (hyper's own header timeout starts
 //!   only once it has detected the protocol). Idle keep-alive connections close after
 //!   `idle_timeout_secs`.
+//! - **TLS** (`[server.tls]`, `tls.rs`): the handshake runs in the connection's task and
+//!   must end within the same header timeout; the configuration is taken from [`Tls`] per
+//!   connection, so a reload applies to new connections and leaves open ones alone.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -28,6 +31,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{Notify, Semaphore, watch};
 
 use super::limit::AuthFailures;
+use super::tls::Tls;
 use super::{Metrics, Peer, handle};
 use crate::config::ServerConfig;
 use crate::service::App;
@@ -45,14 +49,19 @@ pub struct Listener {
     /// Reserve slots, taken only when no ordinary one is free.
     reserve: Arc<Semaphore>,
     /// Open connections by client address, oldest first.
-    peers: Arc<Mutex<HashMap<IpAddr, Vec<Arc<ConnState>>>>>,
+    peers: Arc<Peers>,
     /// Request counters and latency histograms, exposed at `GET /metrics`.
     metrics: Arc<Metrics>,
     /// 401s per client address (429 past the allowance).
     auth_failures: Arc<AuthFailures>,
     /// Public-route requests per client address.
     public: Arc<AuthFailures>,
+    tls: Option<Arc<Tls>>,
 }
+
+/// What a connection is served over: TCP, or TLS over TCP.
+trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Io for T {}
 
 impl Listener {
     pub fn new(listener: TcpListener, app: Arc<App>, config: ServerConfig) -> Self {
@@ -76,7 +85,14 @@ impl Listener {
             metrics: Arc::new(Metrics::new()),
             auth_failures,
             public,
+            tls: None,
         }
+    }
+
+    /// Serve TLS with `tls` instead of plain HTTP.
+    pub fn with_tls(mut self, tls: Arc<Tls>) -> Self {
+        self.tls = Some(tls);
+        self
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
@@ -182,19 +198,39 @@ impl Listener {
                 .timer(TokioTimer::new())
                 .max_concurrent_streams(64)
                 .max_header_list_size(64 * 1024);
-            let conn = builder
-                .serve_connection_with_upgrades(TokioIo::new(stream), service)
-                .into_owned();
+            let acceptor = self.tls.as_ref().map(|t| t.acceptor());
             let idle = self.config.idle_timeout();
             let head = self.config.header_timeout();
             let mut stop_rx = stop_rx.clone();
             let peers = self.peers.clone();
             tokio::spawn(async move {
                 let _permit = permit;
+                let started = tokio::time::Instant::now();
+                let stream: Box<dyn Io> = match acceptor {
+                    None => Box::new(stream),
+                    Some(acceptor) => {
+                        match tokio::time::timeout(head, acceptor.accept(stream)).await {
+                            Ok(Ok(tls)) => Box::new(tls),
+                            Ok(Err(e)) => {
+                                tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                                forget(&peers, ip, &conn_state);
+                                return;
+                            }
+                            Err(_) => {
+                                tracing::debug!(%peer, "no TLS handshake within the header timeout");
+                                forget(&peers, ip, &conn_state);
+                                return;
+                            }
+                        }
+                    }
+                };
+                let conn = builder
+                    .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                    .into_owned();
                 tokio::pin!(conn);
                 // One timer for the request-head deadline, and the idle check once a second
                 // (as before): no per-connection polling faster than that.
-                let head_deadline = tokio::time::sleep(head);
+                let head_deadline = tokio::time::sleep_until(started + head);
                 tokio::pin!(head_deadline);
                 let mut head_checked = false;
                 // Close the connection when it has sent no request within the header timeout
@@ -229,13 +265,7 @@ impl Listener {
                         }
                     }
                 }
-                let mut peers = peers.lock().unwrap_or_else(|e| e.into_inner());
-                if let Some(open) = peers.get_mut(&ip) {
-                    open.retain(|c| !Arc::ptr_eq(c, &conn_state));
-                    if open.is_empty() {
-                        peers.remove(&ip);
-                    }
-                }
+                forget(&peers, ip, &conn_state);
             });
         }
         let _ = stop_tx.send(true);
@@ -248,6 +278,19 @@ impl Listener {
             _ = tokio::time::sleep(self.config.shutdown_grace()) => {
                 tracing::warn!("grace period over; closing remaining connections");
             }
+        }
+    }
+}
+
+type Peers = Mutex<HashMap<IpAddr, Vec<Arc<ConnState>>>>;
+
+/// A connection has ended: its address's list no longer holds it.
+fn forget(peers: &Peers, ip: IpAddr, state: &Arc<ConnState>) {
+    let mut peers = peers.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(open) = peers.get_mut(&ip) {
+        open.retain(|c| !Arc::ptr_eq(c, state));
+        if open.is_empty() {
+            peers.remove(&ip);
         }
     }
 }

@@ -20,6 +20,7 @@ mod metrics;
 mod mobile;
 mod query;
 pub mod routes;
+pub mod tls;
 mod x509;
 
 use std::sync::Arc;
@@ -135,6 +136,12 @@ async fn handle(
     };
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         resp.headers_mut().insert("x-request-id", v);
+    }
+    if let Some(t) = &config.tls
+        && let Ok(v) = HeaderValue::from_str(&format!("max-age={}", t.hsts_max_age_secs))
+    {
+        resp.headers_mut()
+            .insert(hyper::header::STRICT_TRANSPORT_SECURITY, v);
     }
     ctx.metrics.observe_request(
         route_label,

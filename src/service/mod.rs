@@ -269,6 +269,8 @@ pub struct App {
     /// re-signing at a time, so none is signed over a list another is changing. Taken
     /// before `provisioning` when both are needed.
     pub(crate) status_signing: tokio::sync::Mutex<()>,
+    /// `server.tls.key_label`: a token key of the daemon's own, with no key record.
+    pub tls_key_label: Option<String>,
 }
 
 impl App {
@@ -292,6 +294,7 @@ impl App {
             status_list: mobile::StatusListConfig::default(),
             status_next: std::sync::Mutex::new(std::collections::HashMap::new()),
             status_signing: tokio::sync::Mutex::new(()),
+            tls_key_label: None,
         }
     }
 

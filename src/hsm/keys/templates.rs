@@ -34,8 +34,11 @@ impl Drop for SecretTemplate {
 }
 
 /// Labels of the daemon's own objects, which no key made for a client may carry.
-pub(super) const RESERVED_LABELS: [&str; 2] =
-    [crate::hsm::SENTINEL_LABEL, crate::hsm::AUDIT_KEY_LABEL];
+pub(super) const RESERVED_LABELS: [&str; 3] = [
+    crate::hsm::SENTINEL_LABEL,
+    crate::hsm::AUDIT_KEY_LABEL,
+    crate::hsm::TLS_KEY_LABEL,
+];
 
 pub(super) fn check_label(label: &str) -> Result<(), HsmError> {
     if label.is_empty() || label.len() > MAX_LABEL_LEN || RESERVED_LABELS.contains(&label) {
