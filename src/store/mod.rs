@@ -17,6 +17,7 @@ mod dts;
 mod issuance;
 mod mdoc;
 mod schema;
+mod status;
 mod tenants;
 
 use std::path::{Path, PathBuf};
@@ -32,6 +33,7 @@ pub use dts::{
 };
 pub use issuance::{IssuedRecord, StoredCertificate};
 pub use mdoc::MdocRecord;
+pub use status::{MdocStatus, StatusListRecord};
 pub use tenants::{ApiTokenRecord, TenantRecord};
 
 pub use schema::CURRENT_VERSION;
