@@ -117,7 +117,10 @@ async fn provision(
         let iaca_cert = ca::stored_cert(&iaca.certificate_der)?;
         let view = x509::check_iaca(&iaca_cert, "iacaId")?;
         let now = OffsetDateTime::now_utc();
-        let not_after = (now + validity).min(iaca_cert.not_after());
+        // Backdated by the clock skew allowed a client (see the spec below); the validity
+        // counts from there, so it stays within the profile's maximum.
+        let not_before = (now - ca::CLOCK_SKEW).max(iaca_cert.not_before());
+        let not_after = (not_before + validity).min(iaca_cert.not_after());
         if not_after < now + span {
             return Err(ServiceError::conflict(
                 ErrorCode::NoActiveSigner,
@@ -165,7 +168,8 @@ async fn provision(
             state_or_province: subject.state_or_province.clone(),
             organization: None,
             locality: None,
-            not_before: now,
+            // Backdated by the allowed clock skew, like a provisioned document signer's.
+            not_before,
             not_after,
             // The IACA's CRL, as its document signers name it (`provision.rs`).
             crl_distribution_point_uri: format!("{public_base}/crl/{}.crl", iaca.id),
