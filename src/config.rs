@@ -52,6 +52,42 @@ pub struct Config {
     pub public: PublicConfig,
     #[serde(default)]
     pub crl: CrlConfig,
+    #[serde(default)]
+    pub status_list: StatusListConfig,
+}
+
+/// Token Status Lists of mdocs (draft-ietf-oauth-status-list), and the timer that re-signs
+/// their tokens before they expire. Their URIs need `public.base_url`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatusListConfig {
+    /// Entries of one list (one bit each); a full list is followed by a new one.
+    #[serde(default = "defaults::status_list_size")]
+    pub list_size: u64,
+    /// A token's exp − iat.
+    #[serde(default = "defaults::status_token_validity_secs")]
+    pub token_validity_secs: u64,
+    /// A token's ttl claim: how long a reader may cache it.
+    #[serde(default = "defaults::status_ttl_secs")]
+    pub ttl_secs: u64,
+    /// A token is re-signed once its exp is this close.
+    #[serde(default = "defaults::status_renew_before_secs")]
+    pub renew_before_secs: u64,
+    /// Seconds between the timer's passes.
+    #[serde(default = "defaults::status_check_secs")]
+    pub check_secs: u64,
+}
+
+impl Default for StatusListConfig {
+    fn default() -> Self {
+        StatusListConfig {
+            list_size: defaults::status_list_size(),
+            token_validity_secs: defaults::status_token_validity_secs(),
+            ttl_secs: defaults::status_ttl_secs(),
+            renew_before_secs: defaults::status_renew_before_secs(),
+            check_secs: defaults::status_check_secs(),
+        }
+    }
 }
 
 /// How verifiers reach this daemon's public artefacts (CRLs, status lists, VICALs).
@@ -372,6 +408,22 @@ mod defaults {
     pub fn crl_check_secs() -> u64 {
         60
     }
+    pub fn status_list_size() -> u64 {
+        // 12.5 KiB uncompressed, a few hundred bytes compressed while few are revoked.
+        100_000
+    }
+    pub fn status_token_validity_secs() -> u64 {
+        86_400
+    }
+    pub fn status_ttl_secs() -> u64 {
+        3600
+    }
+    pub fn status_renew_before_secs() -> u64 {
+        6 * 3600
+    }
+    pub fn status_check_secs() -> u64 {
+        60
+    }
     /// A year: what HSTS preload lists ask for.
     pub fn hsts_max_age_secs() -> u64 {
         365 * 86_400
@@ -641,6 +693,37 @@ impl Config {
                 "crl.check_secs",
                 "must be more than 0 and at most crl.renew_before_secs (or a CRL could lapse \
                  between two passes)",
+            ));
+        }
+        let sl = &self.status_list;
+        if !(8..=10_000_000).contains(&sl.list_size) {
+            return Err(invalid("status_list.list_size", "must be 8 up to 10000000"));
+        }
+        // Short validities are for tests (the daemon warns): a token renewed every few
+        // seconds is a token signature every few seconds per list.
+        if !(2..=366 * 86400).contains(&sl.token_validity_secs) {
+            return Err(invalid(
+                "status_list.token_validity_secs",
+                "must be 2 s up to 366 days",
+            ));
+        }
+        if sl.ttl_secs == 0 || sl.ttl_secs > sl.token_validity_secs {
+            return Err(invalid(
+                "status_list.ttl_secs",
+                "must be more than 0 and at most status_list.token_validity_secs",
+            ));
+        }
+        if sl.renew_before_secs == 0 || sl.renew_before_secs >= sl.token_validity_secs {
+            return Err(invalid(
+                "status_list.renew_before_secs",
+                "must be more than 0 and less than status_list.token_validity_secs",
+            ));
+        }
+        if sl.check_secs == 0 || sl.check_secs > sl.renew_before_secs {
+            return Err(invalid(
+                "status_list.check_secs",
+                "must be more than 0 and at most status_list.renew_before_secs (or a token \
+                 could lapse between two passes)",
             ));
         }
         let t = &self.token;

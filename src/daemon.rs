@@ -163,6 +163,19 @@ pub async fn serve(config: Config) -> Result<(), DaemonError> {
         validity: time::Duration::seconds(config.crl.validity_secs as i64),
         renew_before: time::Duration::seconds(config.crl.renew_before_secs as i64),
     };
+    let sl = &config.status_list;
+    if sl.token_validity_secs < 3600 {
+        tracing::warn!(
+            secs = sl.token_validity_secs,
+            "status_list.token_validity_secs under an hour: meant for tests"
+        );
+    }
+    app.status_list = crate::service::mobile::StatusListConfig {
+        list_size: sl.list_size,
+        token_validity: time::Duration::seconds(sl.token_validity_secs as i64),
+        ttl_secs: sl.ttl_secs,
+        renew_before: time::Duration::seconds(sl.renew_before_secs as i64),
+    };
     app.holder = crate::service::holder::HolderPolicy {
         default_expires_in: config.holder.attestation_default_secs,
         max_expires_in: config.holder.attestation_max_secs,
@@ -218,6 +231,12 @@ pub async fn serve(config: Config) -> Result<(), DaemonError> {
         stop_rx.clone(),
     ));
 
+    let status_lists = tokio::spawn(renew_status_lists(
+        app.clone(),
+        Duration::from_secs(config.status_list.check_secs),
+        stop_rx.clone(),
+    ));
+
     let mut server = Listener::new(listener, app.clone(), config.server.clone());
     let mut reloads = None;
     if let Some(t) = &config.server.tls {
@@ -234,6 +253,7 @@ pub async fn serve(config: Config) -> Result<(), DaemonError> {
     let _ = checkpoints.await;
     let _ = publisher.await;
     let _ = crls.await;
+    let _ = status_lists.await;
     if let Some(r) = reloads {
         let _ = r.await;
     }
@@ -272,6 +292,24 @@ async fn renew_crls(app: Arc<App>, interval: Duration, mut stop: watch::Receiver
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
             _ = app.crl_wake.notified() => {}
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+/// Re-sign the status list tokens that expire within `status_list.renew_before_secs`, every
+/// `interval` while the token is ready, until `stop`. The schedule is the tokens' exp in the
+/// database, so the first pass after a restart renews what lapsed meanwhile.
+async fn renew_status_lists(app: Arc<App>, interval: Duration, mut stop: watch::Receiver<bool>) {
+    loop {
+        let wait = if app.health.is_ready() {
+            crate::service::mobile::renew_due(&app).await;
+            interval
+        } else {
+            interval.min(Duration::from_secs(1))
+        };
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
             _ = stop.changed() => return,
         }
     }

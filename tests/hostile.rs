@@ -676,6 +676,7 @@ struct World {
     /// uploaded) and a document signer pending under it.
     mobile_iaca: String,
     mobile_ds_pending: String,
+    mobile_sls_pending: String,
     /// An ecosystem of the first tenant, and a participant in it.
     ecosystem: String,
     participant: String,
@@ -749,6 +750,7 @@ impl World {
             vical_pending: String::new(),
             mobile_iaca: String::new(),
             mobile_ds_pending: String::new(),
+            mobile_sls_pending: String::new(),
             ecosystem: String::new(),
             participant: String::new(),
             vical_csr: String::new(),
@@ -925,6 +927,14 @@ impl World {
         let v = w.ok(
             &admin,
             "POST",
+            "/v2/credentials/mobile/status-list-signers",
+            &json!({"iacaId": iaca}),
+            201,
+        );
+        w.mobile_sls_pending = v["id"].as_str().unwrap().to_owned();
+        let v = w.ok(
+            &admin,
+            "POST",
             "/v1/ecosystems",
             &json!({"name": "Hostile"}),
             201,
@@ -986,6 +996,10 @@ impl World {
             .replace("{vicalSignerId}", &self.vical_pending)
             .replace("{iacaId}", &self.mobile_iaca)
             .replace("{documentSignerId}", &self.mobile_ds_pending)
+            .replace("{statusListSignerId}", &self.mobile_sls_pending)
+            // No mdoc of this tenant has it: the route checks its body first, then finds none.
+            .replace("{credentialId}", "5e1f0000-0000-4000-8000-000000000001")
+            .replace("{statusListId}", "5e1f0000-0000-4000-8000-000000000002")
             .replace("{ecosystemId}", &self.ecosystem)
             .replace("{participantId}", &self.participant);
         out = if out.starts_with(HOLDER_CA) && out.ends_with("/crl") {

@@ -1,5 +1,6 @@
 //! Wire types of the mobile credential family (MATTR VII `/v2/credentials/mobile`): IACAs
-//! and document signers. Responses of IACAs have the root CA shape (`super::RootCa`).
+//! document signers and status list signers (the document signer's shapes), mdoc
+//! revocation, the status list distribution. Responses of IACAs have the root CA shape (`super::RootCa`).
 
 use serde::{Deserialize, Serialize};
 
@@ -93,12 +94,34 @@ pub struct ValidityInfo {
     pub expected_update: Option<String>,
 }
 
-/// The signed mdoc: `encoded` is base64url of the IssuerSigned CBOR.
+/// The signed mdoc: `encoded` is base64url of the IssuerSigned CBOR. `credentialId` (not in
+/// MATTR's sign response; MATTR's name for an mdoc's id) is what the revoke route takes.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SignedMdoc {
     pub encoded: String,
     pub decoded: serde_json::Value,
+    pub credential_id: String,
+}
+
+/// `POST /v2/credentials/mobile/mdocs/{credentialId}/revoke`: `{}` (MATTR's revoke routes
+/// take a JSON object; there is nothing to say, and any member is refused). A map, not an
+/// empty struct: serde would take `[]` for one.
+pub type RevokeMdocRequest = serde_json::Map<String, serde_json::Value>;
+
+/// `POST /v2/credentials/mobile/mdocs/{credentialId}/revoke`: the shape MATTR answers a
+/// signer revocation with.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Revoked {
+    pub revoked: bool,
+    pub revocation_date: String,
+}
+
+/// `GET /v2/credentials/mobile/status-lists/distribution` (MATTR's draft-14 shape).
+#[derive(Debug, Clone, Serialize)]
+pub struct StatusListDistribution {
+    pub status_lists: Vec<String>,
 }
 
 /// `POST /v2/credentials/mobile/sign-mso`: an MSO the client built (isomdl's `prepare`

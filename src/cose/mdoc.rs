@@ -27,7 +27,7 @@ use super::CoseError;
 use super::cbor::{encode, tag24};
 use super::device_key::DeviceKey;
 use super::elements::Elements;
-use super::mso::{DigestAlgorithm, Mso, MsoPayload, ValidityInfo};
+use super::mso::{DigestAlgorithm, Mso, MsoPayload, StatusRef, ValidityInfo};
 use super::sign1::{IssuerAuth, ToBeSigned, finish, prepare};
 use super::tdate::format_tdate;
 use crate::x509::ParsedCertificate;
@@ -125,6 +125,7 @@ pub fn build_mdoc<S: AsRef<[u8]>>(
         device_key,
         doc_type: doc_type.to_string(),
         validity,
+        status: None,
     };
     Ok(UnsignedMdoc {
         namespaces,
@@ -161,6 +162,30 @@ fn check_salts<S: AsRef<[u8]>>(salts: &[S], elements: usize) -> Result<(), CoseE
 impl UnsignedMdoc {
     pub fn mso(&self) -> &Mso {
         self.payload.mso()
+    }
+
+    /// Give the MSO its status list entry (draft-ietf-oauth-status-list section 6.3). The
+    /// URI is the caller's (configured, not client input); it must be an absolute `https:` or
+    /// `http:` URI, which is all a reader can resolve.
+    pub fn with_status(mut self, status: StatusRef) -> Result<Self, CoseError> {
+        let scheme_ok = ["https://", "http://"]
+            .iter()
+            .any(|p| status.uri.len() > p.len() && status.uri.starts_with(p));
+        if !scheme_ok
+            || status
+                .uri
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_control())
+        {
+            return Err(CoseError::caller(format!(
+                "a status list URI must be an absolute http(s) URI, not {:?}",
+                status.uri
+            )));
+        }
+        let mut mso = self.payload.mso;
+        mso.status = Some(status);
+        self.payload = MsoPayload::built(mso);
+        Ok(self)
     }
 
     /// [`prepare`] the IssuerAuth over this mdoc's MSO.

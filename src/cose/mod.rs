@@ -1,7 +1,8 @@
 //! COSE and CBOR for mdocs (ISO/IEC 18013-5): data elements, IssuerSignedItems, the
 //! MobileSecurityObject, and the IssuerAuth COSE_Sign1, built and checked here, signed
 //! elsewhere; and the signed VICAL of Annex C ([`vical`]), built, signed in the same two
-//! steps, and read back.
+//! steps, and read back; and the Token Status List of draft-ietf-oauth-status-list
+//! ([`StatusList`], the Status List Token CWT), which mdocs reference from their MSO.
 //!
 //! Pure: no I/O, no clock, no RNG. The time of signing and the salts are passed in; the
 //! signature comes back from the caller, who has the token sign through `crypto::sign`.
@@ -35,6 +36,7 @@ mod error;
 mod mdoc;
 mod mso;
 mod sign1;
+mod status_list;
 mod tdate;
 pub mod vical;
 
@@ -43,10 +45,15 @@ pub use elements::{DRIVING_PRIVILEGES_TYPE, ELEMENT_TYPES, Elements, Limits, par
 pub use error::CoseError;
 pub use mdoc::{IssuerSigned, MAX_SALT_LEN, MIN_SALT_LEN, PreparedMdoc, UnsignedMdoc, build_mdoc};
 pub use mso::{
-    DigestAlgorithm, MAX_DIGEST_ID, MSO_VERSION, Mso, MsoPayload, ValidityInfo, ValueDigests,
-    parse_mso,
+    DigestAlgorithm, MAX_DIGEST_ID, MSO_VERSION, Mso, MsoPayload, StatusRef, ValidityInfo,
+    ValueDigests, parse_mso,
 };
 pub use sign1::{IssuerAuth, ToBeSigned, cose_algorithm, finish, prepare};
+pub use status_list::{
+    ParsedStatusList, PreparedStatusList, STATUS_INVALID, STATUS_LIST_CWT_TYPE, STATUS_SUSPENDED,
+    STATUS_VALID, SignedStatusList, StatusList, StatusListClaims, UnsignedStatusList,
+    build_status_list_token, parse_status_list_token,
+};
 pub use tdate::parse_date_time;
 pub use vical::{
     CertificateInfo, ParsedVical, PreparedVical, SignedVical, UnsignedVical, Vical, VicalMember,

@@ -16,8 +16,13 @@
 //! A client's MSO is accepted in either form, bare or as MobileSecurityObjectBytes (told
 //! apart by the first byte); either way what is signed is the MSO bytes exactly as received,
 //! inside tag 24, and only after they parsed as an MSO here. Nothing outside the CDDL above
-//! is accepted (not even the `status` member of later editions, until the status list work
-//! says what it may hold): the document signer key must not sign content nobody checked.
+//! is accepted: the document signer key must not sign content nobody checked.
+//!
+//! An MSO built here may carry the `status` member of draft-ietf-oauth-status-list
+//! (section 6.3, for ISO mdocs): `"status": {"status_list": {"idx": uint, "uri": tstr}}`,
+//! written last ([`StatusRef`]). A client's MSO may not: the daemon allocates the indexes of
+//! its status lists, one per mdoc and never reused, so an index a client chose could point
+//! at another mdoc's entry (revoking one would revoke both) or at a list it does not keep.
 
 use ciborium::Value;
 use time::OffsetDateTime;
@@ -181,6 +186,25 @@ impl ValidityInfo {
     }
 }
 
+/// The status list entry of an mdoc: index `idx` in the Status List Token at `uri`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusRef {
+    pub idx: u64,
+    pub uri: String,
+}
+
+impl StatusRef {
+    fn to_value(&self) -> Value {
+        Value::Map(vec![(
+            text_key("status_list"),
+            Value::Map(vec![
+                (text_key("idx"), Value::from(self.idx)),
+                (text_key("uri"), text_key(&self.uri)),
+            ]),
+        )])
+    }
+}
+
 /// valueDigests: per namespace, digestID and digest, each list in ascending digestID order.
 pub type ValueDigests = Vec<(String, Vec<(u64, Vec<u8>)>)>;
 
@@ -192,6 +216,8 @@ pub struct Mso {
     pub(super) device_key: DeviceKey,
     pub(super) doc_type: String,
     pub(super) validity: ValidityInfo,
+    /// Only in MSOs built here (see the module docs).
+    pub(super) status: Option<StatusRef>,
 }
 
 impl Mso {
@@ -213,6 +239,10 @@ impl Mso {
 
     pub fn device_key(&self) -> &DeviceKey {
         &self.device_key
+    }
+
+    pub fn status(&self) -> Option<&StatusRef> {
+        self.status.as_ref()
     }
 
     /// The digest of `namespace`'s item `digest_id`.
@@ -250,8 +280,8 @@ impl Mso {
                 (text_key(ns), Value::Map(ids))
             })
             .collect();
-        // Members in the order of the ISO/IEC 18013-5 Annex D example.
-        Value::Map(vec![
+        // Members in the order of the ISO/IEC 18013-5 Annex D example, status last.
+        let mut members = vec![
             (text_key("version"), text_key(MSO_VERSION)),
             (
                 text_key("digestAlgorithm"),
@@ -264,7 +294,11 @@ impl Mso {
             ),
             (text_key("docType"), text_key(&self.doc_type)),
             (text_key("validityInfo"), self.validity.to_value()),
-        ])
+        ];
+        if let Some(status) = &self.status {
+            members.push((text_key("status"), status.to_value()));
+        }
+        Value::Map(members)
     }
 
     fn from_value(v: &Value) -> Result<Self, CoseError> {
@@ -331,6 +365,7 @@ impl Mso {
             device_key,
             doc_type: doc_type.to_string(),
             validity,
+            status: None,
         })
     }
 }

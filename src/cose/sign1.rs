@@ -20,6 +20,9 @@ use super::tdate::format_tdate;
 use crate::crypto::{Curve, PublicKey, SignatureAlgorithm};
 use crate::x509::ParsedCertificate;
 
+/// The COSE header parameter `typ` (RFC 9596), which coset 0.4 does not name.
+pub(super) const HEADER_TYP: i64 = 16;
+
 /// The COSE algorithm of a document signer key, by its curve: ES256, ES384, ES512 (RFC 9053
 /// section 2.1) for P-256, P-384, P-521, each hash matched to its curve's strength as
 /// `KeyAlgorithm::default_signature` does for certificates.
@@ -109,6 +112,17 @@ impl Draft {
         x5chain: &[ParsedCertificate],
         signer: &str,
     ) -> Result<Self, CoseError> {
+        Self::typed(payload, x5chain, signer, None)
+    }
+
+    /// As [`Draft::new`], with a protected `typ` (16, RFC 9596) after the algorithm when
+    /// given: a Status List Token must carry one, IssuerAuth and the VICAL carry none.
+    pub(super) fn typed(
+        payload: Vec<u8>,
+        x5chain: &[ParsedCertificate],
+        signer: &str,
+        typ: Option<&str>,
+    ) -> Result<Self, CoseError> {
         let leaf = x5chain.first().ok_or_else(|| {
             CoseError::caller(format!("x5chain must hold the {signer} certificate"))
         })?;
@@ -120,7 +134,11 @@ impl Draft {
             .curve()
             .ok_or_else(|| CoseError::caller(format!("the {signer} key must be an EC key")))?;
         let (alg, cose_alg) = cose_algorithm(curve);
-        let header = HeaderBuilder::new().algorithm(cose_alg).build();
+        let mut header = HeaderBuilder::new().algorithm(cose_alg);
+        if let Some(typ) = typ {
+            header = header.value(HEADER_TYP, Value::Text(typ.to_string()));
+        }
+        let header = header.build();
         let encoded_header = header
             .clone()
             .to_vec()

@@ -1,7 +1,7 @@
 //! Root CAs and signers: `/v1/ecosystems/certificates/{ca,vical-signers}` (roles admin,
 //! dts-provider), `/v1/holder/certificates/{ca,wallet-attestation-signers}` (roles admin,
-//! holder) and `/v2/credentials/mobile/{iacas,document-signers}` (roles admin, issuer). One
-//! handler set serves the six resources; [`Resource`] says which.
+//! holder) and `/v2/credentials/mobile/{iacas,document-signers,status-list-signers}` (roles
+//! admin, issuer). One handler set serves the seven resources; [`Resource`] says which.
 
 use hyper::body::Incoming;
 use hyper::header::{CONTENT_TYPE, HeaderValue};
@@ -22,6 +22,7 @@ pub enum Resource {
     WalletSigner,
     Iaca,
     DocumentSigner,
+    StatusListSigner,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,11 +45,12 @@ pub fn event_prefix(resource: Resource) -> &'static str {
         Resource::WalletSigner => SignerFamily::Wallet.event(),
         Resource::Iaca => RootFamily::Iaca.event(),
         Resource::DocumentSigner => SignerFamily::Document.event(),
+        Resource::StatusListSigner => SignerFamily::StatusList.event(),
     }
 }
 
 /// Ids are UUIDs; anything else is a 404 like an unknown id.
-fn path_id(raw: &str) -> Result<String, ApiError> {
+pub(super) fn path_id(raw: &str) -> Result<String, ApiError> {
     uuid::Uuid::parse_str(raw)
         .map(|u| u.to_string())
         .map_err(|_| ApiError::not_found())
@@ -100,15 +102,18 @@ fn signer_to_api(s: SignerView) -> api::Signer {
 fn signer_json(family: SignerFamily, s: SignerView) -> serde_json::Value {
     let s = signer_to_api(s);
     match family {
-        SignerFamily::Document => to_json(&api::mobile::DocumentSigner {
-            id: s.id,
-            iaca_id: s.ca_id,
-            active: s.active,
-            csr_pem: s.csr_pem,
-            certificate_pem: s.certificate_pem,
-            certificate_fingerprint: s.certificate_fingerprint,
-            certificate_data: s.certificate_data,
-        }),
+        // A status list signer has the document signer's shape (MATTR).
+        SignerFamily::Document | SignerFamily::StatusList => {
+            to_json(&api::mobile::DocumentSigner {
+                id: s.id,
+                iaca_id: s.ca_id,
+                active: s.active,
+                csr_pem: s.csr_pem,
+                certificate_pem: s.certificate_pem,
+                certificate_fingerprint: s.certificate_fingerprint,
+                certificate_data: s.certificate_data,
+            })
+        }
         _ => to_json(&s),
     }
 }
@@ -199,7 +204,7 @@ async fn signer(
     match action {
         CaOp::Create => {
             let b = match family {
-                SignerFamily::Document => ca::SignerRequest::try_from(
+                SignerFamily::Document | SignerFamily::StatusList => ca::SignerRequest::try_from(
                     read_json::<api::mobile::CreateDocumentSignerRequest>(ctx, req).await?,
                 )?,
                 _ => ca::SignerRequest::try_from(
@@ -208,12 +213,14 @@ async fn signer(
             };
             let v = ca::create_signer(&ctx.app, op, family, b.ca_id).await?;
             let body = match family {
-                SignerFamily::Document => to_json(&api::mobile::CreatedDocumentSigner {
-                    id: v.id,
-                    iaca_id: v.ca_id,
-                    active: v.active,
-                    csr_pem: v.csr_pem,
-                }),
+                SignerFamily::Document | SignerFamily::StatusList => {
+                    to_json(&api::mobile::CreatedDocumentSigner {
+                        id: v.id,
+                        iaca_id: v.ca_id,
+                        active: v.active,
+                        csr_pem: v.csr_pem,
+                    })
+                }
                 _ => to_json(&api::CreatedSigner {
                     id: v.id,
                     csr_pem: v.csr_pem,
@@ -277,6 +284,9 @@ pub async fn dispatch(
         Resource::Iaca => root(ctx, op, RootFamily::Iaca, action, req, params).await,
         Resource::DocumentSigner => {
             signer(ctx, op, SignerFamily::Document, action, req, params).await
+        }
+        Resource::StatusListSigner => {
+            signer(ctx, op, SignerFamily::StatusList, action, req, params).await
         }
     }
 }

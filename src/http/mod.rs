@@ -277,6 +277,9 @@ async fn dispatch(
         RouteId::HolderCaCrl => ca::holder_crl(ctx, &op(), &params[0]).await,
         RouteId::MobileSign => mobile::sign(ctx, &op(), req).await,
         RouteId::MobileSignMso => mobile::sign_mso(ctx, &op(), req).await,
+        RouteId::MobileRevoke => mobile::revoke(ctx, &op(), &params[0], req).await,
+        RouteId::StatusListToken => mobile::public(ctx, req, Some(&params[0])).await,
+        RouteId::StatusListDistribution => mobile::public(ctx, req, None).await,
         RouteId::WalletAttestation => ca::wallet_attestation(ctx, &op(), req).await,
         RouteId::Dts(action) if action.is_public() => dts::public(ctx, action, req, params).await,
         RouteId::Dts(action) => dts::dispatch(ctx, &op(), action, req, params).await,
@@ -388,6 +391,7 @@ const OPENAPI_FRAGMENTS: &[&str] = &[
     include_str!("openapi/mobile.json"),
     include_str!("openapi/dts.json"),
     include_str!("openapi/crl.json"),
+    include_str!("openapi/status.json"),
 ];
 
 /// The merged OpenAPI document, built once.

@@ -38,6 +38,10 @@ pub enum RouteId {
     HolderCaCrl,
     MobileSign,
     MobileSignMso,
+    MobileRevoke,
+    /// Public: a status list's token, and the list of their URIs.
+    StatusListToken,
+    StatusListDistribution,
     WalletAttestation,
     /// Ecosystems, participants, VICAL configuration (issue 13).
     Dts(super::dts::DtsOp),
@@ -61,6 +65,7 @@ impl RouteId {
             RouteId::X509StoreDelete => s("X509_STORE_CERTIFICATE_DELETE"),
             RouteId::X509CertificateRevoke => s("X509_CERTIFICATE_REVOKE"),
             RouteId::MobileSign | RouteId::MobileSignMso => s("MOBILE_CREDENTIAL_SIGN"),
+            RouteId::MobileRevoke => s("MOBILE_CREDENTIAL_REVOKE"),
             RouteId::WalletAttestation => s("CREDENTIAL_HOLDER_WALLET_ATTESTATION_CREATE"),
             RouteId::Dts(op) => op.audit_event().map(str::to_owned),
             RouteId::Ca(resource, action) => {
@@ -401,6 +406,54 @@ pub const ROUTES: &[RouteDef] = &[
     },
     RouteDef {
         method: "POST",
+        pattern: "/v2/credentials/mobile/status-list-signers",
+        access: Access::Roles(MOBILE),
+        id: RouteId::Ca(Resource::StatusListSigner, CaOp::Create),
+    },
+    RouteDef {
+        method: "GET",
+        pattern: "/v2/credentials/mobile/status-list-signers",
+        access: Access::Roles(MOBILE),
+        id: RouteId::Ca(Resource::StatusListSigner, CaOp::List),
+    },
+    RouteDef {
+        method: "GET",
+        pattern: "/v2/credentials/mobile/status-list-signers/{statusListSignerId}",
+        access: Access::Roles(MOBILE),
+        id: RouteId::Ca(Resource::StatusListSigner, CaOp::Get),
+    },
+    RouteDef {
+        method: "PUT",
+        pattern: "/v2/credentials/mobile/status-list-signers/{statusListSignerId}",
+        access: Access::Roles(MOBILE),
+        id: RouteId::Ca(Resource::StatusListSigner, CaOp::Update),
+    },
+    RouteDef {
+        method: "DELETE",
+        pattern: "/v2/credentials/mobile/status-list-signers/{statusListSignerId}",
+        access: Access::Roles(MOBILE),
+        id: RouteId::Ca(Resource::StatusListSigner, CaOp::Delete),
+    },
+    RouteDef {
+        method: "POST",
+        pattern: "/v2/credentials/mobile/mdocs/{credentialId}/revoke",
+        access: Access::Roles(MOBILE),
+        id: RouteId::MobileRevoke,
+    },
+    RouteDef {
+        method: "GET",
+        pattern: "/v2/credentials/mobile/status-lists/distribution",
+        access: Access::Public,
+        id: RouteId::StatusListDistribution,
+    },
+    RouteDef {
+        method: "GET",
+        pattern: "/v2/credentials/mobile/status-lists/{statusListId}/token",
+        access: Access::Public,
+        id: RouteId::StatusListToken,
+    },
+    RouteDef {
+        method: "POST",
         pattern: "/v2/credentials/mobile/sign",
         access: Access::Roles(MOBILE),
         id: RouteId::MobileSign,
@@ -524,6 +577,12 @@ pub const ROUTES: &[RouteDef] = &[
         pattern: "/v2/credentials/mobile/document-signers/{documentSignerId}/revoke",
         access: Access::Roles(MOBILE),
         id: RouteId::Ca(Resource::DocumentSigner, CaOp::Revoke),
+    },
+    RouteDef {
+        method: "POST",
+        pattern: "/v2/credentials/mobile/status-list-signers/{statusListSignerId}/revoke",
+        access: Access::Roles(MOBILE),
+        id: RouteId::Ca(Resource::StatusListSigner, CaOp::Revoke),
     },
     RouteDef {
         method: "POST",

@@ -259,6 +259,16 @@ pub struct App {
     pub(crate) crl_lock: std::sync::Mutex<()>,
     /// Wakes the CRL renewal timer early (a new CA key wants its first CRL).
     pub crl_wake: tokio::sync::Notify,
+    /// Token Status Lists of mdocs.
+    pub status_list: mobile::StatusListConfig,
+    /// Per status list, the next index to hand out (`mobile::status`): taken before an mdoc
+    /// is signed, written with it. One daemon per database, so memory is the authority on
+    /// what is in flight and the database on what was committed.
+    pub(crate) status_next: std::sync::Mutex<std::collections::HashMap<String, u64>>,
+    /// Held while a status list token is signed (a new list, a revocation, a renewal): one
+    /// re-signing at a time, so none is signed over a list another is changing. Taken
+    /// before `provisioning` when both are needed.
+    pub(crate) status_signing: tokio::sync::Mutex<()>,
     /// `server.tls.key_label`: a token key of the daemon's own, with no key record.
     pub tls_key_label: Option<String>,
 }
@@ -281,6 +291,9 @@ impl App {
             crl: crl::CrlPolicy::default(),
             crl_lock: std::sync::Mutex::new(()),
             crl_wake: tokio::sync::Notify::new(),
+            status_list: mobile::StatusListConfig::default(),
+            status_next: std::sync::Mutex::new(std::collections::HashMap::new()),
+            status_signing: tokio::sync::Mutex::new(()),
             tls_key_label: None,
         }
     }

@@ -3,7 +3,7 @@
 //! before every signature. A key of one lifecycle can therefore never be borrowed by
 //! another: a managed holder root's key cannot mint a generic certificate, a Document
 //! Signer key never signs a certificate, an IACA key signs only Document Signer
-//! certificates (and its CRLs).
+//! certificates (and its CRLs; a managed IACA's key also its status list signers').
 
 use super::ServiceError;
 
@@ -23,10 +23,13 @@ pub enum KeyPurpose {
     /// A Document Signer: its CSR, then mobile security objects. Never a certificate.
     DocumentSigner,
     /// A managed IACA of the mobile credential family: its own certificate, its document
-    /// signers' certificates, its CRLs.
+    /// signers' and status list signers' certificates, its CRLs.
     MobileIaca,
     /// A document signer of the mobile credential family: its CSR, then mdocs (MSOs).
     MobileDocumentSigner,
+    /// A status list signer of the mobile credential family: its CSR, then Status List
+    /// Tokens (draft-ietf-oauth-status-list). Never an mdoc, never a certificate.
+    MobileStatusListSigner,
     /// A generic CA of the X.509 service: certificates it issues, its own, CSRs, CRLs.
     GenericCa,
     /// A generic end entity: its own (self-signed) certificate and CSRs.
@@ -57,6 +60,7 @@ impl KeyPurpose {
             KeyPurpose::DocumentSigner => "document-signer",
             KeyPurpose::MobileIaca => "mobile-iaca",
             KeyPurpose::MobileDocumentSigner => "mobile-document-signer",
+            KeyPurpose::MobileStatusListSigner => "mobile-status-list-signer",
             KeyPurpose::GenericCa => "generic-ca",
             KeyPurpose::GenericEndEntity => "generic-end-entity",
         }
@@ -72,6 +76,7 @@ impl KeyPurpose {
             KeyPurpose::DocumentSigner,
             KeyPurpose::MobileIaca,
             KeyPurpose::MobileDocumentSigner,
+            KeyPurpose::MobileStatusListSigner,
             KeyPurpose::GenericCa,
             KeyPurpose::GenericEndEntity,
         ]
@@ -90,6 +95,7 @@ impl KeyPurpose {
                 | KeyPurpose::WalletSigner
                 | KeyPurpose::MobileIaca
                 | KeyPurpose::MobileDocumentSigner
+                | KeyPurpose::MobileStatusListSigner
         )
     }
 
@@ -98,8 +104,13 @@ impl KeyPurpose {
         use KeyPurpose::*;
         match (self, u) {
             (
-                DtsRoot | HolderRoot | VicalSigner | WalletSigner | MobileIaca
-                | MobileDocumentSigner,
+                DtsRoot
+                | HolderRoot
+                | VicalSigner
+                | WalletSigner
+                | MobileIaca
+                | MobileDocumentSigner
+                | MobileStatusListSigner,
                 _,
             ) => false,
             (Iaca, Use::IssueCertificate { document_signer }) => document_signer,
@@ -119,6 +130,7 @@ impl KeyPurpose {
             KeyPurpose::VicalSigner | KeyPurpose::WalletSigner => "a signer's key",
             KeyPurpose::Iaca | KeyPurpose::MobileIaca => "an IACA key",
             KeyPurpose::MobileDocumentSigner => "a document signer's key",
+            KeyPurpose::MobileStatusListSigner => "a status list signer's key",
             KeyPurpose::DocumentSigner => "a Document Signer key",
             KeyPurpose::GenericCa => "a generic CA key",
             KeyPurpose::GenericEndEntity => "an end-entity key",

@@ -93,6 +93,9 @@ pub enum CaDeletion {
     NotFound,
     /// Signers exist under the root and the caller did not ask for a cascade.
     HasSigners(usize),
+    /// An IACA with status lists (migration 17): the mdocs it issued point at them, so it
+    /// stays, cascade or not.
+    HasStatusLists(usize),
     /// Deleted; these token key labels (root's and signers') are no longer recorded and
     /// should now be destroyed in the token.
     Deleted {
@@ -435,6 +438,14 @@ impl Write<'_> {
         };
         if !signer_labels.is_empty() && !cascade {
             return Ok(CaDeletion::HasSigners(signer_labels.len()));
+        }
+        let lists: i64 = tx.query_row(
+            "SELECT count(*) FROM status_lists WHERE iaca_id = ?1",
+            params![id],
+            |r| r.get(0),
+        )?;
+        if lists > 0 {
+            return Ok(CaDeletion::HasStatusLists(lists as usize));
         }
         tx.execute("DELETE FROM signers WHERE ca_id = ?1", params![id])?;
         tx.execute("DELETE FROM root_cas WHERE id = ?1", params![id])?;

@@ -1,4 +1,5 @@
-//! The mdoc ledger (migration 13): one append-only row per MSO a document signer signed.
+//! The mdoc ledger (migration 13): one append-only row per MSO a document signer signed,
+//! with its credential id and status list entry (migration 17).
 
 use rusqlite::params;
 
@@ -18,6 +19,10 @@ pub struct MdocRecord {
     pub source: String,
     pub request_id: Option<String>,
     pub created_at: String,
+    /// The id the sign response returns (migration 17; `None` for sign-mso).
+    pub credential_id: Option<String>,
+    /// The mdoc's status list entry: list id and index (migration 17).
+    pub status: Option<(String, u64)>,
 }
 
 impl Write<'_> {
@@ -25,8 +30,9 @@ impl Write<'_> {
         self.0
             .prepare_cached(
                 "INSERT INTO issued_mdocs (tenant, document_signer_id, doc_type, mso_digest,
-                     valid_from, valid_until, source, request_id, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                     valid_from, valid_until, source, request_id, created_at, credential_id,
+                     status_list_id, status_idx)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
             )?
             .execute(params![
                 m.tenant,
@@ -37,7 +43,10 @@ impl Write<'_> {
                 m.valid_until,
                 m.source,
                 m.request_id,
-                m.created_at
+                m.created_at,
+                m.credential_id,
+                m.status.as_ref().map(|(id, _)| id),
+                m.status.as_ref().map(|(_, idx)| *idx as i64)
             ])?;
         Ok(())
     }

@@ -25,6 +25,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("migrations/014_ecosystems.sql"),
     include_str!("migrations/015_vicals.sql"),
     include_str!("migrations/016_revocation_crls.sql"),
+    include_str!("migrations/017_status_lists.sql"),
 ];
 
 pub const CURRENT_VERSION: i64 = MIGRATIONS.len() as i64;

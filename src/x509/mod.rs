@@ -30,7 +30,8 @@ pub use ext::{
 pub use external::{GenericExternalIssuer, build_generic_external_issuer};
 pub use iso::{
     DS_MAX_DAYS, DocumentSigner, DocumentSignerSpec, IACA_MAX_YEARS, Iaca, IacaSpec, IacaView,
-    MDL_DS_EKU, add_years, build_document_signer, build_iaca, check_document_signer, check_iaca,
+    MDL_DS_EKU, add_years, build_document_signer, build_iaca, build_status_list_signer,
+    check_document_signer, check_iaca,
 };
 pub use name::{DnFields, ISO3166_ALPHA2, StringEncoding, is_iso3166_alpha2, is_printable_string};
 pub use pem::{CERTIFICATE_LABEL, CSR_LABEL, CSR_LABEL_LEGACY, MAX_INPUT_LEN};

@@ -35,6 +35,10 @@ pub enum SignerProfile {
     Vical,
     /// Wallet attestation signer: digitalSignature and an EC key.
     WalletAttestation,
+    /// Status list signer (draft-ietf-oauth-status-list, under an IACA): digitalSignature
+    /// and an EC key (its tokens are COSE ES256/384/512), no mDL usage (it signs no mDL
+    /// artefact). The draft's own EKU (id-kp-oauthStatusSigning) has no number yet.
+    StatusList,
 }
 
 fn rule(msg: impl Into<String>) -> X509Error {
@@ -237,9 +241,13 @@ pub fn check_signer_certificate(
                 ));
             }
         }
-        SignerProfile::WalletAttestation => {
+        SignerProfile::WalletAttestation | SignerProfile::StatusList => {
+            let what = match profile {
+                SignerProfile::StatusList => "a status list signer",
+                _ => "a wallet attestation signer",
+            };
             if !signer_key.algorithm().is_ec() {
-                return Err(rule("a wallet attestation signer must have an EC key"));
+                return Err(rule(format!("{what} must have an EC key")));
             }
             let eku = ext
                 .extended_key_usage()
@@ -249,7 +257,7 @@ pub fn check_signer_certificate(
             if let Some(oid) = eku.iter().find(|o| o.to_string().starts_with(MDL_EKU_ARC)) {
                 return Err(rule(format!(
                     "extendedKeyUsage must not include the mDL usage {oid}: \
-                     a wallet attestation signer signs no mDL artefact"
+                     {what} signs no mDL artefact"
                 )));
             }
         }

@@ -16,6 +16,7 @@ here. Checks:
   valueDigests; digestIDs are unique per namespace; random is at least 16 bytes. An item's
   bytes are re-encoded as tag 24 over its byte string in preferred serialization (shortest
   head), which is how readers re-create what was sent.
+- A status member, if any, is {status_list: {idx: uint, uri: tstr}}, reported as "status".
 - With --iaca: the document signer certificate is issued by that IACA (signature and name)
   and its validity covers the MSO's.
 
@@ -178,6 +179,15 @@ def check(issuer_signed_bytes, doc_type, iaca_pem=None):
         },
         "chainVerified": False,
     }
+    status = mso.get("status")
+    if status is not None:
+        # draft-ietf-oauth-status-list 6.3: {"status_list": {"idx": uint, "uri": tstr}}.
+        need(isinstance(status, dict) and set(status) == {"status_list"}, "status is not {status_list}")
+        ref = status["status_list"]
+        need(isinstance(ref, dict) and set(ref) == {"idx", "uri"}, "status_list is not {idx, uri}")
+        need(isinstance(ref["idx"], int) and ref["idx"] >= 0, "status_list.idx is not a uint")
+        need(isinstance(ref["uri"], str) and ref["uri"], "status_list.uri is not text")
+        summary["status"] = {"idx": ref["idx"], "uri": ref["uri"]}
     if iaca_pem is not None:
         iaca = x509.load_pem_x509_certificate(iaca_pem)
         try:

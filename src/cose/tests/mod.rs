@@ -16,6 +16,8 @@ mod checker;
 mod elements;
 mod mdoc;
 mod mso;
+mod status_list;
+mod status_list_checker;
 mod vical;
 mod vical_checker;
 use crate::crypto::testkeys::SoftEcKey;

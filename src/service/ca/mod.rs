@@ -28,7 +28,7 @@ mod signers;
 mod wire;
 
 pub use roots::{create_root, delete_root, holder_root_crl, set_root_active};
-pub(crate) use signers::commit_provisioned;
+pub(crate) use signers::{commit_provisioned, signer_algorithm};
 pub use signers::{create_signer, delete_signer, update_signer};
 pub use wire::{ALGORITHMS, SignerRequest};
 
@@ -47,6 +47,9 @@ pub const ROOT_LIMIT: usize = 3;
 
 /// VICAL signers per tenant (seed 001) and wallet attestation signers per root (seed 000).
 pub const SIGNER_LIMIT: usize = 5;
+
+/// Status list signers per tenant (MATTR: "a maximum of three").
+pub const STATUS_LIST_SIGNER_LIMIT: usize = 3;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RootFamily {
@@ -119,6 +122,9 @@ pub enum SignerFamily {
     Wallet,
     /// `/v2/credentials/mobile/document-signers` under IACAs.
     Document,
+    /// `/v2/credentials/mobile/status-list-signers` under IACAs: they sign the Status List
+    /// Tokens of the IACA's mdocs (MATTR: under the IACA of the credentials they cover).
+    StatusList,
 }
 
 impl SignerFamily {
@@ -127,6 +133,7 @@ impl SignerFamily {
             SignerFamily::Vical => "vical",
             SignerFamily::Wallet => "wallet",
             SignerFamily::Document => "document",
+            SignerFamily::StatusList => "status-list",
         }
     }
 
@@ -135,13 +142,14 @@ impl SignerFamily {
             SignerFamily::Vical => "ECOSYSTEM_VICAL_SIGNER_CERTIFICATE",
             SignerFamily::Wallet => "CREDENTIAL_HOLDER_WALLET_ATTESTATION_SIGNER_CERTIFICATE",
             SignerFamily::Document => "MOBILE_CREDENTIAL_DOCUMENT_SIGNER",
+            SignerFamily::StatusList => "MOBILE_CREDENTIAL_STATUS_LIST_SIGNER",
         }
     }
 
     /// The request field that names the signer's root.
     pub fn root_param(self) -> &'static str {
         match self {
-            SignerFamily::Document => "iacaId",
+            SignerFamily::Document | SignerFamily::StatusList => "iacaId",
             _ => "caId",
         }
     }
@@ -150,7 +158,7 @@ impl SignerFamily {
         match self {
             SignerFamily::Vical => RootFamily::Dts,
             SignerFamily::Wallet => RootFamily::Holder,
-            SignerFamily::Document => RootFamily::Iaca,
+            SignerFamily::Document | SignerFamily::StatusList => RootFamily::Iaca,
         }
     }
 
@@ -161,6 +169,10 @@ impl SignerFamily {
             // provisions under a managed IACA are its own to rotate.
             SignerFamily::Document => SignerLimit::PerTenantUnmanaged(SIGNER_LIMIT),
             SignerFamily::Wallet => SignerLimit::PerRoot(SIGNER_LIMIT),
+            // MATTR: at most three per tenant, a rule of unmanaged IACAs (the only ones its
+            // route serves); the ones provisioned under managed IACAs rotate like their
+            // document signers.
+            SignerFamily::StatusList => SignerLimit::PerTenantUnmanaged(STATUS_LIST_SIGNER_LIMIT),
         }
     }
 
@@ -170,6 +182,7 @@ impl SignerFamily {
             SignerFamily::Vical => KeyPurpose::VicalSigner,
             SignerFamily::Wallet => KeyPurpose::WalletSigner,
             SignerFamily::Document => KeyPurpose::MobileDocumentSigner,
+            SignerFamily::StatusList => KeyPurpose::MobileStatusListSigner,
         }
     }
 
@@ -178,6 +191,7 @@ impl SignerFamily {
             SignerFamily::Vical => "vical-signer-",
             SignerFamily::Wallet => "wallet-signer-",
             SignerFamily::Document => "document-signer-",
+            SignerFamily::StatusList => "status-list-signer-",
         }
     }
 
@@ -188,6 +202,7 @@ impl SignerFamily {
             SignerFamily::Vical => Some(SignerProfile::Vical),
             SignerFamily::Wallet => Some(SignerProfile::WalletAttestation),
             SignerFamily::Document => None,
+            SignerFamily::StatusList => Some(SignerProfile::StatusList),
         }
     }
 
@@ -196,6 +211,7 @@ impl SignerFamily {
             SignerFamily::Vical => "VICAL signer",
             SignerFamily::Wallet => "wallet attestation signer",
             SignerFamily::Document => "document signer",
+            SignerFamily::StatusList => "status list signer",
         }
     }
 }

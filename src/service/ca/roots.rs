@@ -431,6 +431,13 @@ pub async fn delete_root(
                             family.signers()
                         ),
                     )),
+                    CaDeletion::HasStatusLists(n) => Err(ServiceError::conflict(
+                        ErrorCode::CaInUse,
+                        format!(
+                            "The IACA has {n} status list(s) its mdocs point at; it cannot \
+                             be deleted (deactivate it instead)"
+                        ),
+                    )),
                     CaDeletion::Deleted { key_labels } => Ok(key_labels),
                 },
             )?;

@@ -22,6 +22,7 @@ fn signer_subject(family: SignerFamily, root: &DnFields) -> DnFields {
         SignerFamily::Vical => " VICAL Signer",
         SignerFamily::Wallet => " Wallet Attestation Signer",
         SignerFamily::Document => " Document Signer",
+        SignerFamily::StatusList => " Status List Signer",
     };
     let base = root
         .organization
@@ -37,7 +38,7 @@ fn signer_subject(family: SignerFamily, root: &DnFields) -> DnFields {
         // ISO/IEC 18013-5 Table B.3: a document signer's stateOrProvinceName, when present,
         // is its IACA's.
         state_or_province: match family {
-            SignerFamily::Document => root.state_or_province.clone(),
+            SignerFamily::Document | SignerFamily::StatusList => root.state_or_province.clone(),
             _ => None,
         },
         ..Default::default()
@@ -65,6 +66,23 @@ fn check_document_signer(
     let view = x509::check_iaca(iaca, "iacaId")?;
     x509::check_document_signer(cert, &view, P)?;
     Ok(cert.clone())
+}
+
+/// A document or status list signer's key is as strong as its IACA's (ISO/IEC 18013-5
+/// 9.1.2.4 allows P-256, P-384 and P-521); the other signers are P-256.
+pub(crate) fn signer_algorithm(
+    family: SignerFamily,
+    root: &x509::ParsedCertificate,
+) -> KeyAlgorithm {
+    match family {
+        SignerFamily::Document | SignerFamily::StatusList => root
+            .public_key()
+            .map(|k| k.algorithm())
+            .ok()
+            .filter(|a| a.curve().is_some())
+            .unwrap_or(KeyAlgorithm::P256),
+        _ => KeyAlgorithm::P256,
+    }
 }
 
 pub async fn create_signer(
@@ -104,6 +122,10 @@ pub async fn create_signer(
                     "must be an unmanaged (external) IACA: document signers of managed IACAs \
                      are provisioned automatically"
                 }
+                SignerFamily::StatusList => {
+                    "must be an unmanaged (external) IACA: status list signers of managed \
+                     IACAs are provisioned automatically"
+                }
             };
             return Err(invalid(family.root_param(), msg, Some(&ca_id)));
         }
@@ -139,21 +161,13 @@ pub async fn create_signer(
                 SignerFamily::Wallet => vec![],
                 // ISO/IEC 18013-5 Table B.3: id-mdlDS.
                 SignerFamily::Document => vec![x509::MDL_DS_EKU.to_string()],
+                // The draft's id-kp-oauthStatusSigning has no number yet.
+                SignerFamily::StatusList => vec![],
             },
         };
         let id = uuid::Uuid::new_v4().to_string();
         w.object(id.clone());
-        // A document signer's key is as strong as its IACA's (ISO/IEC 18013-5 9.1.2.4
-        // allows P-256, P-384 and P-521); the other signers are P-256.
-        let algorithm = match family {
-            SignerFamily::Document => root_cert
-                .public_key()
-                .map(|k| k.algorithm())
-                .ok()
-                .filter(|a| a.curve().is_some())
-                .unwrap_or(KeyAlgorithm::P256),
-            _ => KeyAlgorithm::P256,
-        };
+        let algorithm = signer_algorithm(family, &root_cert);
         let key = w.generate_key(algorithm)?;
         let csr = x509::build_csr(&spec, &w.signer(&key, Artefact::Csr), None)?;
         let created_at = now_rfc3339();

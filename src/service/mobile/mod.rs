@@ -24,8 +24,14 @@ use super::op::{self, Artefact, Op, Work};
 use super::{App, OpContext, ServiceError, now_rfc3339};
 
 mod provision;
+mod status;
+mod status_signer;
 
 use provision::document_signer;
+pub use status::{
+    PublicToken, Revocation, StatusListConfig, distribution, public_token, renew_due, revoke,
+    token_path,
+};
 
 const SIGN_EVENT: &str = "MOBILE_CREDENTIAL_SIGN";
 /// The request field naming the document signer.
@@ -78,11 +84,13 @@ pub struct SignRequest {
     pub items_to_sign: serde_json::Value,
 }
 
-/// What the client gets: base64url of the IssuerSigned CBOR and its decoded view.
+/// What the client gets: base64url of the IssuerSigned CBOR, its decoded view, and the
+/// mdoc's id (what `revoke` takes).
 #[derive(Debug, Clone)]
 pub struct SignedMdoc {
     pub encoded: String,
     pub decoded: serde_json::Value,
+    pub credential_id: String,
 }
 
 /// `POST /v2/credentials/mobile/sign`.
@@ -108,29 +116,74 @@ pub async fn sign_mdoc(
     let (elements, device_key, times) = op::precheck(app, ctx, SIGN_EVENT, checked).await?;
     let signer_id =
         document_signer(app, ctx, req.document_signer_id.as_deref(), SIGN_EVENT).await?;
+    // The mdoc's status list entry, in a list of its document signer's IACA. An unknown
+    // signer gets none here and is refused by the operation.
+    let entry = match signer_iaca(app, ctx, &signer_id).await {
+        Ok(Some(iaca)) => status::reserve(app, ctx, &iaca).await,
+        Ok(None) => Ok(None),
+        Err(e) => Err(e),
+    };
+    let entry = match entry {
+        Ok(e) => e,
+        Err(e) => return op::refuse(app, ctx, SIGN_EVENT, Some(&signer_id), e).await,
+    };
     let config = app.mobile.clone();
     let doc_type = req.doc_type;
     op::run(app, ctx, Op::new(SIGN_EVENT, Some(&signer_id)), move |w| {
         let (signer, cert) = usable_signer(w, &signer_id)?;
         let validity = times.validity(OffsetDateTime::now_utc(), &cert, &config)?;
         let salts = salts(elements.len())?;
-        let prepared = cose::build_mdoc(&doc_type, elements, &salts, device_key, validity)?
-            .prepare(std::slice::from_ref(&cert))?;
+        let mut mdoc = cose::build_mdoc(&doc_type, elements, &salts, device_key, validity)?;
+        if let Some(e) = &entry {
+            mdoc = mdoc.with_status(cose::StatusRef {
+                idx: e.idx,
+                uri: e.uri.clone(),
+            })?;
+        }
+        let prepared = mdoc.prepare(std::slice::from_ref(&cert))?;
         let sig = sign(w, &signer, prepared.to_be_signed())?;
-        let record = mdoc_record(w, &signer, prepared.to_be_signed(), "built");
+        let credential_id = uuid::Uuid::new_v4().to_string();
+        let mut record = mdoc_record(w, &signer, prepared.to_be_signed(), "built");
+        record.credential_id = Some(credential_id.clone());
+        record.status = entry.as_ref().map(|e| (e.list_id.clone(), e.idx));
         let issued = prepared.finish(&sig)?;
-        w.commit(|tx| Ok(tx.record_mdoc(&record)?))?;
+        w.commit(|tx| {
+            // The entry is taken in the transaction that records the mdoc.
+            if let Some(e) = &entry {
+                tx.take_status_index(&e.list_id, e.idx)?;
+            }
+            Ok(tx.record_mdoc(&record)?)
+        })?;
         Ok(SignedMdoc {
             encoded: issued.encoded(),
             decoded: issued.decoded().clone(),
+            credential_id,
         })
     })
     .await
 }
 
+/// The IACA of the tenant's document signer `id`; `None` for an unknown one.
+async fn signer_iaca(
+    app: &Arc<App>,
+    ctx: &OpContext,
+    id: &str,
+) -> Result<Option<String>, ServiceError> {
+    let store = app.store.clone();
+    let (tenant, id) = (ctx.principal.tenant.clone(), id.to_owned());
+    app.blocking(move || {
+        Ok(store
+            .get_signer(&tenant, SignerFamily::Document.kind(), &id)?
+            .map(|s| s.ca_id))
+    })
+    .await?
+}
+
 /// `POST /v2/credentials/mobile/sign-mso`: the issuer built the MSO; the daemon parses and
 /// checks it (docType, validity against now and the document signer's certificate, the
 /// device key) and signs only what parsed. Returns the IssuerAuth COSE_Sign1, base64url.
+/// Its MSO carries no status list entry (`cose::parse_mso` refuses one): the daemon, not
+/// the client, allocates entries, and cannot add one to bytes it signs as received.
 pub async fn sign_mso(
     app: &Arc<App>,
     ctx: &OpContext,
@@ -389,5 +442,7 @@ fn mdoc_record(
         source: source.to_owned(),
         request_id: Some(w.request_id().to_owned()),
         created_at: now_rfc3339(),
+        credential_id: None,
+        status: None,
     }
 }

@@ -126,7 +126,10 @@ async fn provision(
         let iaca_cert = super::super::ca::stored_cert(&iaca.certificate_der)?;
         let view = x509::check_iaca(&iaca_cert, "iacaId")?;
         let now = OffsetDateTime::now_utc();
-        let not_after = (now + config.document_signer_validity).min(iaca_cert.not_after());
+        // Backdated by the clock skew allowed a client (see the spec below); the validity
+        // counts from there, so it stays within the profile's maximum.
+        let not_before = (now - super::super::ca::CLOCK_SKEW).max(iaca_cert.not_before());
+        let not_after = (not_before + config.document_signer_validity).min(iaca_cert.not_after());
         if not_after < now + config.max_mdoc_validity {
             return Err(ServiceError::invalid(
                 P_SIGNER,
@@ -181,7 +184,10 @@ async fn provision(
             state_or_province: subject.state_or_province.clone(),
             organization: None,
             locality: None,
-            not_before: now,
+            // Backdated by the clock skew we allow a client (within the IACA): a sign request
+            // whose validFrom is its own "now", a moment before ours, falls inside the
+            // certificate this request provisions.
+            not_before,
             not_after,
             crl_distribution_point_uri: format!("{}/crl/{}.crl", config.public_base, iaca.id),
         };

@@ -33,9 +33,11 @@ use super::validity::validity;
 use crate::crypto::{DigestSigner, PublicKey};
 
 mod check;
+mod status_list;
 
 use check::check_ds;
 pub use check::{check_document_signer, check_iaca};
+pub use status_list::build_status_list_signer;
 
 /// ISO/IEC 18013-5 Table B.1: IACA validity "maximum 20 years".
 pub const IACA_MAX_YEARS: i32 = 20;
@@ -281,6 +283,18 @@ impl DocumentSigner {
         subject_key: &PublicKey,
         iaca: &IacaView,
     ) -> Result<Self, X509Error> {
+        Self::with_eku(spec, subject_key, iaca, Some(MDL_DS_EKU))
+    }
+
+    /// The Table B.3 profile with `eku` as its critical extKeyUsage, or none: a status list
+    /// signer under an IACA (`status_list.rs`) is a Document Signer's sibling in every rule
+    /// but the usage.
+    fn with_eku(
+        spec: &DocumentSignerSpec,
+        subject_key: &PublicKey,
+        iaca: &IacaView,
+        eku: Option<ObjectIdentifier>,
+    ) -> Result<Self, X509Error> {
         const P: &str = "certificateData";
         require_ec(subject_key, "dsPublicKeySource")?;
         check_ds_rules(
@@ -327,11 +341,15 @@ impl DocumentSigner {
             ),
             ..Default::default()
         };
-        let extensions = vec![
+        let mut extensions = vec![
             // Table B.3: keyUsage critical, digitalSignature only.
             extension(true, &KeyUsage(KeyUsages::DigitalSignature.into()))?,
+        ];
+        if let Some(eku) = eku {
             // Table B.3: extKeyUsage critical, id-mdlDS only.
-            extension(true, &ExtendedKeyUsage(vec![MDL_DS_EKU]))?,
+            extensions.push(extension(true, &ExtendedKeyUsage(vec![eku]))?);
+        }
+        extensions.extend([
             // RFC 5280 4.2.1.1 / 4.2.1.2: non-critical.
             extension(false, &ski)?,
             extension(false, &aki)?,
@@ -339,7 +357,7 @@ impl DocumentSigner {
             extension(false, &IssuerAltName(ian))?,
             // RFC 5280 4.2.1.13: "SHOULD be non-critical".
             extension(false, &crl)?,
-        ];
+        ]);
         Ok(DocumentSigner {
             subject,
             issuer: iaca.subject.clone(),
