@@ -320,3 +320,137 @@ fn session_expiry_is_audited() {
     );
     d.stop();
 }
+
+/// The Python with Selenium: `HSM_PKI_PKILINT_BIN`'s venv (scripts/test installs it there).
+fn selenium_python() -> std::path::PathBuf {
+    let py = common::pkilint_bin("python");
+    let ok = std::process::Command::new(&py)
+        .args(["-c", "import selenium"])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        ok,
+        "{py:?} has no selenium: run scripts/test, which installs it"
+    );
+    for bin in ["/usr/bin/chromium", "/usr/bin/chromedriver"] {
+        assert!(
+            std::path::Path::new(bin).exists(),
+            "{bin} missing: run scripts/test, which installs chromium and chromium-driver"
+        );
+    }
+    py
+}
+
+/// An operator's session in headless Chromium, then its results through the API. The
+/// screenshots go to `docs/screenshots/` (the README shows them).
+#[test]
+fn browser_walkthrough() {
+    let py = selenium_python();
+    let hsm = SoftHsm::new("console-ui");
+    let mut d = Daemon::start(&hsm);
+    d.wait_status("/readyz", 200, std::time::Duration::from_secs(60));
+    let admin = d.create_token("example.operators", &["admin"]);
+    let work = tempfile::tempdir().unwrap();
+    let shots = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    let out = std::process::Command::new(&py)
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/data/console_browser.py"
+        ))
+        .arg(format!("http://{}", d.addr))
+        .arg(&admin)
+        .arg(work.path())
+        .arg(&shots)
+        .output()
+        .expect("run console_browser.py");
+    assert!(
+        out.status.success(),
+        "console_browser.py failed (see {:?}/failure.png): {}\n{}",
+        work.keep(),
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let ids: serde_json::Value =
+        serde_json::from_slice(out.stdout.trim_ascii()).expect("the script's JSON line");
+
+    // Through the API: the managed root has its key here, the offline one none; the VICAL
+    // signer is active with the certificate openssl signed; the DS is revoked.
+    let get = |path: &str| {
+        let (s, b) = call(d.addr, &admin, "GET", path, None);
+        assert_eq!(s, 200, "{path}: {b}");
+        serde_json::from_str::<serde_json::Value>(&b).unwrap()
+    };
+    let managed = get(&format!(
+        "/v1/ecosystems/certificates/ca/{}",
+        ids["managedRoot"].as_str().unwrap()
+    ));
+    assert_eq!(managed["isManaged"], true);
+    let offline = get(&format!(
+        "/v1/ecosystems/certificates/ca/{}",
+        ids["offlineRoot"].as_str().unwrap()
+    ));
+    assert_eq!(offline["isManaged"], false);
+    let signer = get(&format!(
+        "/v1/ecosystems/certificates/vical-signers/{}",
+        ids["vicalSigner"].as_str().unwrap()
+    ));
+    assert_eq!(signer["active"], true, "{signer}");
+    assert_eq!(signer["caId"], ids["offlineRoot"]);
+    assert!(
+        signer["certificatePem"]
+            .as_str()
+            .unwrap()
+            .contains("BEGIN CERTIFICATE")
+    );
+    let events = audit_events(d.addr, &admin);
+    for e in [
+        "CONSOLE_SIGN_IN_SUCCESS",
+        "X509_IACA_CERTIFICATE_CREATE_SUCCESS",
+        "X509_DOCUMENT_SIGNER_CERTIFICATE_CREATE_SUCCESS",
+        "X509_CERTIFICATE_REVOKE_SUCCESS",
+        "CONSOLE_SIGN_OUT_SUCCESS",
+    ] {
+        assert!(events.iter().any(|x| x == e), "{e} in {events:?}");
+    }
+    let store = get("/v1/example.operators.x509-store-1/x509-store-api/certificates");
+    assert_eq!(store["data"].as_array().unwrap().len(), 2, "{store}");
+    // The DS is on its IACA key's CRL (the API's revocation answer names it).
+    let (s, b) = call(
+        d.addr,
+        &admin,
+        "POST",
+        &format!(
+            "/v1/example.operators.x509-service-1/x509-service-api/certificates/{}/revoke",
+            ids["dsSerial"].as_str().unwrap()
+        ),
+        Some("{}"),
+    );
+    assert_eq!(s, 200, "revoked already, the same answer: {b}");
+    let r: serde_json::Value = serde_json::from_str(&b).unwrap();
+    let crl_path = format!("/crl/{}.crl", r["crlCaId"].as_str().unwrap());
+    let (s, _, der) = full_request(d.addr, "GET", &crl_path, &[], None);
+    assert_eq!(s, 200);
+    let crl_file = work.path().join("ds.crl");
+    std::fs::write(&crl_file, der).unwrap();
+    let (ok, text) = common::openssl(&[
+        "crl",
+        "-inform",
+        "DER",
+        "-noout",
+        "-text",
+        "-in",
+        crl_file.to_str().unwrap(),
+    ]);
+    assert!(ok, "{text}");
+    let serial = ids["dsSerial"]
+        .as_str()
+        .unwrap()
+        .replace(':', "")
+        .to_uppercase();
+    assert!(
+        text.replace(':', "").to_uppercase().contains(&serial),
+        "{serial} in {text}"
+    );
+    d.stop();
+}

@@ -52,6 +52,7 @@ pub fn page(title: &str, live: Option<&Live>, nav: &[Nav], body: &str) -> String
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <title>{} · hsm-pki</title>\
+         <link rel=\"icon\" href=\"/console/assets/favicon.svg\">\
          <link rel=\"stylesheet\" href=\"/console/assets/console.css\">\
          <script src=\"/console/assets/console.js\" defer></script></head><body>\
          <header><a class=\"brand\" href=\"/console\">hsm-pki</a>",
@@ -84,9 +85,9 @@ pub fn page(title: &str, live: Option<&Live>, nav: &[Nav], body: &str) -> String
             csrf_field(live)
         );
     }
-    let _ = write!(
+    let _ = writeln!(
         out,
-        "</header><main><h1>{}</h1>{body}</main></body></html>\n",
+        "</header><main><h1>{}</h1>{body}</main></body></html>",
         esc(title)
     );
     out

@@ -424,6 +424,7 @@ fn asset(name: &str) -> Result<Response<Body>, ApiError> {
             include_bytes!("assets/console.js"),
             "text/javascript; charset=utf-8",
         ),
+        "favicon.svg" => (include_bytes!("assets/favicon.svg"), "image/svg+xml"),
         _ => return Err(ApiError::not_found()),
     };
     let mut resp = Response::new(Full::new(Bytes::from_static(bytes)));

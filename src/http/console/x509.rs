@@ -14,7 +14,10 @@ use crate::http::query;
 use crate::http::routes::RouteId;
 use crate::service::{crl, keys, x509 as svc};
 
-const IACA_FIELDS: &[(&str, &str, &str)] = &[
+/// A form field: (the API request's JSON path, label, hint).
+type Field = (&'static str, &'static str, &'static str);
+
+const IACA_FIELDS: &[Field] = &[
     ("iacaKeyDesc.keyIdPath", "IACA key", ""),
     ("certificateData.country", "Country", "two letters"),
     ("certificateData.commonName", "Common name", ""),
@@ -46,7 +49,7 @@ const IACA_FIELDS: &[(&str, &str, &str)] = &[
     ("storedCertificateId", "Stored certificate id", "optional"),
 ];
 
-const DS_FIELDS: &[(&str, &str, &str)] = &[
+const DS_FIELDS: &[Field] = &[
     ("iacaSigner.iacaKeyDesc.keyIdPath", "IACA key", ""),
     (
         "iacaSigner.certificatePEM",
@@ -78,16 +81,8 @@ const DS_FIELDS: &[(&str, &str, &str)] = &[
     ("storedCertificateId", "Stored certificate id", "optional"),
 ];
 
-fn kind(
-    seg: &str,
-) -> Result<
-    (
-        RouteId,
-        &'static str,
-        &'static [(&'static str, &'static str, &'static str)],
-    ),
-    ApiError,
-> {
+/// The issuance form `{kind}`: the API route whose roles allow it, title, fields.
+fn kind(seg: &str) -> Result<(RouteId, &'static str, &'static [Field]), ApiError> {
     match seg {
         "iaca" => Ok((
             RouteId::X509IacaCreate,
