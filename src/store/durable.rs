@@ -1,0 +1,123 @@
+//! Group commit: transactions commit without an fsync each, and every writer waits, before
+//! it returns, until an fdatasync of the WAL that started after its commit has finished.
+//! Writers that commit while one fsync runs share the next one, so under concurrency one
+//! fsync makes many commits durable, and no writer holds the writer's mutex across one.
+//!
+//! Why this equals `synchronous=FULL` for what a caller sees: SQLite (WAL mode,
+//! `synchronous=NORMAL`) writes a transaction's frames and its commit frame to the WAL with
+//! `write(2)` at COMMIT; FULL would then fsync the WAL, NORMAL leaves that to checkpoints.
+//! An fdatasync of the WAL file after the COMMIT returned makes those frames durable just the
+//! same (recovery replays every frame up to the last valid commit frame; NORMAL still syncs
+//! the WAL header whenever the WAL is reused and the WAL before every checkpoint). So a
+//! method that returned `Ok` has its transaction on disk, as before.
+//!
+//! What others may see early: a committed transaction is visible to the read connections
+//! before its fsync. So reads wait too ([`Syncer::wait_visible`]): nothing is answered from
+//! the database before it is durable; a CRL, a status list or a record is never served and
+//! then lost to a power cut.
+//!
+//! An fsync that fails aborts the process: after a failed fsync the kernel may have dropped
+//! the dirty pages and a retry can report success for data that is gone (the PostgreSQL
+//! "fsyncgate" finding), so no later answer could be trusted. Restart recovers from the WAL.
+
+use std::path::PathBuf;
+use std::sync::{Condvar, Mutex};
+
+#[derive(Debug, Default)]
+struct State {
+    /// Commits numbered: a number is taken just before COMMIT (under the writer's mutex, so
+    /// numbers follow commit order), and a reader may see that commit from then on.
+    reserved: u64,
+    /// Commits whose COMMIT has returned: what an fsync now would cover.
+    done: u64,
+    /// Every commit up to this one is durable.
+    synced: u64,
+    /// An fsync is running (its leader will publish how far it got).
+    syncing: bool,
+}
+
+#[derive(Debug)]
+pub(super) struct Syncer {
+    state: Mutex<State>,
+    done: Condvar,
+    wal: PathBuf,
+    /// fsyncs made, and commits they covered (tests and metrics).
+    fsyncs: std::sync::atomic::AtomicU64,
+}
+
+impl Syncer {
+    pub fn new(db: &std::path::Path) -> Syncer {
+        let mut wal = db.as_os_str().to_owned();
+        wal.push("-wal");
+        Syncer {
+            state: Mutex::new(State::default()),
+            done: Condvar::new(),
+            wal: wal.into(),
+            fsyncs: Default::default(),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Number the commit about to be made (under the writer's mutex, before COMMIT).
+    pub fn reserve(&self) -> u64 {
+        let mut s = self.lock();
+        s.reserved += 1;
+        s.reserved
+    }
+
+    /// Commit `seq` has returned (successfully or not; under the writer's mutex).
+    pub fn finish(&self, seq: u64) {
+        let mut s = self.lock();
+        s.done = s.done.max(seq);
+        self.done.notify_all();
+    }
+
+    /// Wait until commit `seq` is durable, making the fsync if none is running.
+    pub fn wait_durable(&self, seq: u64) {
+        let mut s = self.lock();
+        while s.synced < seq {
+            // Not yet committed (a reader saw it mid-COMMIT), or an fsync is running: wait.
+            if s.done < seq || s.syncing {
+                s = self.done.wait(s).unwrap_or_else(|e| e.into_inner());
+                continue;
+            }
+            // Lead: one fdatasync covers every commit that has returned.
+            s.syncing = true;
+            let target = s.done;
+            drop(s);
+            let result = std::fs::File::open(&self.wal).and_then(|f| f.sync_data());
+            if let Err(e) = result {
+                // See the module comment: nothing after a failed fsync can be trusted.
+                tracing::error!(wal = %self.wal.display(), error = %e, "fsync of the WAL failed; aborting");
+                std::process::abort();
+            }
+            self.fsyncs
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            s = self.lock();
+            s.syncing = false;
+            s.synced = s.synced.max(target);
+            self.done.notify_all();
+        }
+    }
+
+    /// Wait until every commit a read could have seen is durable.
+    pub fn wait_visible(&self) {
+        let seq = self.lock().reserved;
+        self.wait_durable(seq);
+    }
+
+    /// (reserved, done, synced).
+    #[cfg(test)]
+    pub fn state_for_test(&self) -> (u64, u64, u64) {
+        let s = self.lock();
+        (s.reserved, s.done, s.synced)
+    }
+
+    #[cfg(test)]
+    pub fn fsyncs(&self) -> u64 {
+        self.fsyncs.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
