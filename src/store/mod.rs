@@ -703,7 +703,7 @@ mod tests {
         assert_eq!(store.key_labels().unwrap().len(), 320);
         // Every commit waited for an fsync made after it; with eight writers most shared one.
         assert!(
-            fsyncs >= 1 && fsyncs < 320,
+            (1..320).contains(&fsyncs),
             "{fsyncs} fsyncs for 320 commits"
         );
         let s = store.sync.state_for_test();
