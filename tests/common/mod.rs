@@ -436,6 +436,17 @@ pub fn raw_request(
 
 type Exchanged = (u16, Vec<(String, String)>, Vec<u8>);
 
+/// Any request, with the response's headers (lower-cased names): (status, headers, body).
+pub fn full_request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<Vec<u8>>,
+) -> Exchanged {
+    exchange(addr, method, path, headers, body).unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+}
+
 fn exchange(
     addr: SocketAddr,
     method: &str,
