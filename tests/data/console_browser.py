@@ -12,6 +12,7 @@ import urllib.request
 
 from selenium import webdriver
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 base, token, work, shots = sys.argv[1:5]
@@ -95,13 +96,22 @@ def fill_area(name, value):
     driver.execute_script("arguments[0].value = arguments[1];", el, value)
 
 
+def navigating(click):
+    """Click, then wait until the browser has left the page: a click returns before the
+    form's POST is answered, and on a loaded machine the next check would read the old page."""
+    old = driver.find_element(By.TAG_NAME, "html")
+    click()
+    wait.until(EC.staleness_of(old))
+
+
 def submit(form_id):
-    driver.find_element(By.CSS_SELECTOR, f"#{form_id} button[type=submit]").click()
+    navigating(driver.find_element(By.CSS_SELECTOR, f"#{form_id} button[type=submit]").click)
 
 
 def click_action(action):
-    driver.find_element(By.CSS_SELECTOR, f"form.inline input[name=action][value={action}]") \
-        .find_element(By.XPATH, "..").find_element(By.TAG_NAME, "button").click()
+    navigating(
+        driver.find_element(By.CSS_SELECTOR, f"form.inline input[name=action][value={action}]")
+        .find_element(By.XPATH, "..").find_element(By.TAG_NAME, "button").click)
 
 
 def assert_no_error():
@@ -113,7 +123,7 @@ def wait_for_job():
     """A long operation answers with a job page that refreshes until it is done."""
     if "/console/jobs/" in driver.current_url:
         link = wait.until(lambda d: d.find_elements(By.ID, "job-result"))
-        link[0].click()
+        navigating(link[0].click)
 
 
 out = {}
@@ -123,14 +133,14 @@ try:
     assert driver.current_url.endswith("/console/sign-in"), driver.current_url
     shot("01-sign-in")
     fill("token", token)
-    driver.find_element(By.ID, "sign-in").click()
+    navigating(driver.find_element(By.ID, "sign-in").click)
     wait.until(lambda d: d.find_element(By.TAG_NAME, "h1").text == "Overview")
     assert not any(c["name"] == "hsm_pki_session" and not c.get("httpOnly") for c in driver.get_cookies())
     assert token not in driver.page_source
     shot("02-overview")
 
     # A managed DTS root (its key made in the token).
-    driver.find_element(By.LINK_TEXT, "DTS roots").click()
+    navigating(driver.find_element(By.LINK_TEXT, "DTS roots").click)
     fill("commonName", "Console DTS Root")
     fill("country", "NZ")
     fill("organisationName", "Example Ltd")
@@ -143,17 +153,17 @@ try:
     shot("03-dts-root")
 
     # The offline root, uploaded.
-    driver.find_element(By.LINK_TEXT, "DTS roots").click()
+    navigating(driver.find_element(By.LINK_TEXT, "DTS roots").click)
     fill_area("certificatePem", offline_root())
     submit("create")
     assert "/console/ca/dts-roots/" in driver.current_url, driver.current_url
     assert_no_error()
     out["offlineRoot"] = driver.current_url.rsplit("/", 1)[1]
-    driver.find_element(By.LINK_TEXT, "DTS roots").click()
+    navigating(driver.find_element(By.LINK_TEXT, "DTS roots").click)
     shot("04-dts-roots")
 
     # A VICAL signer under the offline root: CSR out, certificate in, activate.
-    driver.find_element(By.LINK_TEXT, "VICAL signers").click()
+    navigating(driver.find_element(By.LINK_TEXT, "VICAL signers").click)
     Select(driver.find_element(By.NAME, "caId")).select_by_value(out["offlineRoot"])
     submit("create")
     assert "/console/ca/vical-signers/" in driver.current_url, driver.current_url
@@ -175,14 +185,14 @@ try:
 
     # Two token keys, then an IACA and a Document Signer from the issuance forms.
     for key in ("console-iaca", "console-ds"):
-        driver.find_element(By.LINK_TEXT, "Keys").click()
+        navigating(driver.find_element(By.LINK_TEXT, "Keys").click)
         fill("keyId", key)
         Select(driver.find_element(By.NAME, "algorithm")).select_by_value("secp256r1")
-        driver.find_element(By.CSS_SELECTOR, "form.card button[type=submit]").click()
+        navigating(driver.find_element(By.CSS_SELECTOR, "form.card button[type=submit]").click)
         wait_for_job()
         assert_no_error()
     shot("07-keys")
-    driver.find_element(By.LINK_TEXT, "Issue IACA").click()
+    navigating(driver.find_element(By.LINK_TEXT, "Issue IACA").click)
     Select(driver.find_element(By.NAME, "iacaKeyDesc.keyIdPath")).select_by_visible_text("console-iaca (secp256r1)")
     fill("certificateData.country", "US")
     fill("certificateData.commonName", "Console IACA")
@@ -191,7 +201,7 @@ try:
     shot("08-issue-iaca")
     submit("issue")
     assert_no_error()
-    driver.find_element(By.LINK_TEXT, "Issue DS").click()
+    navigating(driver.find_element(By.LINK_TEXT, "Issue DS").click)
     Select(driver.find_element(By.NAME, "iacaSigner.iacaKeyDesc.keyIdPath")).select_by_visible_text("console-iaca (secp256r1)")
     Select(driver.find_element(By.NAME, "iacaSigner.certificatePEM")).select_by_index(0)
     Select(driver.find_element(By.NAME, "dsPublicKeySource.keyDescriptor.keyIdPath")).select_by_visible_text("console-ds (secp256r1)")
@@ -205,28 +215,28 @@ try:
     assert "Done: issued" in driver.page_source
 
     # Revoke the DS from the certificate store.
-    driver.find_element(By.LINK_TEXT, "Certificates").click()
+    navigating(driver.find_element(By.LINK_TEXT, "Certificates").click)
     shot("10-certificates")
     row = driver.find_element(By.XPATH, "//tr[td/code[contains(., '.console-ds')]]")
     out["dsSerial"] = row.find_elements(By.TAG_NAME, "td")[3].text
-    row.find_element(By.CSS_SELECTOR, "form.inline button").click()
+    navigating(row.find_element(By.CSS_SELECTOR, "form.inline button").click)
     assert_no_error()
     assert "Done: revoked" in driver.page_source
 
     # Both events in the audit page, and the chain check.
-    driver.find_element(By.LINK_TEXT, "Audit log").click()
+    navigating(driver.find_element(By.LINK_TEXT, "Audit log").click)
     for event in ("X509_DOCUMENT_SIGNER_CERTIFICATE_CREATE_SUCCESS", "X509_CERTIFICATE_REVOKE_SUCCESS"):
         fill("event", event)
-        driver.find_element(By.CSS_SELECTOR, "form.filters button").click()
+        navigating(driver.find_element(By.CSS_SELECTOR, "form.filters button").click)
         assert event in driver.find_element(By.TAG_NAME, "table").text, event
     fill("event", "")
-    driver.find_element(By.CSS_SELECTOR, "form.filters button").click()
-    driver.find_element(By.ID, "verify").click()
+    navigating(driver.find_element(By.CSS_SELECTOR, "form.filters button").click)
+    navigating(driver.find_element(By.ID, "verify").click)
     assert "intact" in driver.find_element(By.ID, "chain").text
     shot("11-audit")
 
     # Sign out: the session is gone.
-    driver.find_element(By.CSS_SELECTOR, "form[action='/console/sign-out'] button").click()
+    navigating(driver.find_element(By.CSS_SELECTOR, "form[action='/console/sign-out'] button").click)
     assert driver.current_url.endswith("/console/sign-in"), driver.current_url
     driver.get(base + "/console/keys")
     assert driver.current_url.endswith("/console/sign-in"), driver.current_url
