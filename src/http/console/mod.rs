@@ -6,7 +6,9 @@
 //! - a session (`service::session`) from signing in with an API token; its id only in an
 //!   `HttpOnly; SameSite=Strict` cookie (`Secure` when served over TLS), never in a page;
 //! - every POST but sign-in carries the session's CSRF token in a hidden field: without it
-//!   403, before anything is read or done;
+//!   403, before anything is read or done; sign-in, which has no session yet, is refused
+//!   (403) when the browser says it comes from another site (`Origin`, `Sec-Fetch-Site`), so
+//!   a page elsewhere cannot sign a visitor into its own session (login CSRF);
 //! - each action is allowed by the roles of the API route that does the same operation
 //!   (`routes::roles_of`), and runs under the session's tenant, so a session sees and does
 //!   exactly what its token could through the API;
@@ -295,9 +297,35 @@ async fn read_form(ctx: &Ctx, req: Request<Incoming>) -> Result<Form, ApiError> 
     parse_pairs(text)
 }
 
+/// Whether a browser says this request comes from a page of this origin. Browsers send
+/// `Sec-Fetch-Site` and, on a form POST, `Origin`; a client that sends neither is not a
+/// browser and cannot be a vehicle for login CSRF.
+fn same_origin(req: &Request<Incoming>) -> bool {
+    let h = req.headers();
+    let header = |name: &str| h.get(name).and_then(|v| v.to_str().ok());
+    // Fetch metadata decides when present: with `Referrer-Policy: no-referrer` (ours)
+    // Chromium sends `Origin: null` even from our own page.
+    if let Some(site) = header("sec-fetch-site") {
+        return site == "same-origin" || site == "none";
+    }
+    match (header("origin"), header("host")) {
+        (None, _) => true,
+        (Some(origin), Some(host)) => origin
+            .split_once("://")
+            .is_some_and(|(_, authority)| authority.eq_ignore_ascii_case(host)),
+        (Some(_), None) => false,
+    }
+}
+
 /// Sign in: the API token is checked exactly as a bearer token is (cache, database,
 /// revocation), failures rate-limited and audited as the API's 401s are.
 async fn sign_in(ctx: &Ctx, req: Request<Incoming>) -> Result<Response<Body>, ApiError> {
+    if !same_origin(&req) {
+        return Err(ApiError::new(
+            crate::api::ErrorCode::Forbidden,
+            "Sign in from this console's own page",
+        ));
+    }
     let form = read_form(ctx, req).await?;
     let token = Zeroizing::new(form.val("token").trim().to_owned());
     drop(form);
