@@ -54,6 +54,29 @@ pub struct Config {
     pub crl: CrlConfig,
     #[serde(default)]
     pub status_list: StatusListConfig,
+    #[serde(default)]
+    pub console: ConsoleConfig,
+}
+
+/// The operator console at `/console`: how long a signed-in session lives.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsoleConfig {
+    /// A session unused this long is ended (and the expiry audited).
+    #[serde(default = "defaults::console_idle_secs")]
+    pub idle_timeout_secs: u64,
+    /// A session ends this long after sign-in, however busy.
+    #[serde(default = "defaults::console_absolute_secs")]
+    pub absolute_timeout_secs: u64,
+}
+
+impl Default for ConsoleConfig {
+    fn default() -> Self {
+        ConsoleConfig {
+            idle_timeout_secs: defaults::console_idle_secs(),
+            absolute_timeout_secs: defaults::console_absolute_secs(),
+        }
+    }
 }
 
 /// Token Status Lists of mdocs (draft-ietf-oauth-status-list), and the timer that re-signs
@@ -388,6 +411,12 @@ pub struct LoggingConfig {
 }
 
 mod defaults {
+    pub fn console_idle_secs() -> u64 {
+        900
+    }
+    pub fn console_absolute_secs() -> u64 {
+        8 * 3600
+    }
     pub fn attestation_default_secs() -> u64 {
         86_400
     }

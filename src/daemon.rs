@@ -158,6 +158,10 @@ pub async fn serve(config: Config) -> Result<(), DaemonError> {
     app.max_keys_per_tenant = config.token.max_keys_per_tenant;
     app.mobile = mobile_config(&config);
     app.public_base_url = config.public.base_url.clone();
+    app.sessions = crate::service::session::Sessions::new(
+        std::time::Duration::from_secs(config.console.idle_timeout_secs),
+        std::time::Duration::from_secs(config.console.absolute_timeout_secs),
+    );
     app.tls_key_label = config.server.tls.as_ref().and_then(|t| t.key_label.clone());
     app.crl = crate::service::crl::CrlPolicy {
         validity: time::Duration::seconds(config.crl.validity_secs as i64),
@@ -603,6 +607,8 @@ async fn reconcile(app: &Arc<App>, token: Arc<Token>) {
         .await;
     match result {
         Ok(Ok((r, destroyed, torn))) if r.is_clean() && destroyed.is_empty() && torn == 0 => {
+            app.health
+                .note("reconciliation: token and database consistent".into());
             tracing::info!("token and database reconciled: consistent")
         }
         Ok(Ok((r, destroyed, torn))) => {
@@ -622,6 +628,13 @@ async fn reconcile(app: &Arc<App>, token: Arc<Token>) {
                     tracing::warn!(%label, "token key has no database record; not ours, left in place");
                 }
             }
+            app.health.note(format!(
+                "reconciliation: {} recorded keys missing from the token, {} unrecorded \
+                 destroyed, {} torn destroyed",
+                r.missing_in_token.len(),
+                destroyed.len(),
+                torn
+            ));
             tracing::info!(
                 missing_in_token = r.missing_in_token.len(),
                 unrecorded_destroyed = destroyed.len(),

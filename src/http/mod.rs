@@ -9,6 +9,7 @@
 
 mod audit;
 mod ca;
+pub mod console;
 mod crl;
 mod dts;
 mod error;
@@ -68,6 +69,8 @@ pub struct Ctx {
     /// given up at its timeout is audited with them.
     pub audit: std::sync::OnceLock<(OpContext, String)>,
     pub(crate) peer: Peer,
+    /// Served over TLS: the console's cookie is then `Secure`.
+    pub tls: bool,
 }
 
 /// One request: request id, timeout, routing, and the error shape.
@@ -96,6 +99,7 @@ async fn handle(
         gate: Gate::new(),
         audit: std::sync::OnceLock::new(),
         peer,
+        tls: config.tls.is_some(),
     };
     // At the timeout the request is given up only if nothing of it has committed (then
     // work still in flight rolls back, so the 503 is true: nothing happened). If its work
@@ -222,6 +226,12 @@ async fn route(ctx: &Ctx, req: Request<Incoming>) -> Result<Response<Body>, ApiE
     let op = match def.access {
         Access::Public => None,
         Access::Roles(allowed) => Some(authorize(ctx, &req, allowed).await?),
+        Access::Console => {
+            let RouteId::Console(page) = def.id else {
+                return Err(ApiError::not_found());
+            };
+            return Ok(console::handle(ctx, page, req, &params).await);
+        }
     };
     // Only state-changing routes have an event: reads keep this off their path.
     if let (Some(op), Some(event)) = (&op, def.id.audit_event()) {
@@ -287,6 +297,8 @@ async fn dispatch(
         RouteId::X509CertificateRevoke => {
             crl::revoke_certificate(ctx, &op(), &params[0], &params[1], req).await
         }
+        // Served by `route` before dispatch.
+        RouteId::Console(_) => Err(ApiError::not_found()),
     }
 }
 
@@ -301,6 +313,31 @@ fn bearer_token(headers: &hyper::HeaderMap) -> Option<zeroize::Zeroizing<String>
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(|t| zeroize::Zeroizing::new(t.trim().to_owned()))
+}
+
+/// A failed authentication (the API's 401, the console's failed sign-in): answered and
+/// audited while the address is within its allowance; past it, the 429 returned here (and
+/// not audited), so the audit write each failure costs is bounded per address. Valid tokens
+/// are checked as always, so a client sharing an address with a noisy one is never held
+/// back.
+pub(crate) async fn authentication_refused(
+    ctx: &Ctx,
+    who: Option<(String, String)>,
+    route: &str,
+) -> Option<ApiError> {
+    let now = Instant::now();
+    if let Some(wait) = ctx.peer.auth_failures.blocked_for(ctx.peer.ip, now) {
+        return Some(ApiError::new(
+            crate::api::ErrorCode::TooManyRequests,
+            format!(
+                "Too many failed authentications from this address; retry in {} s",
+                wait.as_secs() + 1
+            ),
+        ));
+    }
+    ctx.peer.auth_failures.spend(ctx.peer.ip, now);
+    auth::record_unauthenticated(&ctx.app, &ctx.request_id, who, route).await;
+    None
 }
 
 /// Verify the bearer token (401) and the route's roles (403).
@@ -321,25 +358,12 @@ async fn authorize(
             None,
         )
     };
-    // A failure is answered 401 and audited while the address is within its allowance,
-    // 429 (and not audited) past it: the audit write each 401 costs is bounded per address.
-    // Valid tokens are checked as always, so a client sharing an address with a noisy one
-    // is never held back.
     let refused = |who: Option<(String, String)>| async move {
-        let now = Instant::now();
-        if let Some(wait) = ctx.peer.auth_failures.blocked_for(ctx.peer.ip, now) {
-            return ApiError::new(
-                crate::api::ErrorCode::TooManyRequests,
-                format!(
-                    "Too many failed authentications from this address; retry in {} s",
-                    wait.as_secs() + 1
-                ),
-            );
-        }
-        ctx.peer.auth_failures.spend(ctx.peer.ip, now);
         let route = format!("{} {}", req.method(), req.uri().path());
-        auth::record_unauthenticated(&ctx.app, &ctx.request_id, who, &route).await;
-        unauthenticated()
+        match authentication_refused(ctx, who, &route).await {
+            Some(limited) => limited,
+            None => unauthenticated(),
+        }
     };
     let Some(token) = bearer_token(req.headers()) else {
         return Err(refused(None).await);

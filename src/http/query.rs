@@ -46,7 +46,7 @@ pub fn parse(query: Option<&str>, allowed: &[&str]) -> Result<Vec<(String, Strin
     Ok(out)
 }
 
-fn decode(s: &str) -> Option<String> {
+pub(super) fn decode(s: &str) -> Option<String> {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

@@ -12,6 +12,11 @@ pub enum Access {
     Public,
     /// A valid token with at least one of these roles.
     Roles(&'static [Role]),
+    /// A console page (HTML, `http::console`): its session cookie is checked there, and
+    /// each action it performs is allowed by the roles of the API route of that action
+    /// ([`roles_of`]), so the console can do no more than the session's token could.
+    /// Not in the OpenAPI document, which describes the JSON API.
+    Console,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,6 +53,8 @@ pub enum RouteId {
     /// `GET /crl/{caId}.crl`, public.
     PublicCrl,
     X509CertificateRevoke,
+    /// The operator console (HTML).
+    Console(super::console::Page),
 }
 
 impl RouteId {
@@ -602,7 +609,62 @@ pub const ROUTES: &[RouteDef] = &[
         access: Access::Roles(X509),
         id: RouteId::X509CertificateRevoke,
     },
+    console("GET", "/console", Page::Home),
+    console("GET", "/console/sign-in", Page::SignIn),
+    console("POST", "/console/sign-in", Page::SignInSubmit),
+    console("POST", "/console/sign-out", Page::SignOut),
+    console("GET", "/console/assets/{file}", Page::Asset),
+    console("GET", "/console/ca/{resource}", Page::CaList),
+    console("POST", "/console/ca/{resource}", Page::CaCreate),
+    console("GET", "/console/ca/{resource}/{id}", Page::CaDetail),
+    console("POST", "/console/ca/{resource}/{id}", Page::CaAction),
+    console(
+        "GET",
+        "/console/ca/{resource}/{id}/{file}",
+        Page::CaDownload,
+    ),
+    console("GET", "/console/audit", Page::Audit),
+    console("GET", "/console/keys", Page::Keys),
+    console("POST", "/console/keys", Page::KeysCreate),
+    console("GET", "/console/jobs/{id}", Page::Job),
+    console("GET", "/console/issue/{kind}", Page::Issue),
+    console("POST", "/console/issue/{kind}", Page::IssueSubmit),
+    console("GET", "/console/certificates", Page::Certificates),
+    console(
+        "GET",
+        "/console/certificates/{id}/{file}",
+        Page::CertificateDownload,
+    ),
+    console(
+        "POST",
+        "/console/certificates/{id}",
+        Page::CertificateAction,
+    ),
 ];
+
+use super::console::Page;
+
+const fn console(method: &'static str, pattern: &'static str, page: Page) -> RouteDef {
+    RouteDef {
+        method,
+        pattern,
+        access: Access::Console,
+        id: RouteId::Console(page),
+    }
+}
+
+/// The roles of the API route `id`: what the console checks before it performs that
+/// route's operation for a session. Routes without roles (public, console) admit none.
+pub fn roles_of(id: RouteId) -> &'static [Role] {
+    ROUTES
+        .iter()
+        .find(|r| r.id == id)
+        .map(|r| match r.access {
+            Access::Roles(roles) => roles,
+            Access::Public | Access::Console => &[],
+        })
+        .unwrap_or(&[])
+}
 
 /// Longest path we try to match; anything longer is a 404 without further work.
 const MAX_PATH: usize = 2048;
@@ -719,8 +781,10 @@ mod openapi_tests {
                 documented.push((method.to_uppercase(), path.clone()));
             }
         }
+        // The console's HTML routes are not part of the JSON API the document describes.
         let mut served: Vec<(String, String)> = ROUTES
             .iter()
+            .filter(|r| r.access != Access::Console)
             .map(|r| (r.method.to_owned(), r.pattern.to_owned()))
             .collect();
         documented.sort();
@@ -728,7 +792,7 @@ mod openapi_tests {
         assert_eq!(documented, served);
         // Every protected route says it needs a bearer token, every public one that it
         // does not.
-        for r in ROUTES {
+        for r in ROUTES.iter().filter(|r| r.access != Access::Console) {
             let op = &doc["paths"][r.pattern][r.method.to_lowercase()];
             let secured = op["security"].as_array().is_some_and(|s| !s.is_empty());
             assert_eq!(
@@ -741,12 +805,37 @@ mod openapi_tests {
         }
     }
 
+    /// Every console route is under `/console`, and none is in the OpenAPI document: the
+    /// document is the JSON API's contract, the console its HTML client.
+    #[test]
+    fn console_routes_are_not_in_the_openapi_document() {
+        let doc: serde_json::Value = serde_json::from_str(crate::http::openapi()).unwrap();
+        let paths = doc["paths"].as_object().unwrap();
+        for r in ROUTES {
+            let is_console = matches!(r.id, RouteId::Console(_));
+            assert_eq!(r.access == Access::Console, is_console, "{}", r.pattern);
+            assert_eq!(
+                r.pattern.starts_with("/console"),
+                is_console,
+                "{}",
+                r.pattern
+            );
+            if is_console {
+                assert!(!paths.contains_key(r.pattern), "{}", r.pattern);
+            }
+        }
+        assert!(!paths.keys().any(|p| p.starts_with("/console")));
+    }
+
     /// The routes that take a query string are exactly those whose OpenAPI operation
     /// declares query parameters.
     #[test]
     fn query_strings_only_where_documented() {
         let doc: serde_json::Value = serde_json::from_str(crate::http::openapi()).unwrap();
-        for r in ROUTES.iter().filter(|r| r.access != Access::Public) {
+        for r in ROUTES
+            .iter()
+            .filter(|r| !matches!(r.access, Access::Public | Access::Console))
+        {
             let op = &doc["paths"][r.pattern][r.method.to_lowercase()];
             let documented = op["parameters"]
                 .as_array()

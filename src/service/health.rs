@@ -17,12 +17,19 @@ pub enum TokenStatus {
 
 pub struct TokenHealth {
     state: Mutex<(TokenStatus, Instant)>,
+    /// The last few transitions and reconciliations, newest last, for the console's
+    /// overview (the log has them all; this is what an operator glances at).
+    recent: Mutex<std::collections::VecDeque<(String, String)>>,
 }
+
+/// Transitions and reconciliations kept for the overview.
+const RECENT: usize = 10;
 
 impl Default for TokenHealth {
     fn default() -> Self {
         TokenHealth {
             state: Mutex::new((TokenStatus::Starting, Instant::now())),
+            recent: Mutex::default(),
         }
     }
 }
@@ -42,8 +49,36 @@ impl TokenHealth {
                 TokenStatus::Down { reason } => tracing::warn!(%reason, "token unavailable"),
                 TokenStatus::Starting => {}
             }
+            let what = match &status {
+                TokenStatus::Ready => "token ready".to_owned(),
+                TokenStatus::Down { reason } => format!("token down: {reason}"),
+                TokenStatus::Starting => "token starting".to_owned(),
+            };
             *s = (status, Instant::now());
+            drop(s);
+            self.note(what);
         }
+    }
+
+    /// Remember an event for the overview (a reconciliation's outcome, a transition).
+    pub fn note(&self, what: String) {
+        let mut r = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+        if r.len() == RECENT {
+            r.pop_front();
+        }
+        r.push_back((super::now_rfc3339(), what));
+    }
+
+    /// The current status and how long it has held.
+    pub fn since(&self) -> (TokenStatus, std::time::Duration) {
+        let s = self.lock();
+        (s.0.clone(), s.1.elapsed())
+    }
+
+    /// The remembered events, newest last: (RFC 3339 time, what).
+    pub fn recent(&self) -> Vec<(String, String)> {
+        let r = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+        r.iter().cloned().collect()
     }
 
     pub fn is_ready(&self) -> bool {

@@ -20,6 +20,7 @@ pub mod keys;
 pub mod mobile;
 pub(crate) mod op;
 pub mod purpose;
+pub mod session;
 pub mod x509;
 
 use std::sync::{Arc, RwLock};
@@ -271,6 +272,8 @@ pub struct App {
     pub(crate) status_signing: tokio::sync::Mutex<()>,
     /// `server.tls.key_label`: a token key of the daemon's own, with no key record.
     pub tls_key_label: Option<String>,
+    /// Signed-in console sessions (`service::session`), in memory only.
+    pub sessions: session::Sessions,
 }
 
 impl App {
@@ -295,6 +298,7 @@ impl App {
             status_next: std::sync::Mutex::new(std::collections::HashMap::new()),
             status_signing: tokio::sync::Mutex::new(()),
             tls_key_label: None,
+            sessions: session::Sessions::default(),
         }
     }
 

@@ -12,7 +12,7 @@ mod ext;
 mod external;
 mod iso;
 mod name;
-mod pem;
+pub mod pem;
 mod profile;
 mod serial;
 mod upload;

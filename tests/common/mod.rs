@@ -438,6 +438,18 @@ pub fn call_within(
     .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
 }
 
+/// Any request, with the response's headers (lower-cased names): (status, headers, body).
+pub fn full_request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<Vec<u8>>,
+) -> Exchanged {
+    exchange(addr, method, path, headers, body, ANSWER_WITHIN)
+        .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+}
+
 fn exchange(
     addr: SocketAddr,
     method: &str,
