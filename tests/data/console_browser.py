@@ -12,7 +12,7 @@ import urllib.request
 
 from selenium import webdriver
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support import expected_conditions as EC
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 base, token, work, shots = sys.argv[1:5]
@@ -101,7 +101,16 @@ def navigating(click):
     form's POST is answered, and on a loaded machine the next check would read the old page."""
     old = driver.find_element(By.TAG_NAME, "html")
     click()
-    wait.until(EC.staleness_of(old))
+
+    def left(_):
+        # Chromium answers a node of the page being replaced with either error.
+        try:
+            old.is_enabled()
+            return False
+        except (StaleElementReferenceException, WebDriverException):
+            return True
+
+    wait.until(left)
 
 
 def submit(form_id):
