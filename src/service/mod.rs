@@ -46,6 +46,20 @@ pub struct OpContext {
 }
 
 impl OpContext {
+    /// The context of the daemon's own timers (CRL and status list renewal, VICAL
+    /// auto-publish): audited under the pseudo token `system:<what>` of `tenant`.
+    pub fn system(tenant: String, what: &str) -> OpContext {
+        OpContext {
+            principal: auth::Principal {
+                tenant,
+                token_id: format!("system:{what}"),
+                roles: vec![auth::Role::Admin],
+            },
+            request_id: uuid::Uuid::new_v4().simple().to_string(),
+            gate: Gate::new(),
+        }
+    }
+
     fn event(
         &self,
         name: String,

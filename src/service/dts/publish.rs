@@ -263,15 +263,7 @@ pub async fn auto_publish_due(app: &Arc<App>) {
         }
     };
     for (tenant, ecosystem) in due {
-        let ctx = OpContext {
-            principal: crate::service::auth::Principal {
-                tenant,
-                token_id: "system:auto-publish".into(),
-                roles: vec![crate::service::auth::Role::Admin],
-            },
-            request_id: uuid::Uuid::new_v4().simple().to_string(),
-            gate: super::super::Gate::new(),
-        };
+        let ctx = OpContext::system(tenant, "auto-publish");
         match publish(app, &ctx, ecosystem.clone(), true).await {
             Ok(p) => {
                 tracing::info!(%ecosystem, vical_issue_id = p.vical_issue_id, "VICAL auto-published")

@@ -379,15 +379,7 @@ pub async fn renew_due(app: &Arc<App>) {
         }
     };
     for (tenant, id) in due {
-        let ctx = OpContext {
-            principal: crate::service::auth::Principal {
-                tenant,
-                token_id: "system:status-list-renewal".into(),
-                roles: vec![crate::service::auth::Role::Admin],
-            },
-            request_id: uuid::Uuid::new_v4().simple().to_string(),
-            gate: super::super::Gate::new(),
-        };
+        let ctx = OpContext::system(tenant, "status-list-renewal");
         match renew(app, &ctx, id.clone()).await {
             Ok(exp) => tracing::info!(status_list = %id, exp, "status list token renewed"),
             Err(e) => {
