@@ -457,24 +457,6 @@ impl Write<'_> {
         Ok(CaDeletion::Deleted { key_labels })
     }
 
-    /// Take the next cRLNumber of a root (1, 2, ...), committed before the CRL is signed so
-    /// a number is never issued twice, even when signing then fails. `None` when absent.
-    pub fn next_crl_number(&self, tenant: &str, id: &str) -> Result<Option<i64>, StoreError> {
-        let tx = self.0;
-        let n = tx.execute(
-            "UPDATE root_cas SET crl_number = crl_number + 1 WHERE tenant = ?1 AND id = ?2",
-            params![tenant, id],
-        )?;
-        if n == 0 {
-            return Ok(None);
-        }
-        Ok(Some(tx.query_row(
-            "SELECT crl_number FROM root_cas WHERE id = ?1",
-            params![id],
-            |r| r.get(0),
-        )?))
-    }
-
     /// Record a signer and its token key unless the limit is reached
     /// (`Ok(false)`, nothing changes).
     pub fn insert_signer(
@@ -724,9 +706,6 @@ mod tests {
         );
 
         // CRL numbers increase.
-        assert_eq!(store.w(|w| w.next_crl_number("t1", "c1")).unwrap(), Some(1));
-        assert_eq!(store.w(|w| w.next_crl_number("t1", "c1")).unwrap(), Some(2));
-        assert_eq!(store.w(|w| w.next_crl_number("t2", "c1")).unwrap(), None);
 
         // No cascade: refused; cascade: root, signers and key rows go.
         assert_eq!(
