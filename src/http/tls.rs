@@ -272,14 +272,8 @@ impl Signer for TokenTlsSigner {
         let app = self.app.clone();
         let handle = tokio::runtime::Handle::current();
         let result = tokio::task::block_in_place(|| handle.block_on(app.blocking(work)));
-        match result {
-            Ok(Ok(sig)) => Ok(sig),
-            Ok(Err(e)) | Err(crate::service::ServiceError::Internal(e)) => {
-                tracing::warn!(error = %e, "TLS handshake signature failed");
-                Err(rustls::Error::General(
-                    "the server key could not sign".into(),
-                ))
-            }
+        match result.map_err(|e| e.to_string()).and_then(|r| r) {
+            Ok(sig) => Ok(sig),
             Err(e) => {
                 tracing::warn!(error = %e, "TLS handshake signature failed");
                 Err(rustls::Error::General(

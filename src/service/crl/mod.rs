@@ -181,27 +181,15 @@ pub async fn renew_due(app: &Arc<App>) {
     let due = app
         .blocking(move || store.crl_issuers_due(horizon, longest, 1000))
         .await;
-    let due = match due {
-        Ok(Ok(d)) => d,
-        Ok(Err(e)) => {
-            tracing::warn!(error = %e, "CRL renewal could not read what is due");
-            return;
-        }
+    let due = match due.and_then(|r| r.map_err(ServiceError::from)) {
+        Ok(d) => d,
         Err(e) => {
             tracing::warn!(error = %e, "CRL renewal could not read what is due");
             return;
         }
     };
     for (id, tenant) in due {
-        let ctx = OpContext {
-            principal: super::auth::Principal {
-                tenant,
-                token_id: "system:crl-renewal".into(),
-                roles: vec![super::auth::Role::Admin],
-            },
-            request_id: uuid::Uuid::new_v4().simple().to_string(),
-            gate: super::Gate::new(),
-        };
+        let ctx = OpContext::system(tenant, "crl-renewal");
         match renew(app, &ctx, id.clone()).await {
             Ok(()) => tracing::info!(ca_id = %id, "CRL renewed"),
             Err(e) => {
