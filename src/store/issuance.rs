@@ -173,26 +173,27 @@ impl Store {
         after: i64,
         limit: usize,
     ) -> Result<Vec<(i64, StoredCertificate)>, StoreError> {
-        let conn = self.lock();
-        let mut stmt = conn.prepare_cached(&format!(
-            "SELECT rowid, {STORED_COLUMNS} FROM stored_certificates
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT rowid, {STORED_COLUMNS} FROM stored_certificates
              WHERE tenant = ?1 AND store_id = ?2 AND rowid > ?3 ORDER BY rowid LIMIT ?4"
-        ))?;
-        let rows = stmt.query_map(params![tenant, store_id, after, limit as i64], |r| {
-            Ok((
-                r.get(0)?,
-                StoredCertificate {
-                    tenant: r.get(1)?,
-                    store_id: r.get(2)?,
-                    cert_id: r.get(3)?,
-                    kind: r.get(4)?,
-                    metadata: r.get(5)?,
-                    der: r.get(6)?,
-                    created_at: r.get(7)?,
-                },
-            ))
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+            ))?;
+            let rows = stmt.query_map(params![tenant, store_id, after, limit as i64], |r| {
+                Ok((
+                    r.get(0)?,
+                    StoredCertificate {
+                        tenant: r.get(1)?,
+                        store_id: r.get(2)?,
+                        cert_id: r.get(3)?,
+                        kind: r.get(4)?,
+                        metadata: r.get(5)?,
+                        der: r.get(6)?,
+                        created_at: r.get(7)?,
+                    },
+                ))
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
     }
 }
 
@@ -415,5 +416,47 @@ mod tests {
         );
         // The ledger keeps what was issued.
         assert_eq!(store.count_issued("org.t1").unwrap(), 2);
+    }
+
+    /// The reads that grow with the store seek an index: no scan of the tenant's rows, no
+    /// sort (with millions of certificates either would be O(n) per request).
+    #[test]
+    fn store_reads_seek_an_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("db")).unwrap();
+        let conn = store.lock();
+        for (sql, index) in [
+            (
+                "SELECT rowid FROM stored_certificates
+                 WHERE tenant = 't' AND store_id = 's' AND rowid > 5 ORDER BY rowid LIMIT 10",
+                "stored_certificates_page",
+            ),
+            (
+                "SELECT id, crl_issuer_id FROM issued_certificates
+                 WHERE tenant = 't' AND serial = '01' ORDER BY id DESC LIMIT 1",
+                "issued_certificates_serial",
+            ),
+            (
+                "SELECT metadata FROM stored_certificates
+                 WHERE tenant = 't' AND kind = 'vical-entry' AND der = x'00' LIMIT 1",
+                "stored_certificates_vical",
+            ),
+            (
+                "SELECT der FROM issued_certificates
+                 WHERE tenant = 't' AND subject_public_key = x'00' AND is_ca = 1
+                 ORDER BY id DESC LIMIT 1",
+                "issued_certificates_ca",
+            ),
+        ] {
+            let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+            let plan = stmt
+                .query_map([], |r| r.get::<_, String>(3))
+                .unwrap()
+                .map(|r| r.unwrap())
+                .collect::<Vec<_>>()
+                .join("; ");
+            assert!(plan.contains(index), "{sql}: {plan}");
+            assert!(!plan.contains("TEMP B-TREE"), "{sql}: {plan}");
+        }
     }
 }

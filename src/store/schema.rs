@@ -26,6 +26,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("migrations/015_vicals.sql"),
     include_str!("migrations/016_revocation_crls.sql"),
     include_str!("migrations/017_status_lists.sql"),
+    include_str!("migrations/018_scale_indexes.sql"),
 ];
 
 pub const CURRENT_VERSION: i64 = MIGRATIONS.len() as i64;
