@@ -18,12 +18,18 @@
 //!    certificate issuance measured alone and beside eight clients running filtered audit
 //!    searches that match nothing (the worst case for the indexes), p50 side by side.
 //!
+//! 5. With `--preload N`: N issued certificates with their audit events and ledger rows
+//!    written into the store before the phases (setup, `support/preload.rs`), so that a
+//!    run with 0 and one with millions compare rate, p99 and RSS at scale.
+//!
 //! Options (after `--`): `--duration SECS` (per phase, default 10), `--concurrency N`
 //! (default 2 × cores), `--scenario NAME` (repeatable; default all), `--audit-events N`
-//! (default 0: no audit phase).
+//! (default 0: no audit phase), `--preload N` (default 0).
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+#[path = "support/preload.rs"]
+mod preload;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -37,6 +43,7 @@ struct Options {
     concurrency: usize,
     scenarios: Vec<String>,
     audit_events: u64,
+    preload: u64,
 }
 
 fn options() -> Options {
@@ -46,6 +53,7 @@ fn options() -> Options {
         concurrency: 2 * cores,
         scenarios: Vec::new(),
         audit_events: 0,
+        preload: 0,
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -58,6 +66,7 @@ fn options() -> Options {
             "--concurrency" => o.concurrency = next().parse().expect("--concurrency N"),
             "--scenario" => o.scenarios.push(next()),
             "--audit-events" => o.audit_events = next().parse().expect("--audit-events N"),
+            "--preload" => o.preload = next().parse().expect("--preload N"),
             // cargo bench passes --bench; ignore what we do not know.
             _ => {
                 i += 1;
@@ -255,8 +264,9 @@ fn scenarios(target: &str, crl_path: &str) -> Vec<Scenario> {
     for i in 0..20 {
         mix.push(match i {
             3 | 10 | 17 => pick("certificate"),
+            // Reads: a page of the certificate store (the table that grows) and of keys.
             19 => Req {
-                path: "/v1/keys?limit=10".into(),
+                path: "/v1/bench.tenant.x509-store-1/x509-store-api/certificates?limit=10".into(),
                 body: String::new(),
             },
             _ => pick("mdoc"),
@@ -466,6 +476,24 @@ fn cpu_time(pid: u32) -> Duration {
     Duration::from_millis(ticks * 10)
 }
 
+/// Context switches (voluntary and not) of all the threads of `pid` so far: each hop of a
+/// request from one thread to another (a tokio worker handing work to the blocking pool, a
+/// writer waiting for the group fsync, a parked worker woken by a response) is at least one.
+fn context_switches(pid: u32) -> u64 {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return 0;
+    };
+    tasks
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("status")).ok())
+        .flat_map(|s| {
+            s.lines()
+                .filter(|l| l.contains("ctxt_switches:"))
+                .filter_map(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+                .collect::<Vec<_>>()
+        })
+        .sum()
+}
+
 fn main() {
     let o = options();
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
@@ -580,7 +608,8 @@ fn main() {
         Some(r#"{"active":true}"#),
     );
     assert_eq!(s, 200, "{b}");
-    for name in ["mdoc", "wallet-attestation"] {
+    // The certificate warm-up also gives `--preload` its template.
+    for name in ["mdoc", "wallet-attestation", "certificate"] {
         let warm = scenarios(target, &crl_path)
             .into_iter()
             .find(|s| s.name == name)
@@ -588,6 +617,22 @@ fn main() {
         let (s, b) = call(daemon.addr, &token, "POST", &warm.path, Some(&warm.body));
         assert_eq!(s, 200, "{name}: {b}");
     }
+
+    let preloaded = if o.preload > 0 {
+        eprintln!(
+            "preloading {} certificates (setup, not measured)...",
+            o.preload
+        );
+        let secs = preload::preload(
+            &daemon.db_path(),
+            "bench.tenant",
+            "X509_CERTIFICATE_CREATE",
+            o.preload,
+        );
+        Some(secs)
+    } else {
+        None
+    };
 
     let pid = daemon.child.id();
     let rss_start = rss_kib(pid, "VmRSS:");
@@ -611,6 +656,21 @@ fn main() {
         o.concurrency
     );
     println!();
+    let db_mib = |p: &std::path::Path| std::fs::metadata(p).map_or(0, |m| m.len()) >> 20;
+    match preloaded {
+        Some(secs) => println!(
+            "store: {} certificates, {} audit events preloaded in {secs:.0} s (setup); \
+             database {} MiB",
+            o.preload,
+            2 * o.preload,
+            db_mib(&daemon.db_path())
+        ),
+        None => println!(
+            "store: empty but for the setup; database {} MiB",
+            db_mib(&daemon.db_path())
+        ),
+    }
+    println!();
     println!("token ceiling (CKM_ECDSA P-256, precomputed digest, session per thread)");
     println!("  1 thread          {ceil_1:>10.0} sig/s");
     println!("  {cores} threads         {ceil_n:>10.0} sig/s");
@@ -625,7 +685,7 @@ fn main() {
     );
     println!();
     println!(
-        "{:<18} {:>8} {:>6} {:>6} {:>7} {:>7} {:>7} {:>6} {:>7} | {:>9} {:>7} {:>6}",
+        "{:<18} {:>8} {:>6} {:>6} {:>7} {:>7} {:>7} {:>6} {:>7} {:>5} | {:>9} {:>7} {:>6}",
         "daemon",
         "req/s",
         "/floor",
@@ -635,6 +695,7 @@ fn main() {
         "p99 ms",
         "errors",
         "cpu µs",
+        "cs",
         "half req/s",
         "p99 ms",
         "errors"
@@ -643,8 +704,9 @@ fn main() {
         if !o.scenarios.is_empty() && !o.scenarios.iter().any(|s| s == sc.name) {
             continue;
         }
-        let cpu_before = cpu_time(pid);
+        let (cpu_before, cs_before) = (cpu_time(pid), context_switches(pid));
         let mut peak = load(daemon.addr, &token, &sc, o.concurrency, o.duration, None);
+        let switches = (context_switches(pid) - cs_before) as f64 / peak.ok.max(1) as f64;
         // Daemon CPU per successful request: steadier than req/s when other work shares the
         // machine.
         let cpu_ms = (cpu_time(pid) - cpu_before).as_secs_f64() * 1e6 / peak.ok.max(1) as f64;
@@ -667,7 +729,7 @@ fn main() {
             half.rate()
         };
         println!(
-            "{:<18} {:>8.0} {:>6.3} {:>6.3} {:>7.2} {:>7.2} {:>7.2} {:>6} {:>7.0} | {:>9.0} {:>7.2} {:>6}",
+            "{:<18} {:>8.0} {:>6.3} {:>6.3} {:>7.2} {:>7.2} {:>7.2} {:>6} {:>7.0} {:>5.1} | {:>9.0} {:>7.2} {:>6}",
             sc.name,
             rate,
             rate / floor_n,
@@ -677,6 +739,7 @@ fn main() {
             peak.pct(0.99),
             peak.errors,
             cpu_ms,
+            switches,
             half_rate,
             half.pct(0.99),
             half.errors
@@ -694,18 +757,26 @@ fn main() {
     let hwm = rss_kib(pid, "VmHWM:");
     println!();
     println!(
-        "daemon RSS: start {} MiB, end {} MiB, peak {} MiB, max sampled {} MiB over {} samples",
+        "daemon RSS: start {} MiB, after 1 min {}, end {} MiB, peak {} MiB, max sampled {} MiB \
+         over {} samples; database {} MiB",
         rss_start / 1024,
+        samples
+            .get(60)
+            .map_or("-".to_owned(), |k| format!("{} MiB", k / 1024)),
         rss_end / 1024,
         hwm / 1024,
         samples.iter().max().copied().unwrap_or(0) / 1024,
-        samples.len()
+        samples.len(),
+        db_mib(&daemon.db_path())
     );
     println!(
         "(/floor, /ceil = daemon req/s ÷ the {cores}-thread floor and ceiling; each signing request is"
     );
     println!(
-        " one token signature, crl-fetch none; cpu µs = daemon CPU, user + system, per request at peak)"
+        " one token signature, crl-fetch none; cpu µs = daemon CPU, user + system, per request at peak;"
+    );
+    println!(
+        " cs = the daemon's context switches per request at peak, all threads: its hand-offs)"
     );
 }
 
