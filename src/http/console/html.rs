@@ -37,11 +37,12 @@ pub fn url(s: &str) -> String {
     out
 }
 
-/// A navigation entry: shown only when the session's roles allow its page.
+/// A navigation entry: shown only when the session's roles allow its page. Entries of one
+/// `group` (next to each other) are shown under its name; `""` is no group.
 pub struct Nav {
     pub href: &'static str,
     pub label: &'static str,
-    pub current: bool,
+    pub group: &'static str,
 }
 
 /// The whole document: header with the navigation and the session, `body`, sign-out.
@@ -60,18 +61,21 @@ pub fn page(title: &str, live: Option<&Live>, nav: &[Nav], body: &str) -> String
     );
     if let Some(live) = live {
         out.push_str("<nav aria-label=\"main\"><ul>");
+        let mut open = "";
         for n in nav {
-            let cur = if n.current {
-                " aria-current=\"page\""
-            } else {
-                ""
-            };
-            let _ = write!(
-                out,
-                "<li><a href=\"{}\"{cur}>{}</a></li>",
-                n.href,
-                esc(n.label)
-            );
+            if n.group != open {
+                if !open.is_empty() {
+                    out.push_str("</ul></li>");
+                }
+                if !n.group.is_empty() {
+                    let _ = write!(out, "<li class=\"group\"><span>{}</span><ul>", esc(n.group));
+                }
+                open = n.group;
+            }
+            let _ = write!(out, "<li><a href=\"{}\">{}</a></li>", n.href, esc(n.label));
+        }
+        if !open.is_empty() {
+            out.push_str("</ul></li>");
         }
         let roles: Vec<&str> = live.principal.roles.iter().map(|r| r.name()).collect();
         let _ = write!(
