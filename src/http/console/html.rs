@@ -138,13 +138,17 @@ pub fn error_summary(
     out
 }
 
-/// Whether an error detail is about the form field `name`: its own, or its object's (a
-/// missing `issuerAlternativeNameConf` is shown at `issuerAlternativeNameConf.uri`).
+/// Whether an error detail is about the form field `name`: its own, its object's (a
+/// missing `issuerAlternativeNameConf` is shown at `issuerAlternativeNameConf.uri`), or one
+/// element's of the list the field holds (`keyUsage[1]` at `keyUsage`).
 fn concerns(d: &ErrorDetail, name: &str) -> bool {
     name == d.param
         || name
             .strip_prefix(d.param.as_str())
             .is_some_and(|rest| rest.starts_with('.'))
+        || d.param
+            .strip_prefix(name)
+            .is_some_and(|rest| rest.starts_with('['))
 }
 
 /// The kind of input a form field is.
@@ -283,5 +287,11 @@ mod tests {
         assert!(!field("CN", "commonName", Input::Text, "", "", &d).contains("field-error"));
         assert!(!error_summary("m", "C", &d, &["country"]).contains("<li>"));
         assert!(error_summary("m", "C", &d, &[]).contains("<li>"));
+        let item = vec![ErrorDetail {
+            param: "keyUsage[1]".into(),
+            ..d[0].clone()
+        }];
+        assert!(field("KU", "keyUsage", Input::Text, "", "", &item).contains("field-error"));
+        assert!(!field("KU", "key", Input::Text, "", "", &item).contains("field-error"));
     }
 }
