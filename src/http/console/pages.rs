@@ -14,13 +14,15 @@ use crate::service::{OpContext, TokenStatus, keys};
 
 /// The navigation a session's roles allow: each entry is shown iff its page's API route
 /// admits one of the roles (the pages check the same again). Grouped so that it stays two
-/// rows at 1280 px: the root and signer families, the issuance forms, then the records.
+/// rows at 1280 px: the root and signer families, the issuance forms, what is kept.
 pub fn nav(s: &Session) -> Vec<Nav> {
     let ca = |r| RouteId::Ca(r, CaOp::List);
     const CAS: &str = "Roots and signers";
     const ISSUE: &str = "Issue";
+    const RECORDS: &str = "Records";
     let entries: [(&str, &str, &str, bool); 17] = [
         ("", "/console", "Overview", true),
+        ("", "/console/keys", "Keys", s.may(RouteId::KeysList)),
         (
             CAS,
             "/console/ca/dts-roots",
@@ -82,21 +84,25 @@ pub fn nav(s: &Session) -> Vec<Nav> {
             "From a CSR",
             s.may(RouteId::X509CertificateCreate),
         ),
-        ("", "/console/keys", "Keys", s.may(RouteId::KeysList)),
         (
-            "",
+            RECORDS,
             "/console/certificates",
             "Certificates",
             s.may(RouteId::X509StoreList),
         ),
-        ("", "/console/crls", "CRLs", super::crls::may_list(s)),
+        (RECORDS, "/console/crls", "CRLs", super::crls::may_list(s)),
         (
-            "",
+            RECORDS,
             "/console/vicals",
             "VICALs",
             s.may(RouteId::Dts(DtsOp::EcosystemList)),
         ),
-        ("", "/console/audit", "Audit log", s.may(RouteId::AuditList)),
+        (
+            RECORDS,
+            "/console/audit",
+            "Audit log",
+            s.may(RouteId::AuditList),
+        ),
     ];
     entries
         .into_iter()
@@ -198,7 +204,7 @@ pub async fn overview(ctx: &Ctx, s: &Session) -> Result<Response<Body>, ApiError
             format!("{} of {} in use", st.sessions_in_use, st.sessions_max),
         ]);
         rows.push(vec![
-            "Token".into(),
+            "Token activity".into(),
             format!(
                 "{} reconnects, {} searches, {} keys cached",
                 st.reconnects, st.searches, st.cached_keys
