@@ -409,7 +409,8 @@ fn browser_walkthrough() {
         serde_json::from_slice(out.stdout.trim_ascii()).expect("the script's JSON line");
 
     // Through the API: the managed root has its key here, the offline one none; the VICAL
-    // signer is active with the certificate openssl signed; the DS is revoked.
+    // signer is active with the certificate openssl signed; the generic and CSR certificates
+    // are stored; the VICAL is published; the DS is revoked, on the CRL the page showed.
     let get = |path: &str| {
         let (s, b) = call(d.addr, &admin, "GET", path, None);
         assert_eq!(s, 200, "{path}: {b}");
@@ -443,12 +444,87 @@ fn browser_walkthrough() {
         "X509_IACA_CERTIFICATE_CREATE_SUCCESS",
         "X509_DOCUMENT_SIGNER_CERTIFICATE_CREATE_SUCCESS",
         "X509_CERTIFICATE_REVOKE_SUCCESS",
+        "X509_CERTIFICATE_CREATE_SUCCESS",
+        "ECOSYSTEM_CREATE_SUCCESS",
+        "ECOSYSTEM_VICAL_CONFIGURATION_UPDATE_SUCCESS",
+        "ECOSYSTEM_VICAL_PUBLISH_SUCCESS",
         "CONSOLE_SIGN_OUT_SUCCESS",
     ] {
         assert!(events.iter().any(|x| x == e), "{e} in {events:?}");
     }
     let store = get("/v1/example.operators.x509-store-1/x509-store-api/certificates");
-    assert_eq!(store["data"].as_array().unwrap().len(), 2, "{store}");
+    let stored: Vec<&str> = store["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["storedCertificateId"].as_str().unwrap())
+        .collect();
+    assert_eq!(stored.len(), 4, "{store}");
+    for id in ["console-generic", "console-from-csr"] {
+        let full = format!("example.operators.x509-store-1.{id}");
+        assert!(stored.contains(&full.as_str()), "{full} in {stored:?}");
+    }
+    // The CSR's key (openssl's, in the work directory) is the one certified.
+    let from_csr = get(
+        "/v1/example.operators.x509-store-1/x509-store-api/certificates/\
+         example.operators.x509-store-1.console-from-csr",
+    );
+    let cert_file = work.path().join("from-csr.pem");
+    std::fs::write(&cert_file, from_csr["certificatePEM"].as_str().unwrap()).unwrap();
+    let pubkey = |args: &[&str]| {
+        let (ok, out) = common::openssl(args);
+        assert!(ok, "{out}");
+        out
+    };
+    assert_eq!(
+        pubkey(&[
+            "x509",
+            "-noout",
+            "-pubkey",
+            "-in",
+            cert_file.to_str().unwrap()
+        ]),
+        pubkey(&[
+            "req",
+            "-noout",
+            "-pubkey",
+            "-in",
+            work.path().join("service.csr").to_str().unwrap()
+        ])
+    );
+    // The VICAL the console published (and downloaded) verifies, and lists the IACA.
+    let ecosystem = ids["ecosystem"].as_str().unwrap();
+    let (s, _, public) = full_request(
+        d.addr,
+        "GET",
+        &format!("/v1/ecosystems/{ecosystem}/vicals/public/latest"),
+        &[],
+        None,
+    );
+    assert_eq!(s, 200);
+    assert_eq!(
+        std::fs::read(work.path().join("vical.cbor")).unwrap(),
+        public,
+        "the console's download is the published VICAL"
+    );
+    let out = std::process::Command::new(common::pkilint_bin("python3"))
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/data/vical_check.py"
+        ))
+        .arg("--root")
+        .arg(work.path().join("root.pem"))
+        .arg("--member")
+        .arg(work.path().join("member.pem"))
+        .arg(work.path().join("vical.cbor"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     // The DS is on its IACA key's CRL (the API's revocation answer names it).
     let (s, b) = call(
         d.addr,
@@ -462,6 +538,10 @@ fn browser_walkthrough() {
     );
     assert_eq!(s, 200, "revoked already, the same answer: {b}");
     let r: serde_json::Value = serde_json::from_str(&b).unwrap();
+    assert_eq!(
+        r["crlCaId"], ids["iacaCrl"],
+        "the CRL page's row of the IACA key"
+    );
     let crl_path = format!("/crl/{}.crl", r["crlCaId"].as_str().unwrap());
     let (s, _, der) = full_request(d.addr, "GET", &crl_path, &[], None);
     assert_eq!(s, 200);
