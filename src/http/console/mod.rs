@@ -529,3 +529,36 @@ fn asset(name: &str) -> Result<Response<Body>, ApiError> {
 pub fn decode<T: serde::de::DeserializeOwned>(v: serde_json::Value) -> Result<T, ApiError> {
     serde_path_to_error::deserialize(v).map_err(|e| super::json_error(&e))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn typed_form_fields() {
+        let f =
+            parse_pairs("a.b=x&ca=true&n=0&ku=KeyCertSign%2C+CRLSign%0A&bad=yes&m=-1&empty=&l=%2C")
+                .unwrap();
+        let v = f.json_typed(&[
+            ("a.b", Json::Str),
+            ("ca", Json::Bool),
+            ("n", Json::Int),
+            ("ku", Json::List),
+            ("bad", Json::Bool),
+            ("m", Json::Int),
+            ("empty", Json::List),
+            ("l", Json::List),
+            ("absent", Json::Str),
+        ]);
+        // A value of the wrong type stays text, for the API's decoding to refuse by name.
+        assert_eq!(
+            v,
+            serde_json::json!({"a": {"b": "x"}, "ca": true, "n": 0,
+                "ku": ["KeyCertSign", "CRLSign"], "bad": "yes", "m": "-1", "l": []})
+        );
+        assert_eq!(
+            f.json(&["ca", "n"]),
+            serde_json::json!({"ca": "true", "n": "0"})
+        );
+    }
+}
