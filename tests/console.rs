@@ -1,128 +1,20 @@
 //! The operator console (`/console`): its security model over real HTTP, and (in
 //! `browser_walkthrough`) an operator's session in headless Chromium driven by Selenium
-//! (`tests/data/console_browser.py`), checked afterwards through the JSON API.
+//! (`tests/data/console_browser.py`), checked afterwards through the JSON API. The forms of
+//! the issuance, VICAL and CRL pages are tested in `tests/console_forms.rs`.
 
 mod common;
 
 use std::net::SocketAddr;
 
+use common::console::{Browser, assert_console_headers, audit_events, form, header, sign_in};
 use common::{Daemon, TestToken, call, full_request};
-
-const CSP: &str = "default-src 'none'; script-src 'self'";
-
-/// A console client: one session cookie, every response's headers checked.
-struct Browser {
-    addr: SocketAddr,
-    cookie: String,
-}
-
-fn header<'a>(h: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    h.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
-}
-
-/// The console's headers, on every response it sends.
-fn assert_console_headers(path: &str, h: &[(String, String)]) {
-    let csp = header(h, "content-security-policy").unwrap_or_else(|| panic!("{path}: no CSP"));
-    assert!(csp.starts_with(CSP), "{path}: {csp}");
-    assert!(csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
-    assert!(!csp.contains("unsafe-inline"), "{path}: {csp}");
-    assert_eq!(
-        header(h, "x-content-type-options"),
-        Some("nosniff"),
-        "{path}"
-    );
-    assert_eq!(header(h, "referrer-policy"), Some("no-referrer"), "{path}");
-}
-
-fn form(pairs: &[(&str, &str)]) -> Vec<u8> {
-    pairs
-        .iter()
-        .map(|(k, v)| format!("{k}={}", urlencode(v)))
-        .collect::<Vec<_>>()
-        .join("&")
-        .into_bytes()
-}
-
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
-}
-
-fn sign_in(addr: SocketAddr, token: &str) -> Browser {
-    let (status, h, _) = full_request(
-        addr,
-        "POST",
-        "/console/sign-in",
-        &[("content-type", "application/x-www-form-urlencoded")],
-        Some(form(&[("token", token)])),
-    );
-    assert_console_headers("sign-in", &h);
-    assert_eq!(status, 303);
-    let set = header(&h, "set-cookie").expect("a session cookie");
-    assert!(
-        set.contains("HttpOnly") && set.contains("SameSite=Strict"),
-        "{set}"
-    );
-    assert!(!set.contains(token), "the API token is not the cookie");
-    let cookie = set.split(';').next().unwrap().to_owned();
-    Browser { addr, cookie }
-}
-
-impl Browser {
-    fn get(&self, path: &str) -> (u16, String) {
-        let (s, h, b) = full_request(self.addr, "GET", path, &[("cookie", &self.cookie)], None);
-        assert_console_headers(path, &h);
-        (s, String::from_utf8_lossy(&b).into_owned())
-    }
-
-    fn post(&self, path: &str, pairs: &[(&str, &str)]) -> (u16, Vec<(String, String)>, String) {
-        let (s, h, b) = full_request(
-            self.addr,
-            "POST",
-            path,
-            &[
-                ("cookie", &self.cookie),
-                ("content-type", "application/x-www-form-urlencoded"),
-            ],
-            Some(form(pairs)),
-        );
-        assert_console_headers(path, &h);
-        (s, h, String::from_utf8_lossy(&b).into_owned())
-    }
-
-    /// The CSRF token of the session, from the sign-out form every page carries.
-    fn csrf(&self) -> String {
-        let (s, page) = self.get("/console");
-        assert_eq!(s, 200, "{page}");
-        let at = page.find("name=\"csrf\" value=\"").expect("a CSRF field") + 19;
-        page[at..].split('"').next().unwrap().to_owned()
-    }
-}
 
 fn dts_roots(addr: SocketAddr, token: &str) -> Vec<serde_json::Value> {
     let (s, b) = call(addr, token, "GET", "/v1/ecosystems/certificates/ca", None);
     assert_eq!(s, 200, "{b}");
     let v: serde_json::Value = serde_json::from_str(&b).unwrap();
     v["data"].as_array().unwrap().clone()
-}
-
-fn audit_events(addr: SocketAddr, token: &str) -> Vec<String> {
-    let (s, b) = call(addr, token, "GET", "/v1/audit-events?limit=1000", None);
-    assert_eq!(s, 200, "{b}");
-    let v: serde_json::Value = serde_json::from_str(&b).unwrap();
-    v["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["event"].as_str().unwrap().to_owned())
-        .collect()
 }
 
 #[test]
@@ -409,7 +301,8 @@ fn browser_walkthrough() {
         serde_json::from_slice(out.stdout.trim_ascii()).expect("the script's JSON line");
 
     // Through the API: the managed root has its key here, the offline one none; the VICAL
-    // signer is active with the certificate openssl signed; the DS is revoked.
+    // signer is active with the certificate openssl signed; the generic and CSR certificates
+    // are stored; the VICAL is published; the DS is revoked, on the CRL the page showed.
     let get = |path: &str| {
         let (s, b) = call(d.addr, &admin, "GET", path, None);
         assert_eq!(s, 200, "{path}: {b}");
@@ -443,12 +336,87 @@ fn browser_walkthrough() {
         "X509_IACA_CERTIFICATE_CREATE_SUCCESS",
         "X509_DOCUMENT_SIGNER_CERTIFICATE_CREATE_SUCCESS",
         "X509_CERTIFICATE_REVOKE_SUCCESS",
+        "X509_CERTIFICATE_CREATE_SUCCESS",
+        "ECOSYSTEM_CREATE_SUCCESS",
+        "ECOSYSTEM_VICAL_CONFIGURATION_UPDATE_SUCCESS",
+        "ECOSYSTEM_VICAL_PUBLISH_SUCCESS",
         "CONSOLE_SIGN_OUT_SUCCESS",
     ] {
         assert!(events.iter().any(|x| x == e), "{e} in {events:?}");
     }
     let store = get("/v1/example.operators.x509-store-1/x509-store-api/certificates");
-    assert_eq!(store["data"].as_array().unwrap().len(), 2, "{store}");
+    let stored: Vec<&str> = store["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["storedCertificateId"].as_str().unwrap())
+        .collect();
+    assert_eq!(stored.len(), 4, "{store}");
+    for id in ["console-generic", "console-from-csr"] {
+        let full = format!("example.operators.x509-store-1.{id}");
+        assert!(stored.contains(&full.as_str()), "{full} in {stored:?}");
+    }
+    // The CSR's key (openssl's, in the work directory) is the one certified.
+    let from_csr = get(
+        "/v1/example.operators.x509-store-1/x509-store-api/certificates/\
+         example.operators.x509-store-1.console-from-csr",
+    );
+    let cert_file = work.path().join("from-csr.pem");
+    std::fs::write(&cert_file, from_csr["certificatePEM"].as_str().unwrap()).unwrap();
+    let pubkey = |args: &[&str]| {
+        let (ok, out) = common::openssl(args);
+        assert!(ok, "{out}");
+        out
+    };
+    assert_eq!(
+        pubkey(&[
+            "x509",
+            "-noout",
+            "-pubkey",
+            "-in",
+            cert_file.to_str().unwrap()
+        ]),
+        pubkey(&[
+            "req",
+            "-noout",
+            "-pubkey",
+            "-in",
+            work.path().join("service.csr").to_str().unwrap()
+        ])
+    );
+    // The VICAL the console published (and downloaded) verifies, and lists the IACA.
+    let ecosystem = ids["ecosystem"].as_str().unwrap();
+    let (s, _, public) = full_request(
+        d.addr,
+        "GET",
+        &format!("/v1/ecosystems/{ecosystem}/vicals/public/latest"),
+        &[],
+        None,
+    );
+    assert_eq!(s, 200);
+    assert_eq!(
+        std::fs::read(work.path().join("vical.cbor")).unwrap(),
+        public,
+        "the console's download is the published VICAL"
+    );
+    let out = std::process::Command::new(common::pkilint_bin("python3"))
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/data/vical_check.py"
+        ))
+        .arg("--root")
+        .arg(work.path().join("root.pem"))
+        .arg("--member")
+        .arg(work.path().join("member.pem"))
+        .arg(work.path().join("vical.cbor"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     // The DS is on its IACA key's CRL (the API's revocation answer names it).
     let (s, b) = call(
         d.addr,
@@ -462,6 +430,10 @@ fn browser_walkthrough() {
     );
     assert_eq!(s, 200, "revoked already, the same answer: {b}");
     let r: serde_json::Value = serde_json::from_str(&b).unwrap();
+    assert_eq!(
+        r["crlCaId"], ids["iacaCrl"],
+        "the CRL page's row of the IACA key"
+    );
     let crl_path = format!("/crl/{}.crl", r["crlCaId"].as_str().unwrap());
     let (s, _, der) = full_request(d.addr, "GET", &crl_path, &[], None);
     assert_eq!(s, 200);

@@ -64,7 +64,7 @@ impl DtsOp {
 }
 
 /// Ids are UUIDs; anything else is a 404 like an unknown id.
-fn path_id(raw: &str) -> Result<String, ApiError> {
+pub(super) fn path_id(raw: &str) -> Result<String, ApiError> {
     uuid::Uuid::parse_str(raw)
         .map(|u| u.to_string())
         .map_err(|_| ApiError::not_found())

@@ -640,6 +640,16 @@ pub const ROUTES: &[RouteDef] = &[
         "/console/certificates/{id}",
         Page::CertificateAction,
     ),
+    console("GET", "/console/vicals", Page::Vicals),
+    console("POST", "/console/vicals", Page::VicalsCreate),
+    console("GET", "/console/vicals/{ecosystemId}", Page::Vical),
+    console("POST", "/console/vicals/{ecosystemId}", Page::VicalAction),
+    console(
+        "GET",
+        "/console/vicals/{ecosystemId}/{file}",
+        Page::VicalDownload,
+    ),
+    console("GET", "/console/crls", Page::Crls),
 ];
 
 use super::console::Page;

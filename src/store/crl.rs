@@ -140,6 +140,29 @@ impl Store {
         })
     }
 
+    /// A tenant's CRL issuers, oldest first, at most `limit`, each with the kind of the
+    /// managed root it is (`dts`, `holder`, `iaca`), or `None` for a CA key of the X.509
+    /// service (no root row has its id).
+    pub fn tenant_crl_issuers(
+        &self,
+        tenant: &str,
+        limit: usize,
+    ) -> Result<Vec<(CrlIssuer, Option<String>)>, StoreError> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT i.id, i.tenant, i.key_label, i.certificate_der, i.crl_number,
+                        i.this_update, i.next_update, i.crl_der, i.created_at, r.kind
+                 FROM crl_issuers i
+                 LEFT JOIN root_cas r ON r.id = i.id AND r.tenant = i.tenant
+                 WHERE i.tenant = ?1 ORDER BY i.created_at, i.id LIMIT ?2",
+            )?;
+            let rows = stmt.query_map(params![tenant, limit as i64], |r| {
+                Ok((row_to_issuer(r)?, r.get(9)?))
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+    }
+
     /// The revocation of a signer (`signer`) or an issued certificate (`certificate`).
     pub fn revocation(&self, kind: &str, id: &str) -> Result<Option<Revocation>, StoreError> {
         self.read(|conn| revocation_of(conn, kind, id))

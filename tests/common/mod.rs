@@ -13,6 +13,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod backend;
+pub mod console;
 #[allow(unused_imports)] // each test binary uses a different subset
 pub use backend::{Backend, TestToken, kryoptic_module, softhsm_module};
 

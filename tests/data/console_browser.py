@@ -49,6 +49,24 @@ def offline_root():
     return open(path("root.pem")).read()
 
 
+def api(method, api_path, body=None):
+    """A call of the JSON API with the operator's token, for what the console leaves to it
+    (an ecosystem's participants)."""
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(base + api_path, data=data, method=method, headers={
+        "Authorization": "Bearer " + token, "Content-Type": "application/json"})
+    with urllib.request.urlopen(req) as r:
+        return json.loads(r.read() or b"null")
+
+
+def outside_csr():
+    """A CSR made outside the daemon (openssl), its key in a file of the operator's."""
+    openssl("req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+            "-keyout", path("service.key"), "-subj", "/CN=service.example.com",
+            "-out", path("service.csr"))
+    return open(path("service.csr")).read()
+
+
 def sign_csr(csr_pem):
     with open(path("vical.csr"), "w") as f:
         f.write(csr_pem)
@@ -74,8 +92,12 @@ console_errors = []
 
 def shot(name):
     # The whole page, not only the window: size the window to the document first.
+    # The window is taller than its viewport by the browser's own chrome, and a filled-in
+    # form is scrolled to its focused field: both would cut the page.
     height = driver.execute_script("return document.documentElement.scrollHeight")
-    driver.set_window_size(1280, min(max(height, 700), 2400))
+    chrome = driver.execute_script("return window.outerHeight - window.innerHeight")
+    driver.set_window_size(1280, min(max(height, 700), 2400) + chrome)
+    driver.execute_script("document.activeElement.blur(); window.scrollTo(0, 0)")
     driver.save_screenshot(os.path.join(shots, name + ".png"))
     driver.set_window_size(1280, 1000)
     for entry in driver.get_log("browser"):
@@ -193,7 +215,7 @@ try:
     shot("06-vical-signer-active")
 
     # Two token keys, then an IACA and a Document Signer from the issuance forms.
-    for key in ("console-iaca", "console-ds"):
+    for key in ("console-iaca", "console-ds", "console-generic"):
         navigating(driver.find_element(By.LINK_TEXT, "Keys").click)
         fill("keyId", key)
         Select(driver.find_element(By.NAME, "algorithm")).select_by_value("secp256r1")
@@ -201,7 +223,7 @@ try:
         wait_for_job()
         assert_no_error()
     shot("07-keys")
-    navigating(driver.find_element(By.LINK_TEXT, "Issue IACA").click)
+    navigating(driver.find_element(By.LINK_TEXT, "IACA").click)
     Select(driver.find_element(By.NAME, "iacaKeyDesc.keyIdPath")).select_by_visible_text("console-iaca (secp256r1)")
     fill("certificateData.country", "US")
     fill("certificateData.commonName", "Console IACA")
@@ -210,7 +232,7 @@ try:
     shot("08-issue-iaca")
     submit("issue")
     assert_no_error()
-    navigating(driver.find_element(By.LINK_TEXT, "Issue DS").click)
+    navigating(driver.find_element(By.LINK_TEXT, "Document signer").click)
     Select(driver.find_element(By.NAME, "iacaSigner.iacaKeyDesc.keyIdPath")).select_by_visible_text("console-iaca (secp256r1)")
     Select(driver.find_element(By.NAME, "iacaSigner.certificatePEM")).select_by_index(0)
     Select(driver.find_element(By.NAME, "dsPublicKeySource.keyDescriptor.keyIdPath")).select_by_visible_text("console-ds (secp256r1)")
@@ -223,14 +245,86 @@ try:
     assert_no_error()
     assert "Done: issued" in driver.page_source
 
+    # A generic CA certificate (self-signed, from a token key), then a certificate from a
+    # CSR made outside, signed by that CA key.
+    navigating(driver.find_element(By.LINK_TEXT, "Generic").click)
+    Select(driver.find_element(By.NAME, "subjectPublicKeySource.keyDescriptor.keyIdPath")).select_by_visible_text("console-generic (secp256r1)")
+    Select(driver.find_element(By.NAME, "issuer.type")).select_by_value("self-signed")
+    fill("certificateData.subjectName.commonName", "Console Generic CA")
+    fill("certificateData.subjectName.country", "NZ")
+    fill("certificateData.subjectName.organizationName", "Example Ltd")
+    Select(driver.find_element(By.NAME, "certificateData.isCertificateAuthority")).select_by_value("true")
+    fill("certificateData.pathLengthConstraint", "0")
+    fill("certificateData.keyUsage", "KeyCertSign, CRLSign")
+    fill("storedCertificateId", "console-generic")
+    shot("10-issue-generic")
+    submit("issue")
+    assert_no_error()
+    assert "Done: issued" in driver.page_source
+    navigating(driver.find_element(By.LINK_TEXT, "From a CSR").click)
+    # console.js offers a file picker beside the PEM field; pasting is what a test can do.
+    assert driver.find_elements(By.CSS_SELECTOR, "input[type=file].file")
+    fill_area("subjectPublicKeySource.csrPEM", outside_csr())
+    Select(driver.find_element(By.NAME, "issuer.issuerKeyDescriptor.keyIdPath")).select_by_visible_text("console-generic (secp256r1)")
+    fill("certificateData.subjectName.commonName", "service.example.com")
+    fill("certificateData.subjectName.country", "NZ")
+    fill("certificateData.keyUsage", "DigitalSignature")
+    fill("certificateData.extendedKeyUsageOids", "1.3.6.1.5.5.7.3.1")
+    fill("certificateData.subjectAlternativeNames.dnsNames", "service.example.com")
+    fill("storedCertificateId", "console-from-csr")
+    shot("11-issue-csr")
+    submit("issue")
+    assert_no_error()
+    assert "Done: issued" in driver.page_source
+
     # Revoke the DS from the certificate store.
     navigating(driver.find_element(By.LINK_TEXT, "Certificates").click)
-    shot("10-certificates")
+    shot("12-certificates")
     row = driver.find_element(By.XPATH, "//tr[td/code[contains(., '.console-ds')]]")
     out["dsSerial"] = row.find_elements(By.TAG_NAME, "td")[3].text
     navigating(row.find_element(By.CSS_SELECTOR, "form.inline button").click)
     assert_no_error()
     assert "Done: revoked" in driver.page_source
+
+    # The CRLs: the IACA key's lists the DS (one entry).
+    navigating(driver.find_element(By.LINK_TEXT, "CRLs").click)
+    listed = [r for r in driver.find_elements(By.CSS_SELECTOR, "tbody tr")
+              if "Console IACA" in r.text]
+    assert listed, driver.page_source
+    cells = listed[0].find_elements(By.TAG_NAME, "td")
+    assert cells[6].text == "1", listed[0].text
+    out["iacaCrl"] = cells[0].text
+    shot("13-crls")
+
+    # A VICAL: an ecosystem from the form, its issuing participant (the IACA issued above)
+    # through the API, the configuration, then "publish now".
+    navigating(driver.find_element(By.LINK_TEXT, "VICALs").click)
+    fill("name", "Console ecosystem")
+    submit("create")
+    assert_no_error()
+    out["ecosystem"] = driver.current_url.rsplit("/", 1)[1]
+    iaca = api("GET", "/v1/example.operators.x509-store-1/x509-store-api/certificates/"
+                      "example.operators.x509-store-1.console-iaca")
+    api("POST", f"/v1/ecosystems/{out['ecosystem']}/participants", {
+        "name": "Console issuer", "identifiers": {"mobile": [iaca["certificatePEM"]]},
+        "isIssuer": True})
+    driver.refresh()
+    fill("vicalProvider", "Example Ltd")
+    Select(driver.find_element(By.NAME, "autoPublish.frequency")).select_by_value("Weekly")
+    submit("configure")
+    assert_no_error()
+    click_action("publish")
+    assert_no_error()
+    assert driver.find_element(By.ID, "done").text == "Done: published VICAL 1.", driver.page_source
+    link = driver.find_element(By.CSS_SELECTOR, "a[href$='/vical-1.cbor']").get_attribute("href")
+    with urllib.request.urlopen(urllib.request.Request(link, headers={"Cookie": "; ".join(
+            f"{c['name']}={c['value']}" for c in driver.get_cookies())})) as r:
+        assert r.headers["Content-Type"] == "application/cbor"
+        with open(path("vical.cbor"), "wb") as f:
+            f.write(r.read())
+    with open(path("member.pem"), "w") as f:
+        f.write(iaca["certificatePEM"])
+    shot("14-vical")
 
     # Both events in the audit page, and the chain check.
     navigating(driver.find_element(By.LINK_TEXT, "Audit log").click)
@@ -242,7 +336,7 @@ try:
     navigating(driver.find_element(By.CSS_SELECTOR, "form.filters button").click)
     navigating(driver.find_element(By.ID, "verify").click)
     assert "intact" in driver.find_element(By.ID, "chain").text
-    shot("11-audit")
+    shot("15-audit")
 
     # Sign out: the session is gone.
     navigating(driver.find_element(By.CSS_SELECTOR, "form[action='/console/sign-out'] button").click)

@@ -37,11 +37,12 @@ pub fn url(s: &str) -> String {
     out
 }
 
-/// A navigation entry: shown only when the session's roles allow its page.
+/// A navigation entry: shown only when the session's roles allow its page. Entries of one
+/// `group` (next to each other) are shown under its name; `""` is no group.
 pub struct Nav {
     pub href: &'static str,
     pub label: &'static str,
-    pub current: bool,
+    pub group: &'static str,
 }
 
 /// The whole document: header with the navigation and the session, `body`, sign-out.
@@ -60,18 +61,21 @@ pub fn page(title: &str, live: Option<&Live>, nav: &[Nav], body: &str) -> String
     );
     if let Some(live) = live {
         out.push_str("<nav aria-label=\"main\"><ul>");
+        let mut open = "";
         for n in nav {
-            let cur = if n.current {
-                " aria-current=\"page\""
-            } else {
-                ""
-            };
-            let _ = write!(
-                out,
-                "<li><a href=\"{}\"{cur}>{}</a></li>",
-                n.href,
-                esc(n.label)
-            );
+            if n.group != open {
+                if !open.is_empty() {
+                    out.push_str("</ul></li>");
+                }
+                if !n.group.is_empty() {
+                    let _ = write!(out, "<li class=\"group\"><span>{}</span><ul>", esc(n.group));
+                }
+                open = n.group;
+            }
+            let _ = write!(out, "<li><a href=\"{}\">{}</a></li>", n.href, esc(n.label));
+        }
+        if !open.is_empty() {
+            out.push_str("</ul></li>");
         }
         let roles: Vec<&str> = live.principal.roles.iter().map(|r| r.name()).collect();
         let _ = write!(
@@ -134,13 +138,17 @@ pub fn error_summary(
     out
 }
 
-/// Whether an error detail is about the form field `name`: its own, or its object's (a
-/// missing `issuerAlternativeNameConf` is shown at `issuerAlternativeNameConf.uri`).
+/// Whether an error detail is about the form field `name`: its own, its object's (a
+/// missing `issuerAlternativeNameConf` is shown at `issuerAlternativeNameConf.uri`), or one
+/// element's of the list the field holds (`keyUsage[1]` at `keyUsage`).
 fn concerns(d: &ErrorDetail, name: &str) -> bool {
     name == d.param
         || name
             .strip_prefix(d.param.as_str())
             .is_some_and(|rest| rest.starts_with('.'))
+        || d.param
+            .strip_prefix(name)
+            .is_some_and(|rest| rest.starts_with('['))
 }
 
 /// The kind of input a form field is.
@@ -279,5 +287,11 @@ mod tests {
         assert!(!field("CN", "commonName", Input::Text, "", "", &d).contains("field-error"));
         assert!(!error_summary("m", "C", &d, &["country"]).contains("<li>"));
         assert!(error_summary("m", "C", &d, &[]).contains("<li>"));
+        let item = vec![ErrorDetail {
+            param: "keyUsage[1]".into(),
+            ..d[0].clone()
+        }];
+        assert!(field("KU", "keyUsage", Input::Text, "", "", &item).contains("field-error"));
+        assert!(!field("KU", "key", Input::Text, "", "", &item).contains("field-error"));
     }
 }

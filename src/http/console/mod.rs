@@ -16,9 +16,12 @@
 //!   script or style), `nosniff`, `no-referrer`, `frame-ancestors 'none'`, `no-store`.
 
 mod ca;
+mod crls;
+mod generic;
 mod html;
 mod jobs;
 mod pages;
+mod vicals;
 mod x509;
 
 use bytes::Bytes;
@@ -55,6 +58,12 @@ pub enum Page {
     Certificates,
     CertificateDownload,
     CertificateAction,
+    Vicals,
+    VicalsCreate,
+    Vical,
+    VicalAction,
+    VicalDownload,
+    Crls,
 }
 
 const COOKIE: &str = "hsm_pki_session";
@@ -156,11 +165,23 @@ async fn serve(
         Page::Keys => pages::keys(ctx, &s, &form, None).await,
         Page::KeysCreate => pages::create_key(ctx, &s, form).await,
         Page::Job => jobs::page(&s, &params[0]),
+        Page::Issue if generic::handles(&params[0]) => {
+            generic::issue_form(ctx, &s, &params[0], &form, None).await
+        }
+        Page::IssueSubmit if generic::handles(&params[0]) => {
+            generic::issue(ctx, &s, &params[0], form).await
+        }
         Page::Issue => x509::issue_form(ctx, &s, &params[0], &form, None).await,
         Page::IssueSubmit => x509::issue(ctx, &s, &params[0], form).await,
         Page::Certificates => x509::certificates(ctx, &s, &form, None).await,
         Page::CertificateDownload => x509::download(ctx, &s, &params[0], &params[1]).await,
         Page::CertificateAction => x509::action(ctx, &s, &params[0], form).await,
+        Page::Vicals => vicals::list(ctx, &s, None).await,
+        Page::VicalsCreate => vicals::create(ctx, &s, form).await,
+        Page::Vical => vicals::detail(ctx, &s, &params[0], &form, None).await,
+        Page::VicalAction => vicals::action(ctx, &s, &params[0], form).await,
+        Page::VicalDownload => vicals::download(ctx, &s, &params[0], &params[1]).await,
+        Page::Crls => crls::list(ctx, &s).await,
         Page::Asset | Page::SignIn | Page::SignInSubmit => Err(ApiError::not_found()),
     }
 }
@@ -219,28 +240,66 @@ impl Form {
     /// decodes; a dotted name is a nested member (`issuerAlternativeNameConf.uri`), so the
     /// API's error `param` is the form field's name.
     pub fn json(&self, names: &[&str]) -> serde_json::Value {
+        let typed: Vec<(&str, Json)> = names.iter().map(|n| (*n, Json::Str)).collect();
+        self.json_typed(&typed)
+    }
+
+    /// As [`Form::json`], each field written as the JSON type its API member has. A value
+    /// that is not of that type is passed on as the string it is, so the API's decoding
+    /// refuses it with the field's name (no rule of the API's is repeated here).
+    pub fn json_typed(&self, fields: &[(&str, Json)]) -> serde_json::Value {
+        use serde_json::Value;
         let mut root = serde_json::Map::new();
-        for name in names {
+        for (name, kind) in fields {
             let v = self.val(name).trim();
             if v.is_empty() {
                 continue;
             }
+            let text = || Value::String(v.to_owned());
+            let value = match kind {
+                Json::Str => text(),
+                Json::Bool => match v {
+                    "true" => Value::Bool(true),
+                    "false" => Value::Bool(false),
+                    _ => text(),
+                },
+                Json::Int => v.parse::<u64>().map(Value::from).unwrap_or_else(|_| text()),
+                Json::List => Value::Array(
+                    v.split([',', '\n'])
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .map(|s| Value::String(s.to_owned()))
+                        .collect(),
+                ),
+            };
             let mut obj = &mut root;
             let mut parts = name.split('.').peekable();
             while let Some(p) = parts.next() {
                 if parts.peek().is_none() {
-                    obj.insert(p.to_owned(), serde_json::Value::String(v.to_owned()));
-                } else {
-                    let next = obj
-                        .entry(p.to_owned())
-                        .or_insert_with(|| serde_json::Value::Object(Default::default()));
-                    let Some(o) = next.as_object_mut() else { break };
-                    obj = o;
+                    obj.insert(p.to_owned(), value);
+                    break;
                 }
+                let next = obj
+                    .entry(p.to_owned())
+                    .or_insert_with(|| Value::Object(Default::default()));
+                let Some(o) = next.as_object_mut() else { break };
+                obj = o;
             }
         }
-        serde_json::Value::Object(root)
+        Value::Object(root)
     }
+}
+
+/// The JSON type of a form field's API member ([`Form::json_typed`]).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Json {
+    Str,
+    /// `true` or `false` (a select).
+    Bool,
+    /// A non-negative integer.
+    Int,
+    /// A list of strings, one per line or comma.
+    List,
 }
 
 fn parse_pairs(text: &str) -> Result<Form, ApiError> {
@@ -469,4 +528,37 @@ fn asset(name: &str) -> Result<Response<Body>, ApiError> {
 /// error for a field that does not decode (named as the form field is).
 pub fn decode<T: serde::de::DeserializeOwned>(v: serde_json::Value) -> Result<T, ApiError> {
     serde_path_to_error::deserialize(v).map_err(|e| super::json_error(&e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn typed_form_fields() {
+        let f =
+            parse_pairs("a.b=x&ca=true&n=0&ku=KeyCertSign%2C+CRLSign%0A&bad=yes&m=-1&empty=&l=%2C")
+                .unwrap();
+        let v = f.json_typed(&[
+            ("a.b", Json::Str),
+            ("ca", Json::Bool),
+            ("n", Json::Int),
+            ("ku", Json::List),
+            ("bad", Json::Bool),
+            ("m", Json::Int),
+            ("empty", Json::List),
+            ("l", Json::List),
+            ("absent", Json::Str),
+        ]);
+        // A value of the wrong type stays text, for the API's decoding to refuse by name.
+        assert_eq!(
+            v,
+            serde_json::json!({"a": {"b": "x"}, "ca": true, "n": 0,
+                "ku": ["KeyCertSign", "CRLSign"], "bad": "yes", "m": "-1", "l": []})
+        );
+        assert_eq!(
+            f.json(&["ca", "n"]),
+            serde_json::json!({"ca": "true", "n": "0"})
+        );
+    }
 }

@@ -7,72 +7,108 @@ use super::jobs::{self, Outcome};
 use super::{ApiError, Body, Ctx, Form, Session, forbidden, html_response, redirect};
 use crate::api;
 use crate::http::ca::{CaOp, Resource};
+use crate::http::dts::DtsOp;
 use crate::http::query;
 use crate::http::routes::RouteId;
 use crate::service::{OpContext, TokenStatus, keys};
 
 /// The navigation a session's roles allow: each entry is shown iff its page's API route
-/// admits one of the roles (the pages check the same again).
+/// admits one of the roles (the pages check the same again). Grouped so that it stays two
+/// rows at 1280 px: the root and signer families, the issuance forms, what is kept.
 pub fn nav(s: &Session) -> Vec<Nav> {
     let ca = |r| RouteId::Ca(r, CaOp::List);
-    let entries: [(&str, &str, RouteId); 12] = [
-        ("/console/ca/dts-roots", "DTS roots", ca(Resource::DtsCa)),
+    const CAS: &str = "Roots and signers";
+    const ISSUE: &str = "Issue";
+    const RECORDS: &str = "Records";
+    let entries: [(&str, &str, &str, bool); 17] = [
+        ("", "/console", "Overview", true),
+        ("", "/console/keys", "Keys", s.may(RouteId::KeysList)),
         (
+            CAS,
+            "/console/ca/dts-roots",
+            "DTS roots",
+            s.may(ca(Resource::DtsCa)),
+        ),
+        (
+            CAS,
             "/console/ca/vical-signers",
             "VICAL signers",
-            ca(Resource::VicalSigner),
+            s.may(ca(Resource::VicalSigner)),
         ),
         (
+            CAS,
             "/console/ca/holder-roots",
             "Holder roots",
-            ca(Resource::HolderCa),
+            s.may(ca(Resource::HolderCa)),
         ),
         (
+            CAS,
             "/console/ca/wallet-signers",
             "Wallet signers",
-            ca(Resource::WalletSigner),
+            s.may(ca(Resource::WalletSigner)),
         ),
-        ("/console/ca/iacas", "IACAs", ca(Resource::Iaca)),
+        (CAS, "/console/ca/iacas", "IACAs", s.may(ca(Resource::Iaca))),
         (
+            CAS,
             "/console/ca/document-signers",
             "Document signers",
-            ca(Resource::DocumentSigner),
+            s.may(ca(Resource::DocumentSigner)),
         ),
         (
+            CAS,
             "/console/ca/status-list-signers",
             "Status list signers",
-            ca(Resource::StatusListSigner),
+            s.may(ca(Resource::StatusListSigner)),
         ),
-        ("/console/keys", "Keys", RouteId::KeysList),
-        ("/console/issue/iaca", "Issue IACA", RouteId::X509IacaCreate),
         (
+            ISSUE,
+            "/console/issue/iaca",
+            "IACA",
+            s.may(RouteId::X509IacaCreate),
+        ),
+        (
+            ISSUE,
             "/console/issue/document-signer",
-            "Issue DS",
-            RouteId::X509DocumentSignerCreate,
+            "Document signer",
+            s.may(RouteId::X509DocumentSignerCreate),
         ),
         (
+            ISSUE,
+            "/console/issue/generic",
+            "Generic",
+            s.may(RouteId::X509CertificateCreate),
+        ),
+        (
+            ISSUE,
+            "/console/issue/csr",
+            "From a CSR",
+            s.may(RouteId::X509CertificateCreate),
+        ),
+        (
+            RECORDS,
             "/console/certificates",
             "Certificates",
-            RouteId::X509StoreList,
+            s.may(RouteId::X509StoreList),
         ),
-        ("/console/audit", "Audit log", RouteId::AuditList),
+        (RECORDS, "/console/crls", "CRLs", super::crls::may_list(s)),
+        (
+            RECORDS,
+            "/console/vicals",
+            "VICALs",
+            s.may(RouteId::Dts(DtsOp::EcosystemList)),
+        ),
+        (
+            RECORDS,
+            "/console/audit",
+            "Audit log",
+            s.may(RouteId::AuditList),
+        ),
     ];
-    let mut out = vec![Nav {
-        href: "/console",
-        label: "Overview",
-        current: false,
-    }];
-    out.extend(
-        entries
-            .into_iter()
-            .filter(|(_, _, id)| s.may(*id))
-            .map(|(href, label, _)| Nav {
-                href,
-                label,
-                current: false,
-            }),
-    );
-    out
+    entries
+        .into_iter()
+        .filter(|e| e.3)
+        .map(|(group, href, label, _)| Nav { href, label, group })
+        .collect()
 }
 
 pub fn render(s: &Session, status: StatusCode, title: &str, body: &str) -> Response<Body> {
@@ -168,7 +204,7 @@ pub async fn overview(ctx: &Ctx, s: &Session) -> Result<Response<Body>, ApiError
             format!("{} of {} in use", st.sessions_in_use, st.sessions_max),
         ]);
         rows.push(vec![
-            "Token".into(),
+            "Token activity".into(),
             format!(
                 "{} reconnects, {} searches, {} keys cached",
                 st.reconnects, st.searches, st.cached_keys
@@ -176,7 +212,7 @@ pub async fn overview(ctx: &Ctx, s: &Session) -> Result<Response<Body>, ApiError
         ]);
     }
     let mut body = String::from("<h2>State</h2>");
-    body.push_str(&html::table(&["", ""], &rows));
+    body.push_str(&html::table(&["What", "State"], &rows));
     body.push_str("<h2>Recent outages and reconciliations</h2>");
     let recent: Vec<Vec<String>> = ctx
         .app

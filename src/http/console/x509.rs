@@ -177,7 +177,7 @@ pub async fn issue_form(
     Ok(render(s, status, title, &body))
 }
 
-fn set(v: &mut serde_json::Value, path: &[&str], value: &str) {
+pub(super) fn set(v: &mut serde_json::Value, path: &[&str], value: &str) {
     let mut o = v;
     for p in path {
         o = &mut o[*p];

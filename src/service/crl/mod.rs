@@ -225,6 +225,99 @@ pub async fn public_crl(app: &Arc<App>, ca_id: String) -> Result<PublishedCrl, S
         .ok_or(ServiceError::NotFound("CRL"))
 }
 
+/// Most CRL issuers [`list_issuers`] shows (every managed root and CA key of a tenant).
+pub const MAX_LISTED: usize = 1000;
+
+/// One of the tenant's CRL issuers and its newest CRL, as its stored bytes say.
+#[derive(Debug, Clone)]
+pub struct IssuerView {
+    pub ca_id: String,
+    /// The managed root it is; `None`: a CA key of the X.509 service.
+    pub family: Option<super::ca::RootFamily>,
+    /// The CRL's issuer name (the CA certificate's subject).
+    pub issuer: String,
+    pub crl: Option<CrlView>,
+}
+
+#[derive(Debug, Clone)]
+pub struct CrlView {
+    pub number: i64,
+    pub this_update: String,
+    pub next_update: String,
+    /// Revoked certificates the stored CRL lists.
+    pub entries: usize,
+}
+
+fn rfc3339(unix: Option<i64>) -> String {
+    unix.and_then(|t| OffsetDateTime::from_unix_timestamp(t).ok())
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default()
+}
+
+fn issuer_view(i: CrlIssuer, kind: Option<String>) -> Result<IssuerView, ServiceError> {
+    use super::ca::RootFamily;
+    let cert = ParsedCertificate::from_der(&i.certificate_der)
+        .map_err(|e| ServiceError::Internal(format!("CRL issuer certificate: {e}")))?;
+    let family = match kind.as_deref() {
+        None => None,
+        Some(k) => Some(
+            [RootFamily::Dts, RootFamily::Holder, RootFamily::Iaca]
+                .into_iter()
+                .find(|f| f.kind() == k)
+                .ok_or_else(|| ServiceError::Internal(format!("root kind {k:?}")))?,
+        ),
+    };
+    // Counted from the stored bytes, verified with the issuer's key: what the public route
+    // serves, not what the revocations table says it should.
+    let crl = match &i.crl_der {
+        None => None,
+        Some(der) => {
+            let list = x509::verify_crl(der, &cert)
+                .map_err(|e| ServiceError::Internal(format!("stored CRL of {}: {e}", i.id)))?;
+            Some(CrlView {
+                number: i.crl_number,
+                this_update: rfc3339(i.this_update),
+                next_update: rfc3339(i.next_update),
+                entries: list
+                    .tbs_cert_list
+                    .revoked_certificates
+                    .as_ref()
+                    .map_or(0, Vec::len),
+            })
+        }
+    };
+    Ok(IssuerView {
+        ca_id: i.id,
+        family,
+        issuer: cert.certificate().tbs_certificate().subject().to_string(),
+        crl,
+    })
+}
+
+/// The tenant's CRL issuers with their newest CRLs (the console's CRL page).
+pub async fn list_issuers(
+    app: &Arc<App>,
+    ctx: &OpContext,
+) -> Result<Vec<IssuerView>, ServiceError> {
+    super::read(
+        app,
+        ctx,
+        "CERTIFICATE_REVOCATION_LIST_RETRIEVE_LIST",
+        None,
+        |store, tenant| {
+            store
+                .tenant_crl_issuers(tenant, MAX_LISTED)?
+                .into_iter()
+                .map(|(i, kind)| issuer_view(i, kind))
+                .collect()
+        },
+    )
+    .await
+}
+
 /// The stored CRL of one of the tenant's CA keys (the authenticated holder root route).
 pub(crate) fn tenant_crl(
     store: &crate::store::Store,

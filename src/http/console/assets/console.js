@@ -9,4 +9,18 @@ document.addEventListener("DOMContentLoaded", () => {
       if (b) { b.setAttribute("aria-busy", "true"); b.textContent = "Working…"; }
     });
   }
+  // A PEM field may be filled from a file: the file picker exists only with this script,
+  // so without it the field is pasted into, and the form still posts the same text.
+  for (const area of document.querySelectorAll("textarea[data-file]")) {
+    const pick = document.createElement("input");
+    pick.type = "file";
+    pick.accept = area.dataset.file;
+    pick.className = "file";
+    pick.setAttribute("aria-label", "Read from a file");
+    pick.addEventListener("change", () => {
+      const f = pick.files && pick.files[0];
+      if (f) { f.text().then((t) => { area.value = t; }); }
+    });
+    area.before(pick);
+  }
 });
