@@ -356,7 +356,7 @@ pub(crate) async fn run<T: Send + 'static>(
     } else {
         app.token()
     };
-    let mut work = Work {
+    let work = Work {
         store: app.store.clone(),
         token,
         ctx: ctx.clone(),
@@ -369,39 +369,50 @@ pub(crate) async fn run<T: Send + 'static>(
         binds: Vec::new(),
         committed: false,
     };
+    let store = app.store.clone();
     let outcome = app
         .blocking(move || {
-            let r = f(&mut work).and_then(|v| {
-                if work.committed {
-                    Ok(v)
-                } else {
-                    Err(ServiceError::Internal(format!(
-                        "{} returned without committing",
-                        work.event
-                    )))
-                }
-            });
-            // Recorded here, on the blocking thread, not after the await: a request given up
-            // at its timeout has no future left to do it.
-            if let Err(e) = &r {
-                if matches!(e, ServiceError::Cancelled) {
-                    tracing::info!(event = %work.event, request_id = %work.ctx.request_id,
-                        "request given up at its timeout: its work rolled back");
-                }
-                work.ctx.record_refusal_blocking(
-                    &work.store,
-                    &work.event,
-                    work.object_id.as_deref(),
-                    e.code(),
-                );
-            }
-            r
+            // Every outcome is answered after this closure and, but for a failed audit
+            // write, after a commit of its own: its reads wait for durability once, here.
+            store.deferred(move || run_blocking(work, f))
         })
         .await;
     match outcome {
         Ok(r) => r,
         Err(e) => refuse(app, ctx, &op.event, op.object_id.as_deref(), e).await,
     }
+}
+
+/// The blocking half of [`run`].
+fn run_blocking<T>(
+    mut work: Work,
+    f: impl FnOnce(&mut Work) -> Result<T, ServiceError>,
+) -> Result<T, ServiceError> {
+    let r = f(&mut work).and_then(|v| {
+        if work.committed {
+            Ok(v)
+        } else {
+            Err(ServiceError::Internal(format!(
+                "{} returned without committing",
+                work.event
+            )))
+        }
+    });
+    // Recorded here, on the blocking thread, not after the await: a request given up
+    // at its timeout has no future left to do it.
+    if let Err(e) = &r {
+        if matches!(e, ServiceError::Cancelled) {
+            tracing::info!(event = %work.event, request_id = %work.ctx.request_id,
+                        "request given up at its timeout: its work rolled back");
+        }
+        work.ctx.record_refusal_blocking(
+            &work.store,
+            &work.event,
+            work.object_id.as_deref(),
+            e.code(),
+        );
+    }
+    r
 }
 
 /// The checks an operation makes before it starts (those that need neither token nor

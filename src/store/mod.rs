@@ -238,6 +238,13 @@ impl Store {
     /// Cheap liveness check for `/readyz`: the database answers a query.
     /// On a read connection: under write load the writer's mutex is held across fsyncs,
     /// and a probe queued behind it would report a busy database as down.
+    /// Run `f` (a whole operation on this thread) with the durability wait of its reads
+    /// deferred to its end, where it is usually already met by the operation's own commit
+    /// (`durable::Syncer::deferred`). Only for work whose every outcome is answered after `f`.
+    pub fn deferred<R>(&self, f: impl FnOnce() -> R) -> R {
+        self.sync.deferred(f)
+    }
+
     pub fn ping(&self) -> Result<(), StoreError> {
         self.read(|conn| {
             let v: i64 = conn.query_row("SELECT 1", [], |r| r.get(0))?;
@@ -521,6 +528,11 @@ impl Drop for Writer<'_> {
             self.sync.finish(seq);
             drop(conn);
             self.sync.wait_durable(seq);
+        } else {
+            // A read on the writer's connection sees others' commits before their fsync, like
+            // a read connection: answered only once they are durable.
+            drop(conn);
+            self.sync.wait_visible();
         }
     }
 }
