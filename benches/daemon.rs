@@ -24,7 +24,9 @@
 //!
 //! Options (after `--`): `--duration SECS` (per phase, default 10), `--concurrency N`
 //! (default 2 × cores), `--scenario NAME` (repeatable; default all), `--audit-events N`
-//! (default 0: no audit phase), `--preload N` (default 0).
+//! (default 0: no audit phase), `--preload N` (default 0), `--peak-only` (no half-rate
+//! phases: for a long full-load run, `--duration 600`, whose RSS after the first minute
+//! and at the end are printed).
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -44,6 +46,8 @@ struct Options {
     scenarios: Vec<String>,
     audit_events: u64,
     preload: u64,
+    /// Skip the half-rate phases (the 10-minute RSS run measures full load only).
+    peak_only: bool,
 }
 
 fn options() -> Options {
@@ -54,6 +58,7 @@ fn options() -> Options {
         scenarios: Vec::new(),
         audit_events: 0,
         preload: 0,
+        peak_only: false,
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -67,6 +72,11 @@ fn options() -> Options {
             "--scenario" => o.scenarios.push(next()),
             "--audit-events" => o.audit_events = next().parse().expect("--audit-events N"),
             "--preload" => o.preload = next().parse().expect("--preload N"),
+            "--peak-only" => {
+                o.peak_only = true;
+                i += 1;
+                continue;
+            }
             // cargo bench passes --bench; ignore what we do not know.
             _ => {
                 i += 1;
@@ -711,7 +721,7 @@ fn main() {
         // machine.
         let cpu_ms = (cpu_time(pid) - cpu_before).as_secs_f64() * 1e6 / peak.ok.max(1) as f64;
         let rate = peak.rate();
-        let mut half = if rate > 0.0 {
+        let mut half = if rate > 0.0 && !o.peak_only {
             load(
                 daemon.addr,
                 &token,

@@ -114,18 +114,30 @@ pub async fn sign_mdoc(
         Ok((elements, device_key, times))
     })();
     let (elements, device_key, times) = op::precheck(app, ctx, SIGN_EVENT, checked).await?;
-    let signer_id =
-        document_signer(app, ctx, req.document_signer_id.as_deref(), SIGN_EVENT).await?;
-    // The mdoc's status list entry, in a list of its document signer's IACA. An unknown
-    // signer gets none here and is refused by the operation.
-    let entry = match signer_iaca(app, ctx, &signer_id).await {
-        Ok(Some(iaca)) => status::reserve(app, ctx, &iaca).await,
-        Ok(None) => Ok(None),
-        Err(e) => Err(e),
-    };
-    let entry = match entry {
-        Ok(e) => e,
-        Err(e) => return op::refuse(app, ctx, SIGN_EVENT, Some(&signer_id), e).await,
+    let named = req.document_signer_id.as_deref();
+    let (signer_id, entry) = match fast_lookup(app, ctx, named).await {
+        // Without a public base URL no mdoc gets an entry: the lookup was complete.
+        Some((signer_id, entry)) if entry.is_some() || app.public_base_url.is_none() => {
+            (signer_id, entry)
+        }
+        found => {
+            let signer_id = match found {
+                Some((id, None)) => id,
+                _ => document_signer(app, ctx, named, SIGN_EVENT).await?,
+            };
+            // The mdoc's status list entry, in a list of its document signer's IACA (a new
+            // list when the newest is full). An unknown signer gets none here and is
+            // refused by the operation.
+            let entry = match signer_iaca(app, ctx, &signer_id).await {
+                Ok(Some(iaca)) => status::reserve(app, ctx, &iaca).await,
+                Ok(None) => Ok(None),
+                Err(e) => Err(e),
+            };
+            match entry {
+                Ok(e) => (signer_id, e),
+                Err(e) => return op::refuse(app, ctx, SIGN_EVENT, Some(&signer_id), e).await,
+            }
+        }
     };
     let config = app.mobile.clone();
     let doc_type = req.doc_type;
@@ -161,6 +173,35 @@ pub async fn sign_mdoc(
         })
     })
     .await
+}
+
+/// A sign request's lookups in one trip to the blocking pool, for the common case: the
+/// document signer (named, or the current one), and an entry taken in its IACA's newest
+/// status list. `None`, or no entry, sends the request down the paths that provision a
+/// signer or create a list (each under its lock, repeating these lookups and refusing with
+/// their errors); before, each lookup was its own hop between threads.
+async fn fast_lookup(
+    app: &Arc<App>,
+    ctx: &OpContext,
+    named: Option<&str>,
+) -> Option<(String, Option<status::Entry>)> {
+    let store = app.store.clone();
+    let (tenant, named) = (ctx.principal.tenant.clone(), named.map(str::to_owned));
+    let margin = app.mobile.max_mdoc_validity;
+    let found = app
+        .blocking(move || {
+            let signer_id = provision::existing_signer(&store, &tenant, named.as_deref(), margin)?;
+            let signer = store
+                .get_signer(&tenant, SignerFamily::Document.kind(), &signer_id)
+                .ok()??;
+            let list = store.newest_status_list(&tenant, &signer.ca_id).ok()?;
+            Some((signer_id, list))
+        })
+        .await
+        .ok()??;
+    let (signer_id, list) = found;
+    let entry = list.as_ref().and_then(|l| status::take_entry(app, l));
+    Some((signer_id, entry))
 }
 
 /// The IACA of the tenant's document signer `id`; `None` for an unknown one.

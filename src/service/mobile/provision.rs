@@ -58,9 +58,36 @@ async fn current(app: &Arc<App>, ctx: &OpContext) -> Result<Current, ServiceErro
     let store = app.store.clone();
     let tenant = ctx.principal.tenant.clone();
     let margin = app.mobile.max_mdoc_validity;
-    app.blocking(move || -> Result<Current, ServiceError> {
+    app.blocking(move || current_in(&store, &tenant, margin))
+        .await?
+}
+
+/// The current document signer of the tenant whose id this returns, if one exists already
+/// (the sign request's fast path, on the blocking thread it is on); `None` when the named
+/// id is not a UUID or a signer must be provisioned: [`document_signer`] handles those.
+pub(super) fn existing_signer(
+    store: &crate::store::Store,
+    tenant: &str,
+    named: Option<&str>,
+    margin: time::Duration,
+) -> Option<String> {
+    match named {
+        Some(id) => uuid::Uuid::parse_str(id).ok().map(|u| u.to_string()),
+        None => match current_in(store, tenant, margin) {
+            Ok(Current::Signer(id)) => Some(id),
+            Ok(Current::Provision(_)) | Err(_) => None,
+        },
+    }
+}
+
+fn current_in(
+    store: &crate::store::Store,
+    tenant: &str,
+    margin: time::Duration,
+) -> Result<Current, ServiceError> {
+    {
         let iacas: Vec<_> = store
-            .list_cas(&tenant, RootFamily::Iaca.kind(), 0, 1000)?
+            .list_cas(tenant, RootFamily::Iaca.kind(), 0, 1000)?
             .into_iter()
             .map(|(_, r)| r)
             .filter(|r| r.active && r.key_label.is_some())
@@ -85,7 +112,7 @@ async fn current(app: &Arc<App>, ctx: &OpContext) -> Result<Current, ServiceErro
             }
         };
         let now = OffsetDateTime::now_utc();
-        for s in store.active_signers_of(&tenant, SignerFamily::Document.kind(), &iaca.id)? {
+        for s in store.active_signers_of(tenant, SignerFamily::Document.kind(), &iaca.id)? {
             let Some(der) = &s.certificate_der else {
                 continue;
             };
@@ -96,8 +123,7 @@ async fn current(app: &Arc<App>, ctx: &OpContext) -> Result<Current, ServiceErro
             }
         }
         Ok(Current::Provision(iaca.id.clone()))
-    })
-    .await?
+    }
 }
 
 /// A new document signer under the managed IACA `iaca_id`: key in the token (the IACA's

@@ -125,6 +125,17 @@ async fn newest_list(
         .await?
 }
 
+/// An entry of `l` (the newest list of an IACA, read by the caller), taken; `None` when
+/// no entry can be named here (no base URL, or the list is full: [`reserve`] then).
+pub(super) fn take_entry(app: &App, l: &StatusListRecord) -> Option<Entry> {
+    app.public_base_url.as_ref()?;
+    take(app, l).map(|idx| Entry {
+        list_id: l.id.clone(),
+        idx,
+        uri: l.uri.clone(),
+    })
+}
+
 /// The next free index of `l`, taken; `None` once it is full.
 fn take(app: &App, l: &StatusListRecord) -> Option<u64> {
     let mut next = app.status_next.lock().unwrap_or_else(|e| e.into_inner());
