@@ -121,7 +121,7 @@ pub fn preload(db: &Path, tenant: &str, event: &str, n: u64) -> f64 {
                     };
                     w.append_events(&[ev("start"), ev("success")])?;
                     let mut sig = signature.clone();
-                    sig.digest = hex(&Sha256::digest(&h));
+                    sig.digest = hex(&Sha256::digest(h));
                     sig.request_id = Some(format!("preload-{i}"));
                     w.record_signatures(&[sig])?;
                 }
