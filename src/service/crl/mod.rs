@@ -248,12 +248,10 @@ pub struct CrlView {
     pub entries: usize,
 }
 
+/// A stored Unix time as RFC 3339 (`ca::rfc3339`), empty when absent.
 fn rfc3339(unix: Option<i64>) -> String {
     unix.and_then(|t| OffsetDateTime::from_unix_timestamp(t).ok())
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
+        .map(super::ca::rfc3339)
         .unwrap_or_default()
 }
 

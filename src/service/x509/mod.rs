@@ -37,6 +37,7 @@ use crate::x509::{
     ParsedCertificate, ParsedCsr, StringEncoding, X509Error,
 };
 
+use super::ca::rfc3339;
 use super::op::{self, Artefact, Op, Work};
 use super::purpose::{self, Use};
 use super::{App, KeyPurpose, OpContext, ServiceError, keys, now_rfc3339};
@@ -130,11 +131,6 @@ fn stored_id(given: &Option<String>) -> Result<String, ServiceError> {
             value: Some(id.chars().take(128).collect()),
         }),
     }
-}
-
-fn rfc3339(t: OffsetDateTime) -> String {
-    t.format(&Rfc3339)
-        .unwrap_or_else(|_| t.unix_timestamp().to_string())
 }
 
 fn parse_time(v: &Option<String>, param: &str) -> Result<Option<OffsetDateTime>, ServiceError> {
