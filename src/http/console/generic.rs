@@ -9,12 +9,11 @@ use hyper::{Response, StatusCode};
 
 use super::html::{self, Input, url};
 use super::pages::render;
-use super::x509::set;
+use super::x509::{key_options, set};
 use super::{ApiError, Body, Ctx, Form, Json, Session, decode, forbidden, redirect};
 use crate::api;
-use crate::http::query;
 use crate::http::routes::RouteId;
-use crate::service::{keys, x509 as svc};
+use crate::service::x509 as svc;
 
 /// A form field: (the API request's JSON path, its JSON type, label, hint).
 type Field = (&'static str, Json, &'static str, &'static str);
@@ -226,16 +225,7 @@ pub async fn issue_form(
     if !s.may(RouteId::X509CertificateCreate) {
         return Err(forbidden(ctx, s, &format!("GET /console/issue/{seg}")).await);
     }
-    let (list, _) = keys::list(&ctx.app, &s.op, 0, query::MAX_LIMIT).await?;
-    let key_opts: Vec<(String, String)> = list
-        .iter()
-        .map(|k| {
-            (
-                k.key_id_path.clone(),
-                format!("{} ({})", k.key_id, k.algorithm.name()),
-            )
-        })
-        .collect();
+    let key_opts = key_options(ctx, s).await?;
     let mut issuer_opts: Vec<(&str, &str)> = Vec::new();
     if seg == "generic" {
         issuer_opts.push(("", "none (self-signed)"));
@@ -281,7 +271,9 @@ pub async fn issue_form(
                 ISSUER_KEY => Input::Select(&issuer_opts),
                 ISSUER_TYPE => Input::Select(ISSUERS),
                 "certificateData.isCertificateAuthority" => Input::Select(CA),
-                CSR => Input::Area,
+                // The CSR may also be read from a file, by console.js (pasting works
+                // without it).
+                CSR => Input::AreaFromFile(".pem,.csr"),
                 _ => Input::Text,
             };
             body.push_str(&html::field(label, name, input, q.val(name), hint, details));
@@ -289,12 +281,6 @@ pub async fn issue_form(
         body.push_str("</div></fieldset>");
     }
     body.push_str("<button type=\"submit\">Issue</button></form>");
-    // The CSR may also be read from a file, by console.js (pasting works without it).
-    let body = body.replacen(
-        &format!("<textarea id=\"f-{CSR}\""),
-        &format!("<textarea data-file=\".pem,.csr\" id=\"f-{CSR}\""),
-        1,
-    );
     let title = if seg == "csr" {
         "Issue a certificate from a CSR"
     } else {

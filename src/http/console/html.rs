@@ -157,6 +157,9 @@ pub enum Input<'a> {
     Text,
     /// A multi-line value (PEM).
     Area,
+    /// A multi-line value that console.js also offers to fill from a file of these types
+    /// (`accept` syntax); without JavaScript it is a plain text area.
+    AreaFromFile(&'static str),
     Select(&'a [(&'a str, &'a str)]),
 }
 
@@ -190,10 +193,14 @@ pub fn field(
                 esc(value)
             );
         }
-        Input::Area => {
+        Input::Area | Input::AreaFromFile(_) => {
+            let file = match input {
+                Input::AreaFromFile(types) => format!(" data-file=\"{}\"", esc(types)),
+                _ => String::new(),
+            };
             let _ = write!(
                 out,
-                "<textarea id=\"{id}\" name=\"{}\" rows=\"8\"{invalid}>{}</textarea>",
+                "<textarea{file} id=\"{id}\" name=\"{}\" rows=\"8\"{invalid}>{}</textarea>",
                 esc(name),
                 esc(value)
             );

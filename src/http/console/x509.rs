@@ -98,6 +98,20 @@ fn kind(seg: &str) -> Result<(RouteId, &'static str, &'static [Field]), ApiError
     }
 }
 
+/// The tenant's keys as select options of the issuance forms: (keyIdPath, "id (algorithm)").
+pub(super) async fn key_options(ctx: &Ctx, s: &Session) -> Result<Vec<(String, String)>, ApiError> {
+    let (list, _) = keys::list(&ctx.app, &s.op, 0, query::MAX_LIMIT).await?;
+    Ok(list
+        .iter()
+        .map(|k| {
+            (
+                k.key_id_path.clone(),
+                format!("{} ({})", k.key_id, k.algorithm.name()),
+            )
+        })
+        .collect())
+}
+
 pub async fn issue_form(
     ctx: &Ctx,
     s: &Session,
@@ -109,16 +123,7 @@ pub async fn issue_form(
     if !s.may(id) {
         return Err(forbidden(ctx, s, &format!("GET /console/issue/{seg}")).await);
     }
-    let (list, _) = keys::list(&ctx.app, &s.op, 0, query::MAX_LIMIT).await?;
-    let key_opts: Vec<(String, String)> = list
-        .iter()
-        .map(|k| {
-            (
-                k.key_id_path.clone(),
-                format!("{} ({})", k.key_id, k.algorithm.name()),
-            )
-        })
-        .collect();
+    let key_opts = key_options(ctx, s).await?;
     let key_opts: Vec<(&str, &str)> = key_opts
         .iter()
         .map(|(a, b)| (a.as_str(), b.as_str()))
