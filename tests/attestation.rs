@@ -9,7 +9,7 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
-use common::{Daemon, TestToken, call};
+use common::{Daemon, TestToken, call, ossl};
 use serde_json::{Value, json};
 
 const ATTEST: &str = "/v1/holder/wallet-attestations";
@@ -25,12 +25,6 @@ fn req(d: &Daemon, tok: &str, method: &str, path: &str, body: Option<Value>) -> 
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
     };
     (s, v)
-}
-
-fn ossl(args: &[&str]) -> String {
-    let (ok, out) = common::openssl(args);
-    assert!(ok, "openssl {args:?}: {out}");
-    out
 }
 
 /// A wallet instance key: a public P-256 JWK (fixed test vector; only the public half).
@@ -171,39 +165,11 @@ fn wallet_attestations_under_managed_and_unmanaged_roots() {
     // An offline root (openssl) with an operator-certified signer; activating it
     // deactivates the managed one.
     let p = |n: &str| dir.path().join(n).to_str().unwrap().to_owned();
-    ossl(&[
-        "ecparam",
-        "-name",
-        "prime256v1",
-        "-genkey",
-        "-noout",
-        "-out",
-        &p("root.key"),
-    ]);
-    std::fs::write(
-        dir.path().join("root.cnf"),
-        "[req]\ndistinguished_name = dn\nx509_extensions = v3\nprompt = no\n\
-         [dn]\nC = NZ\nO = Example Wallets\nCN = Example Wallet Root\n\
-         [v3]\nbasicConstraints = critical,CA:TRUE,pathlen:0\n\
-         keyUsage = critical,keyCertSign,cRLSign\nsubjectKeyIdentifier = hash\n\
-         authorityKeyIdentifier = keyid:always\nissuerAltName = URI:https://wallet.example.com\n",
-    )
-    .unwrap();
-    ossl(&[
-        "req",
-        "-new",
-        "-x509",
-        "-config",
-        &p("root.cnf"),
-        "-key",
-        &p("root.key"),
-        "-sha256",
-        "-days",
-        "3650",
-        "-out",
-        &p("root.pem"),
-    ]);
-    let pem = std::fs::read_to_string(p("root.pem")).unwrap();
+    let pem = common::openssl_root(
+        dir.path(),
+        "C = NZ\nO = Example Wallets\nCN = Example Wallet Root",
+        "https://wallet.example.com",
+    );
     let (s, off) = req(
         &d,
         &holder,

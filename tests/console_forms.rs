@@ -7,10 +7,8 @@ mod common;
 
 use std::net::SocketAddr;
 
-use common::console::{
-    Browser, api, assert_field_error, audit_count, header, ossl, sign_in, stored,
-};
-use common::{Daemon, TestToken, full_request};
+use common::console::{Browser, api, assert_field_error, audit_count, header, sign_in, stored};
+use common::{Daemon, TestToken, full_request, ossl};
 
 /// Generic certificates from a token key and from a pasted CSR: the forms decode into the
 /// API's request and call its operation, so success is seen through the store API and
@@ -252,39 +250,11 @@ fn generic_and_csr_issuance_forms() {
 /// certified: what a publication needs besides the ecosystem. Returns the root's PEM file.
 fn offline_vical_signer(addr: SocketAddr, token: &str, dir: &std::path::Path) -> String {
     let p = |n: &str| dir.join(n).to_str().unwrap().to_owned();
-    ossl(&[
-        "ecparam",
-        "-name",
-        "prime256v1",
-        "-genkey",
-        "-noout",
-        "-out",
-        &p("root.key"),
-    ]);
-    std::fs::write(
-        p("root.cnf"),
-        "[req]\ndistinguished_name = dn\nx509_extensions = v3\nprompt = no\n\
-         [dn]\nC = US\nO = Example DTS\nCN = Console DTS Root\n\
-         [v3]\nbasicConstraints = critical,CA:TRUE,pathlen:0\n\
-         keyUsage = critical,keyCertSign,cRLSign\nsubjectKeyIdentifier = hash\n\
-         authorityKeyIdentifier = keyid:always\nissuerAltName = URI:https://dts.example.org\n",
-    )
-    .unwrap();
-    ossl(&[
-        "req",
-        "-new",
-        "-x509",
-        "-config",
-        &p("root.cnf"),
-        "-key",
-        &p("root.key"),
-        "-sha256",
-        "-days",
-        "3650",
-        "-out",
-        &p("root.pem"),
-    ]);
-    let root_pem = std::fs::read_to_string(p("root.pem")).unwrap();
+    let root_pem = common::openssl_root(
+        dir,
+        "C = US\nO = Example DTS\nCN = Console DTS Root",
+        "https://dts.example.org",
+    );
     let (s, root) = api(
         addr,
         token,

@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Daemon, TestToken, call};
+use common::{Daemon, TestToken, call, ossl};
 use serde_json::{Value, json};
 
 fn req(d: &Daemon, tok: &str, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
@@ -242,12 +242,6 @@ fn ecosystems_participants_and_vical_configuration() {
     assert!(ok, "{out}");
 }
 
-fn ossl(args: &[&str]) -> String {
-    let (ok, out) = common::openssl(args);
-    assert!(ok, "openssl {args:?}: {out}");
-    out
-}
-
 /// The operator's offline DTS root (openssl), uploaded; a VICAL signer whose CSR the root
 /// signs offline; two issuing participants; two VICALs published, fetched without a token,
 /// and checked with cbor2 + pycose (`tests/data/vical_check.py`): signature from x5chain,
@@ -279,39 +273,11 @@ fn vicals_published_and_fetched_publicly() {
     let s = |p: &std::path::Path| p.to_str().unwrap().to_owned();
 
     // The offline root and the VICAL signer it certifies.
-    ossl(&[
-        "ecparam",
-        "-name",
-        "prime256v1",
-        "-genkey",
-        "-noout",
-        "-out",
-        &s(&path("root.key")),
-    ]);
-    std::fs::write(
-        path("root.cnf"),
-        "[req]\ndistinguished_name = dn\nx509_extensions = v3\nprompt = no\n\
-         [dn]\nC = US\nO = Example DTS\nCN = Example DTS Root\n\
-         [v3]\nbasicConstraints = critical,CA:TRUE,pathlen:0\n\
-         keyUsage = critical,keyCertSign,cRLSign\nsubjectKeyIdentifier = hash\n\
-         authorityKeyIdentifier = keyid:always\nissuerAltName = URI:https://dts.example.org\n",
-    )
-    .unwrap();
-    ossl(&[
-        "req",
-        "-new",
-        "-x509",
-        "-config",
-        &s(&path("root.cnf")),
-        "-key",
-        &s(&path("root.key")),
-        "-sha256",
-        "-days",
-        "3650",
-        "-out",
-        &s(&path("root.pem")),
-    ]);
-    let root_pem = std::fs::read_to_string(path("root.pem")).unwrap();
+    let root_pem = common::openssl_root(
+        dir.path(),
+        "C = US\nO = Example DTS\nCN = Example DTS Root",
+        "https://dts.example.org",
+    );
     let (st, root) = req(
         &d,
         &dts,

@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use base64ct::{Base64, Base64UrlUnpadded, Encoding};
-use common::{Daemon, TestToken, call, openssl, token_private_labels, try_request};
+use common::{Daemon, TestToken, call, ossl, token_private_labels, try_request};
 use hsm_pki::http::routes::{Access, ROUTES};
 use hsm_pki::service::auth::Role;
 use serde_json::{Value, json};
@@ -60,12 +60,6 @@ fn json_of(body: &str) -> Value {
 
 fn p(path: &Path) -> &str {
     path.to_str().unwrap()
-}
-
-fn ossl(args: &[&str]) -> String {
-    let (ok, out) = openssl(args);
-    assert!(ok, "openssl {args:?}: {out}");
-    out
 }
 
 // ---------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use base64ct::{Base64UrlUnpadded, Encoding};
-use common::{Daemon, TestToken, assert_lint_clean, call, openssl, pkilint_bin};
+use common::{Daemon, TestToken, assert_lint_clean, call, ossl, pkilint_bin};
 use serde_json::{Value, json};
 
 const IACAS: &str = "/v2/credentials/mobile/iacas";
@@ -99,12 +99,6 @@ impl Env {
         std::fs::write(&p, text).unwrap();
         p
     }
-}
-
-fn ossl(args: &[&str]) -> String {
-    let (ok, out) = openssl(args);
-    assert!(ok, "openssl {args:?}: {out}");
-    out
 }
 
 fn p(path: &Path) -> &str {

@@ -9,7 +9,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::{Daemon, TestToken, assert_lint_clean, call, openssl};
+use common::{Daemon, TestToken, assert_lint_clean, call, ossl};
 use serde_json::{Value, json};
 
 /// pkilint findings accepted for these artefacts, each with its reason.
@@ -172,12 +172,6 @@ impl Env {
         std::fs::write(&p, text).unwrap();
         p
     }
-}
-
-fn ossl(args: &[&str]) -> String {
-    let (ok, out) = openssl(args);
-    assert!(ok, "openssl {args:?}: {out}");
-    out
 }
 
 fn p(path: &Path) -> &str {

@@ -15,7 +15,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use base64ct::{Base64UrlUnpadded, Encoding};
-use common::{Daemon, TestToken, call, openssl, pkilint_bin, raw_request, request};
+use common::{Daemon, TestToken, call, ossl, pkilint_bin, raw_request, request};
 use serde_json::{Value, json};
 
 const IACAS: &str = "/v2/credentials/mobile/iacas";
@@ -506,12 +506,6 @@ fn offline_iaca(env: &Env) -> (PathBuf, PathBuf, String) {
     ]);
     let pem = std::fs::read_to_string(&cert).unwrap();
     (key, cert, pem)
-}
-
-fn ossl(args: &[&str]) -> String {
-    let (ok, out) = openssl(args);
-    assert!(ok, "openssl {args:?}: {out}");
-    out
 }
 
 fn sign_csr(

@@ -152,12 +152,6 @@ pub fn assert_field_error(page: &str, name: &str) {
     );
 }
 
-pub fn ossl(args: &[&str]) -> String {
-    let (ok, out) = super::openssl(args);
-    assert!(ok, "openssl {args:?}: {out}");
-    out
-}
-
 pub fn audit_count(addr: SocketAddr, token: &str, event: &str) -> usize {
     audit_events(addr, token)
         .iter()

@@ -525,6 +525,55 @@ pub fn openssl(args: &[&str]) -> (bool, String) {
     (out.status.success(), text)
 }
 
+/// openssl with `args`, which must succeed; its output.
+pub fn ossl(args: &[&str]) -> String {
+    let (ok, out) = openssl(args);
+    assert!(ok, "openssl {args:?}: {out}");
+    out
+}
+
+/// An operator's offline root made with openssl in `dir` (`root.key`, `root.cnf`,
+/// `root.pem`): P-256, ten years, CA with pathlen 0, keyCertSign and cRLSign, SKI and AKI,
+/// issuerAltName `ian_uri`; `dn` holds the subject's `[dn]` lines. Returns its PEM.
+pub fn openssl_root(dir: &Path, dn: &str, ian_uri: &str) -> String {
+    let p = |n: &str| dir.join(n).to_str().unwrap().to_owned();
+    ossl(&[
+        "ecparam",
+        "-name",
+        "prime256v1",
+        "-genkey",
+        "-noout",
+        "-out",
+        &p("root.key"),
+    ]);
+    std::fs::write(
+        p("root.cnf"),
+        format!(
+            "[req]\ndistinguished_name = dn\nx509_extensions = v3\nprompt = no\n\
+             [dn]\n{dn}\n\
+             [v3]\nbasicConstraints = critical,CA:TRUE,pathlen:0\n\
+             keyUsage = critical,keyCertSign,cRLSign\nsubjectKeyIdentifier = hash\n\
+             authorityKeyIdentifier = keyid:always\nissuerAltName = URI:{ian_uri}\n"
+        ),
+    )
+    .unwrap();
+    ossl(&[
+        "req",
+        "-new",
+        "-x509",
+        "-config",
+        &p("root.cnf"),
+        "-key",
+        &p("root.key"),
+        "-sha256",
+        "-days",
+        "3650",
+        "-out",
+        &p("root.pem"),
+    ]);
+    std::fs::read_to_string(p("root.pem")).unwrap()
+}
+
 /// The pkilint command `tool` (e.g. `lint_pkix_cert`), from `HSM_PKI_PKILINT_BIN` or the
 /// venv scripts/test creates.
 pub fn pkilint_bin(tool: &str) -> PathBuf {
